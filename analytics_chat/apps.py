@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class AnalyticsChatConfig(AppConfig):
+    name = "analytics_chat"
+    verbose_name = "Analytics chat"

@@ -1,0 +1,1 @@
+"""The data catalog: sources, tables, columns and relationships, and the one place queries run."""

@@ -1,0 +1,1 @@
+"""The semantic layer: metrics, dimensions and business rules, compiled to SQL with sqlglot."""
