@@ -24,7 +24,9 @@ class LLMModel(models.Model):
     context_size = models.PositiveIntegerField(default=4096)
     threads = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Empty: one per core.")
     batch_size = models.PositiveIntegerField(default=256)
-    default_options = models.JSONField(default=dict, blank=True, help_text="Generation options used unless a request sets them.")
+    default_options = models.JSONField(
+        default=dict, blank=True, help_text="Generation options used unless a request sets them."
+    )
     sha256 = models.CharField(max_length=64, blank=True)
     size_bytes = models.BigIntegerField(null=True, blank=True)
     is_default = models.BooleanField(default=False)
@@ -35,7 +37,9 @@ class LLMModel(models.Model):
         ordering = ["name"]
         verbose_name = "LLM model"
         constraints = [
-            models.UniqueConstraint(fields=["is_default"], condition=Q(is_default=True), name="one_default_model"),
+            models.UniqueConstraint(
+                fields=["is_default"], condition=Q(is_default=True), name="one_default_model"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -57,19 +61,28 @@ class ChatMessage(models.Model):
 
     uuid = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="children", db_column="parent_uuid"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="children",
+        db_column="parent_uuid",
     )
     # The first message of the thread (itself for a root): one indexed lookup fetches a whole thread.
     root_uuid = models.UUIDField(db_index=True, editable=False)
     depth = models.PositiveIntegerField(default=0, editable=False)
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_messages")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_messages"
+    )
 
     ask = models.TextField()
     scope = models.CharField(max_length=300, blank=True)
     tags = models.JSONField(default=list, blank=True)
     model = models.CharField(max_length=100, blank=True)
     options = models.JSONField(default=dict, blank=True, help_text="The request's generation options.")
-    saved = models.BooleanField(default=True, help_text="False: answered but kept out of threads and history.")
+    saved = models.BooleanField(
+        default=True, help_text="False: answered but kept out of threads and history."
+    )
     recall = models.BooleanField(default=True)
     streaming = models.BooleanField(default=False)
 
@@ -82,6 +95,8 @@ class ChatMessage(models.Model):
     finish_reason = models.CharField(max_length=32, blank=True)
     usage = models.JSONField(default=dict, blank=True)
     stage_timings = models.JSONField(default=dict, blank=True, help_text="Milliseconds per pipeline stage.")
+    # How the answer was reached: intent, path, semantic query, SQL drafts and their errors.
+    plan = models.JSONField(default=dict, blank=True)
     liked = models.BooleanField(null=True, blank=True)
     worker = models.CharField(max_length=200, blank=True)
 
@@ -125,7 +140,9 @@ class ChatMessage(models.Model):
         """Root to this message, in order, from one query on the thread index."""
         thread = {
             m.uuid: m
-            for m in ChatMessage.objects.filter(root_uuid=self.root_uuid, depth__lte=self.depth).order_by("depth")
+            for m in ChatMessage.objects.filter(root_uuid=self.root_uuid, depth__lte=self.depth).order_by(
+                "depth"
+            )
         }
         chain: list[ChatMessage] = []
         node: ChatMessage | None = self
@@ -134,3 +151,20 @@ class ChatMessage(models.Model):
             node = thread.get(node.parent_id) if node.parent_id else None
         chain.reverse()
         return chain
+
+
+class UserScope(models.Model):
+    """What one user may query. Without a row, a user may query every enabled source."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="data_scope")
+    allowed = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Sources or tables this user may query, e.g. ["demo"] or ["demo.orders", "demo.customers"].',
+    )
+    default_scope = models.CharField(
+        max_length=300, blank=True, help_text="Used when a request names no scope."
+    )
+
+    def __str__(self) -> str:
+        return f"{self.user}: {', '.join(self.allowed) or 'nothing'}"

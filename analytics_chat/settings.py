@@ -52,8 +52,14 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
-ALLOWED_HOSTS = [h.strip() for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h.strip()]
-CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
+ALLOWED_HOSTS = [
+    h.strip()
+    for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",")
+    if h.strip()
+]
+CSRF_TRUSTED_ORIGINS = [
+    o.strip() for o in os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
+]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -65,6 +71,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "catalog",
     "semantic",
     "analytics_chat",
@@ -122,23 +129,44 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("AC_STATIC_ROOT", BASE_DIR / "staticfiles"))
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns about a missing folder
+# The page's front-end packages come from npm at set-up (frontend/node_modules) and are served as static
+# files, never from a CDN.
+FRONTEND_MODULES = BASE_DIR / "frontend" / "node_modules"
+STATICFILES_DIRS = [
+    BASE_DIR / "static",
+    ("client", BASE_DIR / "frontend" / "client"),
+    ("vendor/vega", FRONTEND_MODULES / "vega" / "build"),
+    ("vendor/vega-lite", FRONTEND_MODULES / "vega-lite" / "build"),
+    ("vendor/vega-embed", FRONTEND_MODULES / "vega-embed" / "build"),
+    ("vendor/highlight", FRONTEND_MODULES / "@highlightjs" / "cdn-assets"),
+]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
 
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
 
 # --- Redis and Celery -------------------------------------------------------------------------
 EMBEDDED_REDIS_PORT = env_int("AC_EMBEDDED_REDIS_PORT", 6399)
 EMBEDDED_REDIS = not (os.environ.get("REDIS_URL") or os.environ.get("CELERY_BROKER_URL"))
-REDIS_URL = os.environ.get("REDIS_URL") or os.environ.get("CELERY_BROKER_URL") or f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}/0"
+REDIS_URL = (
+    os.environ.get("REDIS_URL")
+    or os.environ.get("CELERY_BROKER_URL")
+    or f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}/0"
+)
 
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL)
+# A queue name of its own lets several deployments (or test runs) share one Redis.
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("AC_QUEUE", "analytics-chat")
 CELERY_TASK_ACKS_LATE = True
-CELERY_TASK_REJECT_ON_WORKER_LOST = False  # a crashed answer is marked failed, not re-run behind the user's back
+CELERY_TASK_REJECT_ON_WORKER_LOST = (
+    False  # a crashed answer is marked failed, not re-run behind the user's back
+)
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env_int("AC_TASK_TIME_LIMIT", 300)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("AC_TASK_SOFT_TIME_LIMIT", 240)
@@ -147,7 +175,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT 
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
-    "sweep-stale-messages": {"task": "analytics_chat.sweep_stale_messages", "schedule": 15.0},
+    "sweep-stale-messages": {
+        "task": "analytics_chat.sweep_stale_messages",
+        "schedule": float(os.environ.get("AC_SWEEP_SECONDS", "5")),
+    },
 }
 
 # --- The answer pipeline ----------------------------------------------------------------------
@@ -189,9 +220,21 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Served from our own static files: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Shared by every web process, so throttling counts a user's requests wherever they land.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "ac",
+        "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+    }
+}
 
 LOGGING = {
     "version": 1,

@@ -53,6 +53,9 @@ class AnswerState:
     wants: set[str] = field(default_factory=set)  # placeholders asked for: "chart_spec", "sql", ...
     semantic_context: dict[str, Any] | None = None
     catalog: dict[str, Any] | None = None
+    matched_metrics: list[str] = field(
+        default_factory=list
+    )  # metrics the question names (retrieval score > 0)
     semantic_query: dict[str, Any] | None = None
     sql: str | None = None
     sql_attempts: list[dict[str, Any]] = field(default_factory=list)  # each draft and its error
@@ -63,7 +66,9 @@ class AnswerState:
     # --- bookkeeping
     is_new: bool = True
     finish_reason: str = ""
-    usage: dict[str, int] = field(default_factory=lambda: {"prompt_tokens": 0, "cached_prompt_tokens": 0, "completion_tokens": 0})
+    usage: dict[str, int] = field(
+        default_factory=lambda: {"prompt_tokens": 0, "cached_prompt_tokens": 0, "completion_tokens": 0}
+    )
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     def add_usage(self, result: GenerationResult) -> None:

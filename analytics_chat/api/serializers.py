@@ -1,0 +1,161 @@
+"""Request validation. Every rule names the field it is about; nothing is written before all pass."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from rest_framework import serializers
+
+from analytics_chat.access import ScopeError, resolve_scope
+from analytics_chat.models import ChatMessage
+
+GENERATION_OPTIONS = (
+    "temperature",
+    "top_k",
+    "top_p",
+    "min_p",
+    "repeat_penalty",
+    "frequency_penalty",
+    "presence_penalty",
+    "seed",
+    "max_tokens",
+    "stop",
+)
+
+
+class ChatRequestSerializer(serializers.Serializer):
+    ask = serializers.CharField(max_length=settings.CHAT["MAX_ASK_CHARS"], trim_whitespace=True)
+    parent_uuid = serializers.UUIDField(required=False, allow_null=True)
+    scope = serializers.CharField(required=False, allow_blank=True, max_length=300)
+    tags = serializers.ListField(child=serializers.CharField(max_length=64), required=False, max_length=20)
+    model = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    streaming = serializers.BooleanField(required=False, default=False)
+    save = serializers.BooleanField(required=False, default=True)
+    recall = serializers.BooleanField(required=False, default=True)
+
+    temperature = serializers.FloatField(required=False, allow_null=True, min_value=0.0, max_value=2.0)
+    top_k = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=1000)
+    top_p = serializers.FloatField(required=False, allow_null=True, min_value=0.0, max_value=1.0)
+    min_p = serializers.FloatField(required=False, allow_null=True, min_value=0.0, max_value=1.0)
+    repeat_penalty = serializers.FloatField(required=False, allow_null=True, min_value=0.0, max_value=2.0)
+    frequency_penalty = serializers.FloatField(required=False, allow_null=True, min_value=-2.0, max_value=2.0)
+    presence_penalty = serializers.FloatField(required=False, allow_null=True, min_value=-2.0, max_value=2.0)
+    seed = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=2**31 - 1)
+    max_tokens = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    stop = serializers.ListField(child=serializers.CharField(max_length=64), required=False, max_length=4)
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        return super().to_internal_value(data)
+
+    def validate_model(self, value: str) -> str:
+        from analytics_chat.llm.errors import UnknownModel
+        from analytics_chat.llm.registry import resolve_model
+
+        try:
+            return resolve_model(value or None).name
+        except UnknownModel as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+
+    def validate(self, attrs):
+        user = self.context["request"].user
+        try:
+            attrs["scope_obj"] = resolve_scope(user, attrs.get("scope"))
+        except ScopeError as exc:
+            raise serializers.ValidationError({"scope": [str(exc)]}) from exc
+        if "model" not in attrs:
+            attrs["model"] = self.validate_model("")
+        max_tokens = attrs.get("max_tokens")
+        if max_tokens is not None:
+            from analytics_chat.llm.registry import resolve_model
+
+            context_size = resolve_model(attrs["model"]).context_size
+            if max_tokens >= context_size:
+                raise serializers.ValidationError(
+                    {"max_tokens": [f"Must be less than the model's context size ({context_size})."]}
+                )
+        return attrs
+
+    def options(self) -> dict:
+        return {k: v for k in GENERATION_OPTIONS if (v := self.validated_data.get(k)) not in (None, [])}
+
+
+class FeedbackSerializer(serializers.Serializer):
+    liked = serializers.BooleanField()
+
+
+class ChatResponseSerializer(serializers.Serializer):
+    """Documents the ChatResponse shape for the OpenAPI schema (payloads.chat_response builds it)."""
+
+    response = serializers.CharField()
+    response_data = serializers.DictField()
+    is_new = serializers.BooleanField()
+    timestamp = serializers.FloatField()
+    response_uuid = serializers.UUIDField()
+    parent_uuid = serializers.UUIDField(allow_null=True)
+    status = serializers.ChoiceField(choices=ChatMessage.Status.choices)
+    current_stage = serializers.CharField()
+    finish_reason = serializers.CharField(allow_null=True)
+    usage = serializers.DictField()
+    elapsed_ms = serializers.IntegerField(allow_null=True)
+    stage_timings = serializers.DictField()
+    error_info = serializers.DictField(allow_null=True)
+    ask = serializers.CharField()
+    scope = serializers.CharField()
+    tags = serializers.ListField(child=serializers.CharField())
+    model = serializers.CharField()
+    liked = serializers.BooleanField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+class ThreadSummarySerializer(serializers.Serializer):
+    root_uuid = serializers.UUIDField()
+    title = serializers.CharField()
+    last_uuid = serializers.UUIDField()
+    message_count = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class ExportedMessageSerializer(serializers.Serializer):
+    uuid = serializers.UUIDField()
+    parent_uuid = serializers.UUIDField(allow_null=True)
+    ask = serializers.CharField(max_length=settings.CHAT["MAX_ASK_CHARS"])
+    scope = serializers.CharField(allow_blank=True, max_length=300, required=False, default="")
+    tags = serializers.ListField(child=serializers.CharField(max_length=64), required=False, default=list)
+    model = serializers.CharField(allow_blank=True, max_length=100, required=False, default="")
+    options = serializers.DictField(required=False, default=dict)
+    response = serializers.CharField(allow_blank=True, required=False, default="")
+    response_data = serializers.DictField(required=False, default=dict)
+    status = serializers.ChoiceField(choices=[(s, s) for s in ChatMessage.TERMINAL_STATUSES])
+    is_new = serializers.BooleanField(required=False, default=True)
+    finish_reason = serializers.CharField(allow_blank=True, allow_null=True, required=False, default="")
+    usage = serializers.DictField(required=False, default=dict)
+    stage_timings = serializers.DictField(required=False, default=dict)
+    plan = serializers.DictField(required=False, default=dict)
+    error_info = serializers.DictField(required=False, allow_null=True, default=None)
+    liked = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+
+class ThreadDocumentSerializer(serializers.Serializer):
+    format = serializers.ChoiceField(choices=["analytics-chat-thread"])
+    version = serializers.ChoiceField(choices=[1])
+    messages = ExportedMessageSerializer(many=True, allow_empty=False, max_length=1000)
+
+    def validate_messages(self, messages):
+        seen: set = set()
+        roots = 0
+        for index, message in enumerate(messages):
+            parent = message["parent_uuid"]
+            if parent is None:
+                roots += 1
+            elif parent not in seen:
+                raise serializers.ValidationError(
+                    f"Message {index}: parent_uuid must name an earlier message of the thread."
+                )
+            seen.add(message["uuid"])
+        if roots != 1:
+            raise serializers.ValidationError("A thread has exactly one message without parent_uuid.")
+        return messages

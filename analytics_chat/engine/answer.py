@@ -1,0 +1,130 @@
+"""The ``sql`` stage's decision: answer through the semantic layer when it covers the question, else write
+SQL. Liked answers on the same source become examples for later questions."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from analytics_chat.models import ChatMessage
+from analytics_chat.pipeline.state import AnswerState, StageContext
+from catalog.models import DataSource
+
+from .semantic_path import plan_semantic_query
+from .sql_path import write_sql
+
+MAX_EXAMPLES = 2
+_WORD = re.compile(r"[a-z0-9]+")
+_STOP = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "by",
+        "did",
+        "do",
+        "does",
+        "for",
+        "from",
+        "how",
+        "in",
+        "is",
+        "it",
+        "many",
+        "me",
+        "much",
+        "of",
+        "on",
+        "or",
+        "per",
+        "show",
+        "the",
+        "to",
+        "was",
+        "were",
+        "what",
+        "which",
+        "who",
+        "with",
+    ]
+)
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if w not in _STOP}
+
+
+def liked_examples(state: AnswerState, source: DataSource) -> list[ChatMessage]:
+    """Liked answers on this source whose questions share the most words with this one."""
+    mine = _words(state.ask)
+    if not mine:
+        return []
+    candidates = (
+        ChatMessage.objects.filter(
+            liked=True, status=ChatMessage.Status.SUCCEEDED, scope__startswith=source.name
+        )
+        .exclude(uuid=state.message_uuid)
+        .order_by("-created_at")[:200]
+    )
+    scored = []
+    for message in candidates:
+        overlap = len(mine & _words(message.ask)) / len(mine)
+        if overlap >= 0.5:
+            scored.append((overlap, message))
+    scored.sort(key=lambda pair: -pair[0])
+    return [message for _, message in scored[:MAX_EXAMPLES]]
+
+
+def _semantic_layer_fits(state: AnswerState) -> bool:
+    """The question names a metric (or follows up on a semantic answer)."""
+    if state.history and state.history[-1].semantic_query:
+        return True
+    return bool(state.matched_metrics)
+
+
+def plan_query(state: AnswerState, ctx: StageContext, source: DataSource) -> None:
+    """Fill state.sql (checked DuckDB SQL), state.path, state.semantic_query and the SQL attempts."""
+    tables = state.scope.tables or None
+    examples = liked_examples(state, source)
+    statements = [s["text"] for s in (state.semantic_context or {}).get("statements", [])]
+    history = state.history
+    if history:
+        state.is_new = False
+
+    if _semantic_layer_fits(state):
+        semantic_examples: list[tuple[str, dict[str, Any]]] = [
+            (m.ask, m.plan["semantic_query"]) for m in examples if (m.plan or {}).get("semantic_query")
+        ]
+        plan = plan_semantic_query(
+            state.ask, source, tables, history, ctx.generator, state.options, ctx.cancel,
+            statements=statements, examples=semantic_examples,
+        )  # fmt: skip
+        if plan is not None:
+            state.add_usage(plan.generation)
+            state.path = "semantic"
+            state.semantic_query = plan.query
+            state.sql = plan.sql
+            return
+        state.sql_attempts.append(
+            {"path": "semantic", "error": "the semantic layer could not express the question"}
+        )
+
+    sql_examples = [(m.ask, m.response_data["sql"]) for m in examples if (m.response_data or {}).get("sql")]
+    state.path = "sql"
+    try:
+        draft = write_sql(
+            state.ask, source, tables, history, ctx.generator, state.options, ctx.cancel,
+            on_text=ctx.emit_text, examples=sql_examples,
+        )  # fmt: skip
+    except Exception as exc:
+        # the attempts of a failed draft travel with the error into error_info
+        attempts = getattr(exc, "details", {}).get("attempts")
+        if attempts:
+            state.sql_attempts.extend(attempts)
+            state.sql = attempts[-1].get("sql")
+        raise
+    for generation in draft.generations:
+        state.add_usage(generation)
+    state.sql_attempts.extend(draft.attempts)
+    state.sql = draft.sql

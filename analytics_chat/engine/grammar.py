@@ -1,0 +1,143 @@
+"""A GBNF grammar for the DuckDB SELECT subset the model may write, naming only real tables and columns.
+
+Expressions are written without left recursion (``a (op a)*``) because llama.cpp's grammar engine
+cannot handle it. Keywords accept upper or lower case; identifiers are exactly as stored, double-quoted
+when DuckDB needs it ("SHOW", "Unit Price"), optionally quoted otherwise.
+
+``table.column`` can only name that table's own columns. Table aliases are short (``T1``, ``s``, ``sc``,
+``sub``): a model trained on Spider-style SQL reaches for them, and forbidding them pushes it down odd
+paths (``T`` becoming ``TIMESTAMP ...``). ``T1.column`` accepts any real column; sqlglot's qualify catches
+a column put on the wrong table. Output aliases (``AS total``) are free words.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Mapping, Sequence
+
+import duckdb
+
+_SIMPLE_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+AGGREGATES = ("count", "sum", "avg", "min", "max")
+FUNCTIONS = (
+    "lower", "upper", "length", "trim", "substr", "substring", "replace", "concat", "round", "abs",
+    "coalesce", "nullif", "year", "month", "day", "date_trunc", "date_part", "strftime", "strptime",
+    "try_cast", "arg_max", "arg_min", "median", "string_agg", "current_date",
+)  # fmt: skip
+TYPES = ("INTEGER", "BIGINT", "DOUBLE", "DECIMAL", "VARCHAR", "DATE", "TIMESTAMP", "BOOLEAN")
+
+# The fixed part: everything except the names of one schema (rules ``table`` and ``column``).
+_BASE = r"""
+root ::= query sp (";")?
+query ::= select (ws setop ws select)* (ws orderby)? (ws limit)?
+setop ::= UNION (ws ALL)? | INTERSECT | EXCEPT
+select ::= SELECT ws (DISTINCT ws)? items (ws FROM ws source)? (ws WHERE ws expr)? (ws GROUPBY ws gitem (sp "," sp gitem)*)? (ws HAVING ws expr)?
+items ::= item (sp "," sp item)*
+item ::= "*" | expr (ws (AS ws)? alias)?
+source ::= titem (joinpart)* | titem (sp "," sp titem)+
+joinpart ::= ws jointype ws titem (ws ON ws expr)?
+jointype ::= JOIN | INNER ws JOIN | LEFT ws (OUTER ws)? JOIN | RIGHT ws (OUTER ws)? JOIN | FULL ws (OUTER ws)? JOIN | CROSS ws JOIN
+titem ::= table (ws (AS ws)? talias)? | "(" sp query sp ")" ws (AS ws)? talias
+orderby ::= ORDERBY ws oitem (sp "," sp oitem)*
+gitem ::= expr | alias
+oitem ::= (expr | alias) (ws (ASC | DESC))? (ws NULLS ws (FIRST | LAST))?
+limit ::= LIMIT ws [0-9]{1,6} (ws OFFSET ws [0-9]{1,6})?
+exprs ::= expr (sp "," sp expr)*
+expr ::= conj (ws OR ws conj)*
+conj ::= neg (ws AND ws neg)*
+neg ::= (NOT ws)? pred
+pred ::= sum (ws? tail)?
+tail ::= cmp sp sum | (NOT ws)? IN sp "(" sp (query | exprs) sp ")" | (NOT ws)? BETWEEN ws sum ws AND ws sum | (NOT ws)? (LIKE | ILIKE) ws sum | IS ws (NOT ws)? NULL
+cmp ::= "=" | "!=" | "<>" | "<=" | ">=" | "<" | ">"
+sum ::= prod (sp ("+" | "-" | "||") sp prod)*
+prod ::= unary (sp ("*" | "/" | "%") sp unary)*
+unary ::= "-"? atom
+atom ::= number | string | NULL | TRUE | FALSE | colref | call | "(" sp (query | expr) sp ")" | EXISTS sp "(" sp query sp ")" | case | cast | extract | DATE ws string
+colref ::= column | qualified | talias "." (column | alias | "*")
+talias ::= [A-Za-z] [A-Za-z0-9]? | "sub" [0-9]?
+call ::= agg "(" sp (DISTINCT ws)? (expr | "*") sp ")" | func "(" sp exprs? sp ")"
+case ::= CASE (ws sum)? (ws WHEN ws expr ws THEN ws expr)+ (ws ELSE ws expr)? ws END
+cast ::= (CAST | TRYCAST) "(" sp expr ws AS ws type sp ")"
+extract ::= EXTRACT "(" sp datepart ws FROM ws expr sp ")"
+datepart ::= "YEAR" | "MONTH" | "DAY" | "QUARTER" | "WEEK" | "HOUR" | "year" | "month" | "day" | "quarter" | "week" | "hour"
+number ::= [0-9]{1,15} ("." [0-9]{1,10})?
+string ::= "'" ([^'\n] | "''"){0,80} "'"
+alias ::= [A-Za-z_] [A-Za-z0-9_]{0,30}
+ws ::= [ \n] [ ]{0,8}
+sp ::= ([ \n] [ ]{0,8})?
+"""
+
+_KEYWORDS = (
+    "SELECT DISTINCT FROM WHERE HAVING AS UNION ALL INTERSECT EXCEPT JOIN INNER LEFT RIGHT FULL OUTER CROSS "
+    "ON ASC DESC NULLS FIRST LAST LIMIT OFFSET OR AND NOT IN BETWEEN LIKE ILIKE IS NULL TRUE FALSE EXISTS "
+    "CASE WHEN THEN ELSE END CAST EXTRACT DATE"
+).split()
+
+
+def _literal(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _either_case(word: str) -> str:
+    return f"({_literal(word.upper())} | {_literal(word.lower())})"
+
+
+@functools.cache
+def _duckdb_keywords() -> frozenset[str]:
+    """Words DuckDB does not accept as a bare column or table name."""
+    with duckdb.connect() as con:
+        rows = con.execute(
+            "SELECT keyword_name FROM duckdb_keywords() WHERE keyword_category <> 'unreserved'"
+        ).fetchall()
+    return frozenset(name.lower() for (name,) in rows)
+
+
+def needs_quotes(name: str) -> bool:
+    return not _SIMPLE_IDENTIFIER.match(name) or name.lower() in _duckdb_keywords()
+
+
+def quote_identifier(name: str) -> str:
+    """The name as DuckDB must read it: bare when possible, else double-quoted."""
+    return '"' + name.replace('"', '""') + '"' if needs_quotes(name) else name
+
+
+def _name_alternatives(names: Sequence[str]) -> str:
+    options: list[str] = []
+    for name in sorted(set(names), key=lambda n: (-len(n), n)):
+        quoted = '"' + name.replace('"', '""') + '"'
+        options.append(_literal(quoted))
+        if not needs_quotes(name):
+            options.append(_literal(name))
+    return " | ".join(options)
+
+
+def build_sql_grammar(schema: Mapping[str, Sequence[str]] | object) -> str:
+    """GBNF for a SELECT over ``schema``: a ``{table: [column, ...]}`` mapping or anything with ``.names()``."""
+    names = schema.names() if hasattr(schema, "names") else schema
+    if not isinstance(names, Mapping) or not names:
+        raise ValueError("build_sql_grammar needs a non-empty {table: [columns]} mapping")
+    tables = list(names)
+    columns = [column for table_columns in names.values() for column in table_columns]
+    if not columns:
+        raise ValueError("build_sql_grammar: the schema has no columns")
+    lines = [_BASE.strip()]
+    lines.append(f"table ::= {_name_alternatives(tables)}")
+    lines.append(f"column ::= {_name_alternatives(columns)}")
+    # One rule per table so that ``table.`` can only be followed by that table's own columns.
+    lines.append("qualified ::= " + " | ".join(f"t{i}-ref" for i in range(len(tables))))
+    for i, (table, table_columns) in enumerate(names.items()):
+        lines.append(f'table{i} ::= {_name_alternatives([table])}')
+        lines.append(f't{i}-ref ::= table{i} "." (t{i}-col | "*")')
+        lines.append(f"t{i}-col ::= {_name_alternatives(table_columns)}")
+    lines.append("agg ::= " + " | ".join(_either_case(f) for f in AGGREGATES))
+    lines.append("func ::= " + " | ".join(_either_case(f) for f in FUNCTIONS))
+    lines.append("type ::= " + " | ".join(_either_case(t) for t in TYPES))
+    keyword_rules = {word: _either_case(word) for word in _KEYWORDS}
+    keyword_rules["GROUPBY"] = f"{_either_case('group')} ws {_either_case('by')}"
+    keyword_rules["ORDERBY"] = f"{_either_case('order')} ws {_either_case('by')}"
+    keyword_rules["TRYCAST"] = _either_case("try_cast")
+    lines.extend(f"{word} ::= {rule}" for word, rule in keyword_rules.items())
+    return "\n".join(lines) + "\n"

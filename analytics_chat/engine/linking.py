@@ -1,0 +1,299 @@
+"""Schema linking: which tables, columns and stored values of a source a question is about.
+
+Only enabled tables inside the request's scope are ever loaded, so nothing outside it can reach a prompt
+or a grammar. Small schemas are kept whole (a 1.5B model does better seeing everything than missing a
+table); larger ones are cut to the tables the question names, plus the tables that join them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+
+from analytics_chat.pipeline.state import Turn
+from catalog.models import Column, DataSource, Relationship, Table
+
+# Schemas at most this big are shown whole.
+SMALL_SCHEMA_TABLES = 8
+SMALL_SCHEMA_COLUMNS = 60
+# Shortest stored value matched against the question (shorter ones, like "M", match by accident).
+MIN_VALUE_CHARS = 3
+
+_STOPWORDS = frozenset(
+    "a an the of in on at to for by with from and or not no is are was were be been has have had do does did "
+    "what which who whom whose when where why how many much all any each every list show give find tell me "
+    "number count total average avg sum max min maximum minimum than more less most least their there that "
+    "this these those its it as per id ids name names".split()
+)
+
+
+@dataclass(frozen=True)
+class ColumnInfo:
+    name: str
+    data_type: str
+    description: str = ""
+    synonyms: tuple[str, ...] = ()
+    is_primary_key: bool = False
+    profile: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+
+@dataclass
+class TableInfo:
+    name: str
+    columns: list[ColumnInfo]
+    description: str = ""
+    row_count: int | None = None
+
+    def column(self, name: str) -> ColumnInfo | None:
+        lowered = name.lower()
+        return next((c for c in self.columns if c.name.lower() == lowered), None)
+
+
+@dataclass(frozen=True)
+class Join:
+    from_table: str
+    from_column: str
+    to_table: str
+    to_column: str
+
+
+@dataclass
+class SchemaView:
+    """The enabled tables of one source inside a scope, as plain data (no ORM objects leak out)."""
+
+    source_name: str
+    source_description: str
+    tables: list[TableInfo]
+    joins: list[Join]
+
+    def table(self, name: str) -> TableInfo | None:
+        lowered = name.lower()
+        return next((t for t in self.tables if t.name.lower() == lowered), None)
+
+    def names(self) -> dict[str, list[str]]:
+        """{table: [column, ...]}: what a grammar may name."""
+        return {t.name: [c.name for c in t.columns] for t in self.tables}
+
+    def sqlglot_schema(self) -> dict[str, dict[str, str]]:
+        """{table: {column: type}} for sqlglot's ``qualify``."""
+        return {t.name: {c.name: c.data_type or "VARCHAR" for c in t.columns} for t in self.tables}
+
+    @property
+    def column_count(self) -> int:
+        return sum(len(t.columns) for t in self.tables)
+
+
+@dataclass(frozen=True)
+class ValueMatch:
+    """A literal of the question found among a column's stored values, with the stored spelling."""
+
+    table: str
+    column: str
+    value: str
+    mention: str
+
+
+@dataclass
+class LinkedSchema:
+    scope: SchemaView  # everything the question may touch: the stable part of the prompt
+    tables: list[TableInfo]  # what this question is linked to: the grammar's names
+    joins: list[Join]
+    value_matches: list[ValueMatch]
+    table_scores: dict[str, float]
+    pruned: bool
+
+    def names(self) -> dict[str, list[str]]:
+        return {t.name: [c.name for c in t.columns] for t in self.tables}
+
+    @property
+    def best_score(self) -> float:
+        return max(self.table_scores.values(), default=0.0)
+
+
+def load_scope(source: DataSource | str, tables: Sequence[str] | None = None) -> SchemaView:
+    """The enabled tables (all, or the named ones) of an enabled source, with their columns and joins."""
+    if isinstance(source, str):
+        found = DataSource.objects.filter(name=source).first()
+        if found is None:
+            raise ValueError(f"unknown data source {source!r}")
+        source = found
+    if not source.enabled:
+        raise ValueError(f"data source {source.name!r} is disabled")
+    rows = list(Table.objects.filter(source=source, enabled=True).prefetch_related("columns"))
+    if tables:
+        by_name = {t.name.lower(): t for t in rows}
+        unknown = [name for name in tables if name.lower() not in by_name]
+        if unknown:
+            raise ValueError(
+                f"tables not found or disabled in {source.name!r}: {', '.join(unknown)}; "
+                f"available: {', '.join(sorted(t.name for t in rows))}"
+            )
+        rows = [by_name[name.lower()] for name in dict.fromkeys(tables)]
+    table_infos = [
+        TableInfo(
+            name=t.name,
+            description=t.description,
+            row_count=t.row_count,
+            columns=[
+                ColumnInfo(
+                    name=c.name,
+                    data_type=c.data_type,
+                    description=c.description,
+                    synonyms=tuple(c.synonyms or ()),
+                    is_primary_key=c.is_primary_key,
+                    profile=c.profile or {},
+                )
+                for c in sorted(t.columns.all(), key=lambda c: (c.ordinal, c.name))
+            ],
+        )
+        for t in rows
+    ]
+    table_ids = [t.id for t in rows]
+    relationships = Relationship.objects.filter(
+        from_column__table_id__in=table_ids, to_column__table_id__in=table_ids
+    ).select_related("from_column__table", "to_column__table")
+    joins = [
+        Join(r.from_column.table.name, r.from_column.name, r.to_column.table.name, r.to_column.name)
+        for r in relationships
+    ]
+    return SchemaView(source.name, source.description, table_infos, joins)
+
+
+def name_words(name: str) -> list[str]:
+    """'carMakers', 'car_makers' and 'Car Makers' all give ['car', 'maker']."""
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name)
+    return [_stem(w) for w in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if w]
+
+
+def _stem(word: str) -> str:
+    # Plurals are the common mismatch ("singers" vs singer): a light stemmer is enough here.
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 4 and word.endswith(("ses", "xes", "ches", "shes")):
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+def _content_words(text: str) -> set[str]:
+    return {w for w in name_words(text) if w not in _STOPWORDS and len(w) > 1}
+
+
+def match_values(question: str, schema: SchemaView) -> list[ValueMatch]:
+    """Stored text values that the question mentions (case-insensitive, whole words)."""
+    lowered = question.lower()
+    matches: list[ValueMatch] = []
+    for table in schema.tables:
+        for column in table.columns:
+            for value in column.profile.get("distinct_values") or ():
+                if not isinstance(value, str) or len(value.strip()) < MIN_VALUE_CHARS:
+                    continue
+                needle = value.strip().lower()
+                found = re.search(rf"(?<![\w]){re.escape(needle)}(?![\w])", lowered)
+                if found:
+                    matches.append(ValueMatch(table.name, column.name, value, question[found.start() : found.end()]))
+    # A value contained in a longer matched value ("Paris" inside "Paris Hilton") is dropped.
+    return [
+        m
+        for m in matches
+        if not any(
+            other is not m and len(other.value) > len(m.value) and m.value.lower() in other.value.lower()
+            for other in matches
+        )
+    ]
+
+
+def _score_table(table: TableInfo, words: set[str]) -> float:
+    score = 0.0
+    table_words = set(name_words(table.name)) - _STOPWORDS
+    score += 2.0 * len(table_words & words)
+    score += 0.5 * len(_content_words(table.description) & words)
+    for column in table.columns:
+        column_words = set(name_words(column.name)) - _STOPWORDS
+        for synonym in column.synonyms:
+            column_words |= _content_words(synonym)
+        score += 1.0 * len(column_words & words)
+        score += 0.25 * len(_content_words(column.description) & words)
+    return score
+
+
+def _tables_in_sql(sql: str | None) -> set[str]:
+    if not sql:
+        return set()
+    try:
+        tree = sqlglot.parse_one(sql, read="duckdb")
+    except sqlglot.errors.ParseError:
+        return set()
+    return {t.name.lower() for t in tree.find_all(exp.Table)}
+
+
+def _connect(selected: set[str], joins: Iterable[Join]) -> set[str]:
+    """Add the tables on the shortest join paths between the selected ones, so they can be joined."""
+    graph: dict[str, set[str]] = {}
+    for j in joins:
+        a, b = j.from_table.lower(), j.to_table.lower()
+        graph.setdefault(a, set()).add(b)
+        graph.setdefault(b, set()).add(a)
+    result = set(selected)
+    ordered = sorted(selected)
+    for start in ordered:
+        for goal in ordered:
+            if goal <= start:
+                continue
+            previous: dict[str, str | None] = {start: None}
+            queue = deque([start])
+            while queue and goal not in previous:
+                node = queue.popleft()
+                for neighbour in graph.get(node, ()):
+                    if neighbour not in previous:
+                        previous[neighbour] = node
+                        queue.append(neighbour)
+            step: str | None = goal if goal in previous else None
+            while step is not None:
+                result.add(step)
+                step = previous[step]
+    return result
+
+
+def link_schema(
+    question: str,
+    source: DataSource | str | SchemaView,
+    tables: list[str] | None,
+    history: list[Turn],
+) -> LinkedSchema:
+    """Pick the tables and stored values a question is about, keeping join keys so the tables connect."""
+    if not question or not question.strip():
+        raise ValueError("question is empty")
+    scope = source if isinstance(source, SchemaView) else load_scope(source, tables)
+    if not scope.tables:
+        raise ValueError(f"no enabled tables in scope of {scope.source_name!r}")
+    # Follow-ups ("only for Japan") lean on the previous question for what they are about.
+    recent = history[-1:] if history else []
+    link_text = " ".join([question, *(turn.ask for turn in recent)])
+    value_matches = match_values(question, scope)
+    words = _content_words(link_text)
+    scores = {t.name: _score_table(t, words) for t in scope.tables}
+    for match in value_matches:
+        scores[match.table] = scores.get(match.table, 0.0) + 3.0
+
+    small = len(scope.tables) <= SMALL_SCHEMA_TABLES and scope.column_count <= SMALL_SCHEMA_COLUMNS
+    if small:
+        return LinkedSchema(scope, list(scope.tables), list(scope.joins), value_matches, scores, pruned=False)
+
+    best = max(scores.values())
+    selected = {name.lower() for name, score in scores.items() if score > 0 and score >= best / 4}
+    for turn in recent:
+        selected |= _tables_in_sql(turn.sql)
+    if not selected:
+        return LinkedSchema(scope, list(scope.tables), list(scope.joins), value_matches, scores, pruned=False)
+    selected = _connect(selected, scope.joins)
+    linked = [t for t in scope.tables if t.name.lower() in selected]
+    joins = [j for j in scope.joins if j.from_table.lower() in selected and j.to_table.lower() in selected]
+    return LinkedSchema(scope, linked, joins, value_matches, scores, pruned=len(linked) < len(scope.tables))

@@ -1,0 +1,315 @@
+"""Every prompt of the SQL path, in one place.
+
+The system message depends only on the source and the scope (instructions, compact DDL with keys,
+descriptions and a few stored values, generic examples), so llama.cpp reads it once per source and reuses
+its KV state. Everything that depends on the question goes into the user message after it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from string import Template
+from typing import Any
+
+from analytics_chat.engine.grammar import quote_identifier
+from analytics_chat.engine.linking import ColumnInfo, LinkedSchema, SchemaView, TableInfo, ValueMatch
+from analytics_chat.pipeline.state import Turn
+
+CANNOT_ANSWER = "CANNOT_ANSWER"
+SAMPLE_VALUES = 4  # stored values shown per text column
+SAMPLE_VALUE_CHARS = 40
+
+SYSTEM_TEMPLATE = Template(
+    """You are an expert data analyst. You write one DuckDB SQL query that answers the user's question \
+about the database below. Rules:
+- Use only the tables and columns listed below, spelled exactly as shown.
+- When a column of another table is needed, JOIN on the keys shown (REFERENCES).
+- Prefix columns with their table name when the query has more than one table.
+- Compare text with the stored spelling of the value.
+- Select only what the question asks for, in the order it asks.
+- If the database cannot answer the question, write exactly: SELECT '$cannot'
+
+Example (another database):
+CREATE TABLE author (author_id BIGINT PRIMARY KEY, name VARCHAR, country VARCHAR);
+CREATE TABLE book (book_id BIGINT PRIMARY KEY, title VARCHAR, author_id BIGINT REFERENCES author(author_id), price DOUBLE);
+Question: Which authors from Italy have written more than two books?
+SQL: SELECT author.name FROM author JOIN book ON book.author_id = author.author_id WHERE author.country = 'Italy' \
+GROUP BY author.author_id, author.name HAVING count(*) > 2
+Question: What is the title of the most expensive book?
+SQL: SELECT title FROM book ORDER BY price DESC LIMIT 1
+Question: What is the weather tomorrow?
+SQL: SELECT '$cannot'
+
+Database $source:
+$ddl"""
+)
+
+USER_TEMPLATE = Template("""$context${history}Question: $question""")
+
+HISTORY_TEMPLATE = Template(
+    """Previous question: $ask
+Previous SQL: $sql
+The new question may refine the previous one (a filter, another grouping, a different measure): \
+then rewrite the previous SQL accordingly.
+"""
+)
+
+CORRECTION_TEMPLATE = Template(
+    """The query failed:
+$error
+Valid tables and columns:
+$names
+Write a corrected query for the question: $question"""
+)
+
+
+def _sample_comment(column: ColumnInfo) -> str:
+    profile: dict[str, Any] = column.profile or {}
+    parts: list[str] = []
+    if column.description:
+        parts.append(column.description.strip().replace("\n", " "))
+    if column.synonyms:
+        parts.append("also called " + ", ".join(column.synonyms))
+    values = profile.get("distinct_values")
+    if values:
+        shown = [repr(str(v)[:SAMPLE_VALUE_CHARS]) for v in values[:SAMPLE_VALUES]]
+        more = ", ..." if len(values) > SAMPLE_VALUES else ""
+        parts.append("values: " + ", ".join(shown) + more)
+    elif profile.get("min") is not None and profile.get("max") is not None:
+        parts.append(f"from {profile['min']} to {profile['max']}")
+    return " -- " + "; ".join(parts) if parts else ""
+
+
+def table_ddl(table: TableInfo, references: dict[str, tuple[str, str]]) -> str:
+    """A compact CREATE TABLE with keys, one column per line with a comment of descriptions and values."""
+    lines: list[str] = []
+    if table.description:
+        lines.append("-- " + table.description.strip().replace("\n", " "))
+    lines.append(f"CREATE TABLE {quote_identifier(table.name)} (")
+    keys = [c.name for c in table.columns if c.is_primary_key]
+    for index, column in enumerate(table.columns):
+        definition = f"  {quote_identifier(column.name)} {column.data_type or 'VARCHAR'}"
+        if keys == [column.name]:
+            definition += " PRIMARY KEY"
+        target = references.get(column.name.lower())
+        if target:
+            definition += f" REFERENCES {quote_identifier(target[0])}({quote_identifier(target[1])})"
+        comma = "," if index < len(table.columns) - 1 or len(keys) > 1 else ""
+        lines.append(definition + comma + _sample_comment(column))
+    if len(keys) > 1:
+        lines.append(f"  PRIMARY KEY ({', '.join(quote_identifier(k) for k in keys)})")
+    lines.append(");")
+    return "\n".join(lines)
+
+
+def schema_ddl(schema: SchemaView) -> str:
+    blocks = []
+    for table in schema.tables:
+        references = {
+            j.from_column.lower(): (j.to_table, j.to_column)
+            for j in schema.joins
+            if j.from_table.lower() == table.name.lower()
+        }
+        blocks.append(table_ddl(table, references))
+    return "\n".join(blocks)
+
+
+def system_prompt(schema: SchemaView) -> str:
+    """Stable for a source and scope: the cacheable prefix."""
+    heading = schema.source_name + (f" ({schema.source_description.strip()})" if schema.source_description else "")
+    return SYSTEM_TEMPLATE.substitute(cannot=CANNOT_ANSWER, source=heading, ddl=schema_ddl(schema))
+
+
+def _value_hints(matches: Sequence[ValueMatch]) -> str:
+    if not matches:
+        return ""
+    lines = [
+        f"- {quote_identifier(m.table)}.{quote_identifier(m.column)} = '{m.value.replace(chr(39), chr(39) * 2)}'"
+        for m in matches
+    ]
+    return "Values in the question, as stored:\n" + "\n".join(lines) + "\n"
+
+
+def _example_block(examples: Sequence[tuple[str, str]]) -> str:
+    if not examples:
+        return ""
+    lines = ["Examples on this database:"]
+    for question, sql in examples:
+        lines.append(f"Question: {question}\nSQL: {sql}")
+    return "\n".join(lines) + "\n"
+
+
+def user_prompt(
+    question: str,
+    linked: LinkedSchema,
+    history: Sequence[Turn] = (),
+    examples: Sequence[tuple[str, str]] = (),
+) -> str:
+    """The question-specific part: linked tables, matched values, examples, previous turn, the question."""
+    context = ""
+    if linked.pruned:
+        context += "Relevant tables: " + ", ".join(quote_identifier(t.name) for t in linked.tables) + "\n"
+    context += _value_hints(linked.value_matches)
+    context += _example_block(examples)
+    previous = next((turn for turn in reversed(history) if turn.sql), None)
+    history_text = HISTORY_TEMPLATE.substitute(ask=previous.ask, sql=previous.sql) if previous else ""
+    return USER_TEMPLATE.substitute(context=context, history=history_text, question=question.strip())
+
+
+def sql_messages(
+    question: str,
+    linked: LinkedSchema,
+    history: Sequence[Turn] = (),
+    examples: Sequence[tuple[str, str]] = (),
+) -> list[dict[str, str]]:
+    return [
+        {"role": "system", "content": system_prompt(linked.scope)},
+        {"role": "user", "content": user_prompt(question, linked, history, examples)},
+    ]
+
+
+@dataclass(frozen=True)
+class Correction:
+    draft_sql: str
+    error: str
+
+
+def correction_messages(
+    messages: list[dict[str, str]], question: str, linked: LinkedSchema, correction: Correction
+) -> list[dict[str, str]]:
+    """The first exchange, the failed draft as the model's answer, then the exact error and valid names."""
+    names = "\n".join(
+        f"{quote_identifier(t.name)}: " + ", ".join(quote_identifier(c.name) for c in t.columns)
+        for t in linked.tables
+    )
+    follow = CORRECTION_TEMPLATE.substitute(error=correction.error.strip(), names=names, question=question.strip())
+    return [*messages, {"role": "assistant", "content": correction.draft_sql}, {"role": "user", "content": follow}]
+
+
+# --- the semantic path ---------------------------------------------------------------------------------
+# The system message lists the source's metrics and dimensions (stable per source and scope, so its KV
+# state is reused); the examples are generated from the same model's own names, not written per question.
+
+SEMANTIC_SYSTEM_TEMPLATE = Template(
+    """You turn questions about the $source data into a semantic query in JSON: which metrics to compute, \
+by which dimensions, with which filters, time grain, time range, ordering and limit.
+
+Metrics (what can be measured):
+$metrics
+
+Dimensions (what to group or filter by):
+$dimensions
+$span
+Rules:
+- "by X", "per X", "for each X", "breakdown by X" put X in dimensions.
+- "monthly", "per month", "by quarter", "each year", "trend" set time_grain and put the time dimension in dimensions.
+- A year such as 2024 is time_range {"start": "2024-01-01", "end": "2024-12-31"}; the range is inclusive.
+- "top N", "most", "highest", "best" order by the metric descending with limit N (1 for "which ... the most"); \
+"lowest", "least" order ascending.
+- Filters compare a dimension with a stored value, spelled exactly as listed.
+- Use only the names listed above.
+
+$examples"""
+)
+
+SEMANTIC_USER_TEMPLATE = Template("""$rules${history}Question: $question""")
+
+SEMANTIC_HISTORY_TEMPLATE = Template(
+    """Previous question: $ask
+Previous query: $query
+The new question may refine the previous one (another grouping, a filter, a different metric or period): \
+then change the previous query accordingly and keep the rest.
+"""
+)
+
+
+def _semantic_item_line(name: str, row: Any, values: Sequence[Any] | None = None) -> str:
+    line = f"- {name}: {row.label or name}"
+    if row.description:
+        line += f" - {row.description.strip()}"
+    if getattr(row, "synonyms", None):
+        line += f" (also: {', '.join(row.synonyms)})"
+    if getattr(row, "kind", "") == "time":
+        line += f" [time; grains: {', '.join(row.time_grains or [])}]"
+    if values:
+        shown = ", ".join(repr(str(v)[:SAMPLE_VALUE_CHARS]) for v in values[:12])
+        line += f" values: {shown}{', ...' if len(values) > 12 else ''}"
+    return line
+
+
+def _semantic_examples(vocab: Any) -> str:
+    """Three worked examples built from this source's own first metric and dimensions."""
+    metrics = list(vocab.model.metrics.values())
+    categorical = [d for d in vocab.model.dimensions.values() if d.kind != "time"]
+    time_dims = [d for d in vocab.model.dimensions.values() if d.kind == "time" and "month" in (d.time_grains or [])]
+    if not metrics or not categorical:
+        return ""
+    metric, dimension = metrics[0], categorical[0]
+    empty = {"metrics": [], "dimensions": [], "filters": [], "time_grain": None, "time_range": None, "order_by": [], "limit": None}
+    shots = [
+        (
+            f"{metric.label or metric.name} by {(dimension.label or dimension.name).lower()}",
+            {**empty, "metrics": [metric.name], "dimensions": [dimension.name]},
+        ),
+        (
+            f"Top 3 {(dimension.label or dimension.name).lower()} values by {(metric.label or metric.name).lower()}",
+            {**empty, "metrics": [metric.name], "dimensions": [dimension.name],
+             "order_by": [{"field": metric.name, "direction": "desc"}], "limit": 3},
+        ),
+    ]  # fmt: skip
+    if time_dims and vocab.time_span:
+        year = vocab.time_span[0][:4]
+        shots.append(
+            (
+                f"Monthly {(metric.label or metric.name).lower()} in {year}",
+                {**empty, "metrics": [metric.name], "dimensions": [time_dims[0].name], "time_grain": "month",
+                 "time_range": {"start": f"{year}-01-01", "end": f"{year}-12-31"}},
+            )  # fmt: skip
+        )
+    values = vocab.values.get(dimension.name)
+    if values:
+        shots.append(
+            (
+                f"{metric.label or metric.name} for {values[0]}",
+                {**empty, "metrics": [metric.name], "filters": [{"field": dimension.name, "op": "=", "value": values[0]}]},
+            )
+        )
+    import json
+
+    return "Examples:\n" + "\n".join(f"Question: {q}\nQuery: {json.dumps(a)}" for q, a in shots)
+
+
+def semantic_system_prompt(vocab: Any) -> str:
+    model = vocab.model
+    span = f"\nThe data runs from {vocab.time_span[0]} to {vocab.time_span[1]}.\n" if vocab.time_span else ""
+    return SEMANTIC_SYSTEM_TEMPLATE.substitute(
+        source=model.source.name,
+        metrics="\n".join(_semantic_item_line(n, m) for n, m in model.metrics.items()),
+        dimensions="\n".join(_semantic_item_line(n, d, vocab.values.get(n)) for n, d in model.dimensions.items()),
+        span=span,
+        examples=_semantic_examples(vocab),
+    )
+
+
+def semantic_messages(
+    question: str,
+    vocab: Any,
+    history: Sequence[Turn] = (),
+    statements: Sequence[str] = (),
+    examples: Sequence[tuple[str, dict[str, Any]]] = (),
+) -> list[dict[str, str]]:
+    import json
+
+    rules = "".join(f"Rule: {s}\n" for s in statements)
+    rules += "".join(f"Example: {q}\nQuery: {json.dumps(a)}\n" for q, a in examples)
+    previous = next((turn for turn in reversed(history) if turn.semantic_query), None)
+    history_text = (
+        SEMANTIC_HISTORY_TEMPLATE.substitute(ask=previous.ask, query=json.dumps(previous.semantic_query))
+        if previous
+        else ""
+    )
+    return [
+        {"role": "system", "content": semantic_system_prompt(vocab)},
+        {"role": "user", "content": SEMANTIC_USER_TEMPLATE.substitute(rules=rules, history=history_text, question=question.strip())},
+    ]

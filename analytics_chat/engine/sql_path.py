@@ -1,0 +1,158 @@
+"""The SQL path: question -> linked schema -> grammar-constrained draft -> checked DuckDB SQL.
+
+A draft is parsed by sqlglot (DuckDB first, then the dialects small models drift into), transpiled to
+DuckDB, passed through the read-only guard (which qualifies every column against the catalog) and bound
+by DuckDB's EXPLAIN. A failure gets exactly one correction round that shows the model the error text and
+the valid names.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+
+from analytics_chat.engine.grammar import build_sql_grammar
+from analytics_chat.engine.linking import LinkedSchema, link_schema
+from analytics_chat.engine.prompts import CANNOT_ANSWER, Correction, correction_messages, sql_messages
+from analytics_chat.llm.base import CancelToken, GenerationOptions, GenerationResult, TextCallback, TextGenerator
+from analytics_chat.pipeline.state import StageError, Turn
+from catalog.execution import QueryError, explain
+from catalog.guard import GuardError, check_sql
+from catalog.models import DataSource
+
+READ_DIALECTS = ("duckdb", "sqlite", "postgres", "mysql")
+DEFAULT_MAX_TOKENS = 256
+_FENCE = re.compile(r"^```(?:sql)?\s*|\s*```$", re.IGNORECASE)
+
+
+@dataclass
+class SqlDraft:
+    sql: str  # checked DuckDB SQL, every column qualified
+    attempts: list[dict[str, Any]] = field(default_factory=list)  # [{"sql", "error"}], failed drafts only
+    generations: list[GenerationResult] = field(default_factory=list)
+    linked: LinkedSchema | None = None
+
+
+class DraftError(Exception):
+    """A draft that cannot run; the message is what the model sees in the correction round."""
+
+
+def _resolve_source(source: DataSource | str) -> DataSource:
+    if isinstance(source, DataSource):
+        return source
+    found = DataSource.objects.filter(name=source).first()
+    if found is None:
+        raise StageError("unknown_source", f"unknown data source {source!r}", source=source)
+    return found
+
+
+def parse_any_dialect(text: str) -> exp.Expression:
+    """The draft as a DuckDB AST, reading DuckDB first and then common dialects."""
+    errors = []
+    for dialect in READ_DIALECTS:
+        try:
+            statements = [s for s in sqlglot.parse(text, read=dialect) if s is not None]
+        except sqlglot.errors.SqlglotError as error:
+            errors.append(f"{dialect}: {str(error).splitlines()[0]}")
+            continue
+        if len(statements) != 1:
+            raise DraftError(f"expected one SQL query, got {len(statements)}")
+        return statements[0]
+    raise DraftError("the SQL does not parse: " + errors[0])
+
+
+def is_cannot_answer(tree: exp.Expression) -> bool:
+    """The model's way out, ``SELECT 'CANNOT_ANSWER'``: a FROM-less select of that literal."""
+    if not isinstance(tree, exp.Select) or tree.args.get("from"):
+        return False
+    return any(isinstance(e, exp.Literal) and e.this == CANNOT_ANSWER for e in tree.find_all(exp.Literal))
+
+
+def check_draft(text: str, linked: LinkedSchema, source: DataSource) -> str:
+    """Checked DuckDB SQL for a draft, or DraftError with the exact problem; StageError if unanswerable."""
+    cleaned = _FENCE.sub("", text.strip()).strip().rstrip(";").strip()
+    if not cleaned:
+        raise DraftError("the model wrote no SQL")
+    tree = parse_any_dialect(cleaned)
+    if is_cannot_answer(tree):
+        raise StageError(
+            "cannot_answer",
+            "This question cannot be answered from the data in scope.",
+            tables=[t.name for t in linked.scope.tables],
+        )
+    try:
+        guarded = check_sql(tree.sql(dialect="duckdb"), allowed_tables=linked.scope.names())
+    except GuardError as error:
+        raise DraftError(error.message) from error
+    try:
+        explain(source, guarded.sql)
+    except QueryError as error:
+        raise DraftError(str(error)) from error
+    return guarded.sql
+
+
+def _generation_options(options: GenerationOptions | None) -> GenerationOptions:
+    # SQL wants the most likely tokens; callers may still ask for sampling explicitly.
+    options = options or GenerationOptions()
+    return dataclasses.replace(
+        options,
+        temperature=0.0 if options.temperature is None else options.temperature,
+        max_tokens=options.max_tokens or DEFAULT_MAX_TOKENS,
+    )
+
+
+def write_sql(
+    question: str,
+    source: DataSource | str,
+    tables: list[str] | None,
+    history: list[Turn],
+    generator: TextGenerator,
+    options: GenerationOptions | None,
+    cancel: CancelToken | None,
+    on_text: TextCallback | None = None,
+    examples: Sequence[tuple[str, str]] = (),
+) -> SqlDraft:
+    """Write checked DuckDB SQL for the question, with at most one correction round.
+
+    Raises StageError("cannot_answer") when the model says the data cannot answer, and
+    StageError("invalid_sql") when the corrected draft still fails (details carry both attempts).
+    """
+    data_source = _resolve_source(source)
+    try:
+        linked = link_schema(question, data_source, tables, history)
+    except ValueError as error:
+        raise StageError("bad_scope", str(error), source=data_source.name) from error
+    grammar = build_sql_grammar(linked)
+    options = _generation_options(options)
+    messages = sql_messages(question, linked, history, examples)
+    draft = SqlDraft(sql="", linked=linked)
+
+    result = generator.complete(messages, options=options, grammar=grammar, on_text=on_text, cancel=cancel)
+    draft.generations.append(result)
+    try:
+        draft.sql = check_draft(result.text, linked, data_source)
+        return draft
+    except DraftError as error:
+        draft.attempts.append({"sql": result.text, "error": str(error)})
+
+    retry = correction_messages(messages, question, linked, Correction(result.text, draft.attempts[-1]["error"]))
+    if on_text is not None:
+        on_text("\n")
+    result = generator.complete(retry, options=options, grammar=grammar, on_text=on_text, cancel=cancel)
+    draft.generations.append(result)
+    try:
+        draft.sql = check_draft(result.text, linked, data_source)
+        return draft
+    except DraftError as error:
+        draft.attempts.append({"sql": result.text, "error": str(error)})
+    raise StageError(
+        "invalid_sql",
+        f"Could not write a working query: {draft.attempts[-1]['error']}",
+        attempts=draft.attempts,
+    )

@@ -1,0 +1,456 @@
+"""The real model: a GGUF file run by llama.cpp through llama-cpp-python.
+
+Speed on a 2-core CPU comes from not reading the same prompt twice:
+
+- within the loaded context, the longest common prefix of the tokens already in the KV cache
+  (``Llama._input_ids``) and the new prompt is kept and only the rest is evaluated;
+- the first message (system prompt and a source's schema) is the prefix that repeats across questions:
+  its KV state is saved once in a small LRU, so switching between sources restores it instead of
+  re-reading it.
+
+Abort works inside llama.cpp: an abort callback on the context (checked by the CPU backend between graph
+nodes) stops a running ``llama_decode`` while it reads a long prompt, and the cancel token is checked
+before every generated token.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+import json
+import os
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import llama_cpp
+from django.conf import settings
+from llama_cpp import Llama
+from llama_cpp import _internals as llama_internals
+from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+from analytics_chat.llm.base import (
+    CancelToken,
+    GenerationAborted,
+    GenerationOptions,
+    GenerationResult,
+    TextCallback,
+)
+from analytics_chat.llm.chat_format import CHAT_FORMATS
+from analytics_chat.llm.errors import InvalidGrammar, ModelUnavailable, PromptTooLong
+from analytics_chat.llm.files import GGUF_MAGIC, resolve_model_path
+from analytics_chat.llm.sampling import GrammarCheckedSampler
+from analytics_chat.llm.streaming import TextAssembler
+from analytics_chat.models import LLMModel
+
+# llama.cpp's own defaults, used when neither the request nor the model's default_options set a value.
+SAMPLING_DEFAULTS: dict[str, Any] = {
+    "temperature": 0.8,
+    "top_k": 40,
+    "top_p": 0.95,
+    "min_p": 0.05,
+    "repeat_penalty": 1.0,
+    "frequency_penalty": 0.0,
+    "presence_penalty": 0.0,
+}
+PENALTY_LAST_N = 64
+GRAMMAR_CACHE_SIZE = 32
+DECODE_ABORTED = "llama_decode returned 2"
+
+
+def llm_setting(key: str, default: Any) -> Any:
+    return getattr(settings, "LLM", {}).get(key, default)
+
+
+class _Aborted(Exception):
+    """Internal: the cancel token fired; turned into GenerationAborted with the partial result."""
+
+
+@dataclass
+class _PrefixState:
+    tokens: list[int]
+    kv: bytes  # llama_state_seq_get_data of sequence 0, exactly these tokens
+
+
+class PrefixStateCache:
+    """LRU of saved KV states of prompt prefixes, bounded by entry count and bytes."""
+
+    def __init__(self, max_entries: int, max_bytes: int):
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[str, _PrefixState] = OrderedDict()
+
+    @staticmethod
+    def key(tokens: list[int]) -> str:
+        return hashlib.sha256(json.dumps(tokens).encode()).hexdigest()
+
+    def get(self, key: str) -> _PrefixState | None:
+        state = self._entries.get(key)
+        if state is not None:
+            self._entries.move_to_end(key)
+        return state
+
+    def put(self, key: str, state: _PrefixState) -> None:
+        if len(state.kv) > self.max_bytes or self.max_entries <= 0:
+            return
+        self._entries[key] = state
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.max_entries or self.total_bytes > self.max_bytes:
+            self._entries.popitem(last=False)
+
+    def states(self) -> list[_PrefixState]:
+        """The saved states, least recently used first."""
+        return list(self._entries.values())
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(len(s.kv) for s in self._entries.values())
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+class GrammarCache:
+    """Parsed grammar samplers by grammar text hash; each generation gets a cheap clone (no re-parse)."""
+
+    def __init__(self, vocab: Any, size: int = GRAMMAR_CACHE_SIZE):
+        self._vocab = vocab
+        self._size = size
+        self._samplers: OrderedDict[str, Any] = OrderedDict()
+
+    def clone_for(self, gbnf: str) -> Any:
+        key = hashlib.sha256(gbnf.encode()).hexdigest()
+        template = self._samplers.get(key)
+        if template is None:
+            template = llama_cpp.llama_sampler_init_grammar(self._vocab, gbnf.encode(), b"root")
+            if not template:
+                raise InvalidGrammar(
+                    "grammar: llama.cpp could not parse this GBNF grammar (is there a 'root' rule?)"
+                )
+            self._samplers[key] = template
+            while len(self._samplers) > self._size:
+                llama_cpp.llama_sampler_free(self._samplers.popitem(last=False)[1])
+        self._samplers.move_to_end(key)
+        return llama_cpp.llama_sampler_clone(template)
+
+    def close(self) -> None:
+        while self._samplers:
+            llama_cpp.llama_sampler_free(self._samplers.popitem()[1])
+
+
+class LlamaGenerator:
+    """A loaded GGUF model; one generation at a time (a lock), prefix KV states kept between calls."""
+
+    def __init__(self, model: LLMModel):
+        self.name = model.name
+        self.context_size = model.context_size
+        self.default_options = dict(model.default_options or {})
+        self.chat_format = CHAT_FORMATS.get(model.chat_format)
+        if self.chat_format is None:
+            raise ModelUnavailable(
+                f"model {model.name}: chat format {model.chat_format!r} is not supported "
+                f"(supported: {', '.join(CHAT_FORMATS)})"
+            )
+        self.path = resolve_model_path(model.path)
+        self._check_file(model)
+        # settings.LLM["THREADS"] overrides one-per-core for rows that leave threads empty.
+        threads = model.threads or llm_setting("THREADS", None) or os.cpu_count() or 1
+        try:
+            self._llama = Llama(
+                model_path=str(self.path),
+                n_ctx=model.context_size,
+                n_batch=model.batch_size,
+                n_threads=threads,
+                n_threads_batch=threads,
+                last_n_tokens_size=PENALTY_LAST_N,
+                verbose=False,
+            )
+        except Exception as error:  # llama.cpp reports a bad file only as a generic failure
+            raise ModelUnavailable(
+                f"model {model.name}: llama.cpp could not load {self.path}: {error}"
+            ) from error
+        self._vocab = self._llama._model.vocab
+        self._lock = threading.Lock()
+        self._cancel: CancelToken | None = None
+        self._prefix_states = PrefixStateCache(
+            max_entries=llm_setting("PREFIX_CACHE_ENTRIES", 8),
+            max_bytes=llm_setting("PREFIX_CACHE_BYTES", 512 * 2**20),
+        )
+        self._min_prefix_tokens = llm_setting("MIN_PREFIX_TOKENS", 32)
+        self._grammars = GrammarCache(self._vocab)
+        # Called by the CPU backend from inside llama_decode: must stay cheap and never raise.
+        self._abort_callback = llama_cpp.ggml_abort_callback(self._should_abort)
+        llama_cpp.llama_set_abort_callback(self._llama.ctx, self._abort_callback, None)
+
+    def _check_file(self, model: LLMModel) -> None:
+        if not self.path.is_file():
+            raise ModelUnavailable(
+                f"model {model.name}: file {self.path} is missing (run `python manage.py fetch_model {model.name}`)"
+            )
+        size = self.path.stat().st_size
+        if model.size_bytes and size != model.size_bytes:
+            raise ModelUnavailable(
+                f"model {model.name}: file {self.path} is {size:,} bytes, registered as {model.size_bytes:,} "
+                "(incomplete or replaced; fetch it again)"
+            )
+        with self.path.open("rb") as handle:
+            if handle.read(4) != GGUF_MAGIC:
+                raise ModelUnavailable(f"model {model.name}: {self.path} is not a GGUF file")
+
+    def _should_abort(self, _data: Any) -> bool:
+        cancel = self._cancel
+        return cancel is not None and cancel.cancelled
+
+    # --- public API ---------------------------------------------------------------------------
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._tokenize(text, special=False))
+
+    def complete(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        options: GenerationOptions,
+        grammar: str | None = None,
+        json_schema: dict[str, Any] | None = None,
+        on_text: TextCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> GenerationResult:
+        if grammar and json_schema:
+            raise ValueError("give either grammar or json_schema, not both")
+        if json_schema is not None:
+            # No sort_keys: the property order of the schema is the order in which the model writes.
+            grammar = _schema_grammar(json.dumps(json_schema))
+        merged = options.merged_over({**SAMPLING_DEFAULTS, **self.default_options})
+        with self._lock:
+            self._cancel = cancel
+            try:
+                return self._complete(messages, merged, grammar, on_text or (lambda _piece: None))
+            finally:
+                self._cancel = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._prefix_states.clear()
+            self._grammars.close()
+            self._llama.close()
+
+    @property
+    def prefix_cache(self) -> PrefixStateCache:
+        return self._prefix_states
+
+    # --- one generation -----------------------------------------------------------------------
+
+    def _complete(
+        self,
+        messages: list[dict[str, str]],
+        opts: GenerationOptions,
+        grammar: str | None,
+        on_text: TextCallback,
+    ) -> GenerationResult:
+        started = time.perf_counter()
+        segments = self.chat_format.render(
+            messages, lambda text, special: self._tokenize(text, special=special)
+        )
+        prompt = [token for segment in segments for token in segment]
+        if len(prompt) >= self.context_size:
+            raise PromptTooLong(len(prompt), self.context_size)
+        # The first message is the reusable prefix when something follows it.
+        prefix_len = len(segments[0]) if len(messages) > 1 else 0
+        sampler = self._sampler(opts, grammar)  # before any evaluation: a bad grammar fails fast
+        result = GenerationResult(text="", finish_reason="aborted", prompt_tokens=len(prompt))
+        try:
+            result.cached_prompt_tokens = self._reuse_prefix(prompt, prefix_len)
+            self._eval_prompt(prompt, prefix_len)
+            result.prompt_ms = _ms_since(started)
+            self._generate(sampler, opts, on_text, result, started)
+        except _Aborted:
+            if not result.prompt_ms:
+                result.prompt_ms = _ms_since(started)
+            raise GenerationAborted(result) from None
+        finally:
+            sampler.close()
+        return result
+
+    def _reuse_prefix(self, prompt: list[int], prefix_len: int) -> int:
+        """Keep what the KV cache already holds of this prompt (restoring a saved prefix if better)."""
+        llama = self._llama
+        common = _common_prefix_length(llama._input_ids.tolist(), prompt)
+        if prefix_len >= self._min_prefix_tokens and common < prefix_len:
+            state = self._prefix_states.get(PrefixStateCache.key(prompt[:prefix_len]))
+            if state is not None:
+                common = prefix_len if self._restore(state) else 0  # a failed restore left the cache empty
+        # At least one prompt token is evaluated so that fresh logits exist to sample from.
+        common = min(common, len(prompt) - 1)
+        if not llama._ctx.kv_cache_seq_rm(-1, common, -1):
+            common = 0
+            llama._ctx.kv_cache_seq_rm(-1, 0, -1)
+        llama.n_tokens = common
+        return common
+
+    def _eval_prompt(self, prompt: list[int], prefix_len: int) -> None:
+        llama = self._llama
+        prefix_key = (
+            PrefixStateCache.key(prompt[:prefix_len]) if prefix_len >= self._min_prefix_tokens else None
+        )
+        position = llama.n_tokens
+        while position < len(prompt):
+            end = min(len(prompt), position + llama.n_batch)
+            if position < prefix_len < end:
+                end = prefix_len  # stop at the prefix boundary so its state can be saved alone
+            self._eval(prompt[position:end])
+            position = end
+            if position == prefix_len and prefix_key is not None and prefix_key not in self._prefix_states:
+                self._prefix_states.put(prefix_key, self._save(prompt[:prefix_len]))
+
+    def _generate(
+        self,
+        sampler: llama_internals.LlamaSampler | GrammarCheckedSampler,
+        opts: GenerationOptions,
+        on_text: TextCallback,
+        result: GenerationResult,
+        started: float,
+    ) -> None:
+        llama = self._llama
+        assembler = TextAssembler(opts.stop)
+        room = self.context_size - llama.n_tokens
+        max_tokens = min(opts.max_tokens, room) if opts.max_tokens and opts.max_tokens > 0 else room
+        writing_started = time.perf_counter()
+        result.finish_reason = "aborted"  # until the loop ends by itself
+        try:
+            while result.completion_tokens < max_tokens:
+                self._check_cancel()
+                token = sampler.sample(llama._ctx, -1)
+                if result.first_token_ms is None:
+                    result.first_token_ms = _ms_since(started)
+                if llama_cpp.llama_vocab_is_eog(self._vocab, token):
+                    result.finish_reason = "stop"
+                    break
+                result.completion_tokens += 1
+                piece = assembler.feed(llama._model.detokenize([token], special=False))
+                if piece:
+                    on_text(piece)
+                if assembler.stopped:
+                    result.finish_reason = "stop"
+                    break
+                if result.completion_tokens < max_tokens:
+                    self._eval([token])
+            else:
+                result.finish_reason = "length"
+        finally:
+            # An aborted result carries the text so far, and the stream gets every character it counts.
+            tail = assembler.finish()
+            if tail:
+                on_text(tail)
+            result.text = assembler.text
+            result.generation_ms = _ms_since(writing_started)
+
+    # --- llama.cpp plumbing -------------------------------------------------------------------
+
+    def _eval(self, tokens: list[int]) -> None:
+        """Evaluate at most one batch; on abort drop the half-read batch so the cache stays consistent."""
+        self._check_cancel()
+        llama = self._llama
+        try:
+            llama.eval(tokens)
+        except RuntimeError as error:
+            # Llama.eval updates n_tokens/_input_ids only after a successful decode: drop the rest.
+            llama._ctx.kv_cache_seq_rm(-1, llama.n_tokens, -1)
+            if DECODE_ABORTED in str(error):
+                raise _Aborted from None
+            raise
+
+    def _check_cancel(self) -> None:
+        if self._cancel is not None and self._cancel.cancelled:
+            raise _Aborted
+
+    def _save(self, tokens: list[int]) -> _PrefixState:
+        ctx = self._llama.ctx
+        size = llama_cpp.llama_state_seq_get_size(ctx, 0)
+        buffer = (ctypes.c_uint8 * size)()
+        written = llama_cpp.llama_state_seq_get_data(ctx, buffer, size, 0)
+        return _PrefixState(tokens=list(tokens), kv=bytes(buffer[:written]))
+
+    def _restore(self, state: _PrefixState) -> bool:
+        llama = self._llama
+        llama._ctx.kv_cache_seq_rm(-1, 0, -1)
+        buffer = (ctypes.c_uint8 * len(state.kv)).from_buffer_copy(state.kv)
+        if llama_cpp.llama_state_seq_set_data(llama.ctx, buffer, len(state.kv), 0) != len(state.kv):
+            llama._ctx.kv_cache_seq_rm(-1, 0, -1)
+            llama.n_tokens = 0
+            return False
+        llama.input_ids[: len(state.tokens)] = state.tokens
+        llama.n_tokens = len(state.tokens)
+        return True
+
+    def _sampler(
+        self, opts: GenerationOptions, grammar: str | None
+    ) -> llama_internals.LlamaSampler | GrammarCheckedSampler:
+        """The llama.cpp sampler chain for these options; a grammar is checked on the chosen token first."""
+        chain = self._sampler_chain(opts)
+        if not grammar:
+            return chain
+        try:
+            return GrammarCheckedSampler(chain, self._grammars.clone_for(grammar), self._llama.n_vocab())
+        except Exception:
+            chain.close()
+            raise
+
+    def _sampler_chain(self, opts: GenerationOptions) -> llama_internals.LlamaSampler:
+        """Penalties, then greedy or top-k/top-p/min-p/temperature/dist (llama-cpp-python's order)."""
+        sampler = llama_internals.LlamaSampler()
+        try:
+            sampler.add_penalties(
+                n_vocab=self._llama.n_vocab(),
+                penalty_last_n=PENALTY_LAST_N,
+                penalty_repeat=opts.repeat_penalty,
+                penalty_freq=opts.frequency_penalty,
+                penalty_present=opts.presence_penalty,
+            )
+            seed = llama_cpp.LLAMA_DEFAULT_SEED if opts.seed is None else opts.seed & 0xFFFFFFFF
+            if opts.temperature <= 0:
+                sampler.add_greedy()
+            else:
+                sampler.add_top_k(opts.top_k)
+                sampler.add_top_p(opts.top_p, 1)
+                sampler.add_min_p(opts.min_p, 1)
+                sampler.add_temp(opts.temperature)
+                sampler.add_dist(seed)
+        except Exception:
+            sampler.close()
+            raise
+        return sampler
+
+    def _tokenize(self, text: str, *, special: bool) -> list[int]:
+        return self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=special)
+
+
+@functools.lru_cache(maxsize=GRAMMAR_CACHE_SIZE)
+def _schema_grammar(schema_json: str) -> str:
+    """GBNF for a JSON schema (converted once per distinct schema)."""
+    try:
+        return json_schema_to_gbnf(schema_json)
+    except Exception as error:
+        raise InvalidGrammar(f"json_schema: cannot be turned into a grammar: {error}") from error
+
+
+def _common_prefix_length(a: list[int], b: list[int]) -> int:
+    length = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        length += 1
+    return length
+
+
+def _ms_since(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000, 1)

@@ -1,0 +1,196 @@
+"""Celery tasks: answer one message; sweep messages whose worker died."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import traceback
+from typing import Any
+
+import redis
+from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_process_init
+from django.conf import settings
+
+from analytics_chat import channels, lifecycle
+from analytics_chat.llm.base import CancelToken, GenerationAborted, GenerationOptions
+from analytics_chat.models import ChatMessage
+
+from .runner import run_stages
+from .stages import STAGES
+from .state import AnswerState, Scope, StageContext, StageError, Turn
+
+log = logging.getLogger(__name__)
+Status = ChatMessage.Status
+
+
+def history_for(message: ChatMessage) -> list[Turn]:
+    """The last few answered turns before this one, oldest first; empty when recall is off."""
+    if not message.recall or message.parent_id is None:
+        return []
+    earlier = [m for m in message.ancestors()[:-1] if m.saved and m.status == Status.SUCCEEDED][
+        -settings.CHAT["HISTORY_TURNS"] :
+    ]
+    return [
+        Turn(
+            ask=m.ask,
+            sql=(m.response_data or {}).get("sql"),
+            semantic_query=(m.plan or {}).get("semantic_query"),
+            response=m.response,
+        )
+        for m in earlier
+    ]
+
+
+def parse_scope(scope: str) -> Scope:
+    """'demo' or 'demo.orders,demo.customers' → Scope (validated by the API before it gets here)."""
+    scope = scope or settings.CHAT["DEFAULT_SOURCE"]
+    source, tables = "", []
+    for part in (p.strip() for p in scope.split(",") if p.strip()):
+        name, _, table = part.partition(".")
+        source = source or name
+        if table:
+            tables.append(table)
+    return Scope(source=source, tables=tables)
+
+
+def state_for(message: ChatMessage) -> AnswerState:
+    history = history_for(message)
+    return AnswerState(
+        message_uuid=str(message.uuid),
+        ask=message.ask,
+        scope=parse_scope(message.scope),
+        model_name=message.model,
+        options=GenerationOptions.from_dict(message.options),
+        history=history,
+        is_new=not history,
+    )
+
+
+def outcome_fields(state: AnswerState) -> dict[str, Any]:
+    return {
+        "response": state.response,
+        "response_data": state.response_data,
+        "is_new": state.is_new,
+        "finish_reason": state.finish_reason,
+        "usage": state.usage,
+        "stage_timings": state.timings_ms,
+        "plan": {
+            "intent": state.intent,
+            "path": state.path,
+            "wants": sorted(state.wants),
+            "semantic_query": state.semantic_query,
+            "sql_attempts": state.sql_attempts,
+        },
+    }
+
+
+def answer(message: ChatMessage, generator, cancel: CancelToken) -> None:
+    """Run the pipeline for a claimed message and write its terminal state. Never raises."""
+    message_uuid = str(message.uuid)
+    state = state_for(message)
+
+    def emit(event: str, payload: dict[str, Any]) -> None:
+        try:
+            channels.publish(message_uuid, event, payload)
+        except redis.RedisError:
+            pass  # progress events are best effort; the answer itself is written to the database
+
+    ctx = StageContext(generator=generator, cancel=cancel, emit=emit)
+    fields: dict[str, Any]
+    try:
+        run_stages(
+            state,
+            ctx,
+            STAGES,
+            on_stage=lambda name: lifecycle.record_stage(message_uuid, name, state.timings_ms),
+        )
+    except GenerationAborted as exc:
+        if exc.partial is not None and exc.partial.text and not state.response:
+            state.response = exc.partial.text
+        state.finish_reason = "aborted"
+        fields = outcome_fields(state)
+        fields["error_info"] = {
+            "code": "aborted",
+            "message": "The answer was aborted.",
+            "stage": getattr(exc, "failed_stage", ""),
+        }
+        lifecycle.finish(message_uuid, Status.ABORTED, fields)
+    except StageError as exc:
+        fields = outcome_fields(state)
+        fields["finish_reason"] = "error"
+        fields["error_info"] = {
+            "code": exc.code,
+            "message": exc.message,
+            "stage": getattr(exc, "failed_stage", ""),
+            **exc.details,
+        }
+        lifecycle.finish(message_uuid, Status.FAILED, fields)
+    except SoftTimeLimitExceeded:
+        fields = outcome_fields(state)
+        fields["finish_reason"] = "error"
+        fields["error_info"] = {
+            "code": "timeout",
+            "message": "The answer took too long and was stopped.",
+            "stage": message.current_stage,
+        }
+        lifecycle.finish(message_uuid, Status.FAILED, fields)
+    except Exception as exc:
+        log.exception("answer %s failed", message_uuid)
+        fields = outcome_fields(state)
+        fields["finish_reason"] = "error"
+        fields["error_info"] = {
+            "code": "internal_error",
+            "message": f"{type(exc).__name__}: {exc}",
+            "stage": getattr(exc, "failed_stage", ""),
+            "trace": traceback.format_exc(limit=5),
+        }
+        if state.sql:
+            fields["error_info"]["invalid_sql"] = state.sql
+        lifecycle.finish(message_uuid, Status.FAILED, fields)
+    else:
+        fields = outcome_fields(state)
+        fields["error_info"] = None
+        fields["current_stage"] = ""
+        lifecycle.finish(message_uuid, Status.SUCCEEDED, fields)
+    lifecycle.publish_terminal(message_uuid)
+
+
+@shared_task(name="analytics_chat.answer_message", acks_late=True, ignore_result=True)
+def answer_message(message_uuid: str) -> str:
+    """Answer one message. A message that is no longer pending (aborted while queued) is dropped at once."""
+    from analytics_chat.llm.errors import ModelUnavailable, UnknownModel
+    from analytics_chat.llm.registry import get_generator
+
+    if channels.is_cancel_requested(message_uuid):
+        lifecycle.request_abort(message_uuid)
+        return "aborted"
+    if not lifecycle.claim(message_uuid, worker=f"{socket.gethostname()}"):
+        return "skipped"
+    message = ChatMessage.objects.get(uuid=message_uuid)
+    cancel = CancelToken()
+    with channels.CancelWatcher(message_uuid, cancel.cancel):
+        try:
+            generator = get_generator(message.model or None)
+        except (UnknownModel, ModelUnavailable) as exc:
+            lifecycle.fail(message_uuid, "model_unavailable", str(exc), stage="load_model")
+            return "failed"
+        answer(message, generator, cancel)
+    return "done"
+
+
+@shared_task(name="analytics_chat.sweep_stale_messages", ignore_result=True)
+def sweep_stale_messages() -> int:
+    return lifecycle.sweep_stale_messages()
+
+
+@worker_process_init.connect
+def load_default_model(**_kwargs) -> None:
+    """Load the default model when a worker process starts, so the first question does not pay for it."""
+    from analytics_chat.llm.registry import get_generator
+
+    try:
+        get_generator(None)
+    except Exception as exc:  # a missing model is reported per message, not by crashing the worker
+        log.error("default model not loaded at start-up: %s", exc)

@@ -1,0 +1,414 @@
+"""The response text: a sentence with the result's key figures, then the placeholders the question asks for.
+
+Sentences come from fixed templates, and every number in them is checked against the result before it is
+used (``assert_numbers_grounded``); a sentence that fails the check is dropped, never patched.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import math
+import re
+from decimal import Decimal
+from typing import Any
+
+from altair.utils.schemapi import SchemaValidationError
+from django.conf import settings
+
+from analytics_chat.pipeline.state import CATALOG, DATA, DEFINITION, UNANSWERABLE, AnswerState
+from analytics_chat.presentation.charts import (
+    CATEGORY,
+    MEASURE,
+    PERIOD,
+    TEMPORAL,
+    Column,
+    build_chart_spec,
+    choose_chart,
+    describe_columns,
+    format_date,
+    humanize,
+    is_integer_type,
+    time_unit,
+    wanted_placeholders,
+)
+
+logger = logging.getLogger(__name__)
+
+# Chart answers also show the table when it is this short; longer results are the CSV download.
+CHART_TABLE_MAX_ROWS = 20
+CANNOT_ANSWER = "I cannot answer that from this data."
+
+# --- numbers in text and their grounding -----------------------------------------------------------
+
+# A number as we write it: 1,234.5 or -12 or 45.2%. The look-behind keeps "2024-03" from reading as -3.
+_NUMBER = re.compile(r"(?<![\w.])(?P<sign>-)?(?P<int>\d{1,3}(?:,\d{3})+|\d+)(?P<frac>\.\d+)?(?P<pct>\s?%)?")
+
+
+class UngroundedNumberError(ValueError):
+    """A sentence states a number that is not in the result."""
+
+
+def _number_tokens(text: str) -> list[tuple[Decimal, int, bool]]:
+    """(value, decimals shown, is a percent) for each number written in ``text``."""
+    tokens = []
+    for match in _NUMBER.finditer(text):
+        digits = (match["sign"] or "") + match["int"].replace(",", "") + (match["frac"] or "")
+        decimals = len(match["frac"]) - 1 if match["frac"] else 0
+        tokens.append((Decimal(digits), decimals, bool(match["pct"])))
+    return tokens
+
+
+def numbers_in(text: str) -> list[float]:
+    """Every number written in ``text`` (thousands separators and percent signs understood)."""
+    return [float(value) for value, _, _ in _number_tokens(text)]
+
+
+def _grounding_values(data: dict[str, Any]) -> list[Decimal]:
+    """Numbers a sentence may state, sorted: cells, numbers inside text cells and names, and the counts."""
+    values: set[Decimal] = set()
+    names = [str(name) for name in data.get("columns", [])]
+    # Column names count in both spellings: total_q1 and the "total q1" a sentence writes.
+    for item in [
+        *names,
+        *(n.replace("_", " ") for n in names),
+        data.get("row_count"),
+        len(data.get("rows", [])),
+    ]:
+        values.update(_as_decimals(item))
+    for row in data.get("rows", []):
+        for cell in row:
+            values.update(_as_decimals(cell))
+    return sorted(values)
+
+
+def _as_decimals(value: Any) -> list[Decimal]:
+    if value is None or isinstance(value, bool):
+        return []
+    if isinstance(value, float):
+        # The shortest repr (what people read) and the exact binary value (what formatting rounds).
+        return [Decimal(repr(value)), Decimal(value)] if math.isfinite(value) else []
+    if isinstance(value, int | Decimal):
+        return [Decimal(value)]
+    return [number for number, _, _ in _number_tokens(str(value))]
+
+
+def _any_within(candidates: list[Decimal], low: Decimal, high: Decimal) -> bool:
+    position = bisect.bisect_left(candidates, low)
+    return position < len(candidates) and candidates[position] <= high
+
+
+def assert_numbers_grounded(text: str, data: dict[str, Any] | None) -> None:
+    """Raise UngroundedNumberError naming the first number in ``text`` that the result does not contain.
+
+    A stated number is grounded when some result value rounds to it at the precision written
+    (a percent may also be a fraction in the result: 12.5% grounds on 0.125).
+    """
+    tokens = _number_tokens(text)
+    if not tokens:
+        return
+    candidates = _grounding_values(data or {})
+    for stated, decimals, percent in tokens:
+        # Half a unit of the last digit shown, and a hair more for binary floats rounded at the halfway point.
+        slack = Decimal(5).scaleb(-decimals - 1) * Decimal("1.000001")
+        grounded = _any_within(candidates, stated - slack, stated + slack) or (
+            percent and _any_within(candidates, (stated - slack) / 100, (stated + slack) / 100)
+        )
+        if not grounded:
+            shown = f"{stated}{'%' if percent else ''}"
+            raise UngroundedNumberError(f"the number {shown} in {text!r} does not come from the result")
+
+
+# --- formatting -------------------------------------------------------------------------------------
+
+_CURRENCY_NAME = re.compile(
+    r"revenue|sales|amount|price|cost|profit|spend|income|value|paid|payment|margin_amount", re.I
+)
+_PERCENT_NAME = re.compile(r"percent|pct|share|rate|ratio|proportion", re.I)
+
+
+def _metric_formats(semantic_context: dict[str, Any] | None) -> dict[str, str]:
+    """Column/metric name → "number" | "currency" | "percent", from the semantic layer's metrics."""
+    formats: dict[str, str] = {}
+    metrics = (semantic_context or {}).get("metrics") or []
+    for metric in metrics if isinstance(metrics, list) else []:
+        if isinstance(metric, dict) and metric.get("format") in ("number", "currency", "percent"):
+            for key in (metric.get("name"), metric.get("label")):
+                if isinstance(key, str):
+                    formats[key.lower()] = metric["format"]
+    return formats
+
+
+def _value_kind(column: Column, values: list[Any], formats: dict[str, str]) -> str:
+    if column.name.lower() in formats:
+        return formats[column.name.lower()]
+    if _PERCENT_NAME.search(column.name) and values and all(abs(v) <= 1 for v in values):
+        return "percent"
+    if _CURRENCY_NAME.search(column.name):
+        return "currency"
+    return "number"
+
+
+def _metric_labels(semantic_context: dict[str, Any] | None) -> dict[str, str]:
+    """Metric name → its label in the semantic layer ("aov" → "average order value")."""
+    metrics = (semantic_context or {}).get("metrics") or []
+    return {
+        metric["name"].lower(): metric["label"]
+        for metric in (metrics if isinstance(metrics, list) else [])
+        if isinstance(metric, dict)
+        and isinstance(metric.get("name"), str)
+        and isinstance(metric.get("label"), str)
+    }
+
+
+def _is_count(column: Column, kinds: dict[str, str]) -> bool:
+    """A whole number named like a plural noun (orders, customers) reads as "15,230 orders"."""
+    return (
+        column.role == MEASURE
+        and kinds.get(column.name) == "number"
+        and is_integer_type(column.type)
+        and bool(re.fullmatch(r"[a-z_]*[a-z]s", column.name.lower()))
+    )
+
+
+_GRAINS = ("year", "yr", "quarter", "qtr", "month", "week", "day", "hour")
+
+
+def _grain_rank(column: Column) -> int:
+    """Full dates first, then year, quarter, month ... by the period word in the column name."""
+    if column.role == TEMPORAL:
+        return -1
+    name = column.name.lower()
+    return next((rank for rank, grain in enumerate(_GRAINS) if grain in name), len(_GRAINS))
+
+
+def format_value(value: Any, kind: str = "number") -> str:
+    """A cell as a sentence shows it: 1,234.50 (currency), 12.5% (percent of a fraction), 1,234 (count)."""
+    if value is None:
+        return "no value"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return _safe(str(value))
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if kind == "percent":
+        return f"{value * 100:,.1f}%"
+    currency = getattr(settings, "PRESENTATION_CURRENCY", "")  # e.g. "USD"; empty: no unit is claimed
+    if kind == "currency":
+        text = f"{value:,.2f}"
+        return f"{text} {currency}" if currency else text
+    if isinstance(value, int) or float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.2f}" if abs(value) >= 1 else f"{value:.4f}".rstrip("0").rstrip(".")
+
+
+def _safe(text: str) -> str:
+    """Values go into the template text; braces in them must not become placeholders."""
+    return text.replace("{", "(").replace("}", ")")
+
+
+def _rows_phrase(count: int) -> str:
+    return "1 row" if count == 1 else f"{count:,} rows"
+
+
+# --- the sentence -----------------------------------------------------------------------------------
+
+
+def summarize(data: dict[str, Any], semantic_context: dict[str, Any] | None = None) -> list[str]:
+    """Template sentences with the result's key figures (before the grounding check)."""
+    rows = data["rows"]
+    columns = describe_columns(data)
+    if not rows:
+        return ["The query returned no rows."]
+    formats = _metric_formats(semantic_context)
+    by_index = list(enumerate(columns))
+    kinds = {
+        c.name: _value_kind(c, [r[i] for r in rows if isinstance(r[i], int | float)], formats)
+        for i, c in by_index
+        if c.role == MEASURE
+    }
+
+    # Dates read at their calendar step: a monthly series says 2025-02, not 2025-02-01T00:00:00.
+    units = {i: time_unit([r[i] for r in rows]) for i, c in by_index if c.role == TEMPORAL}
+
+    def show(index: int, row: list[Any]) -> str:
+        column, value = columns[index], row[index]
+        if column.role == PERIOD and value is not None:
+            return f"{label(column)} {value}"  # quarter 3, year 2024
+        if column.role != MEASURE and isinstance(value, int):
+            return str(value)  # an id, not an amount: no thousands separator
+        if index in units and value is not None:
+            return _safe(format_date(value, units[index]))
+        return format_value(value, kinds.get(column.name, "number"))
+
+    labels = _metric_labels(semantic_context)
+
+    def label(column: Column) -> str:
+        if column.name.lower() in labels:
+            text = labels[column.name.lower()]
+            # Mid-sentence: "Return rate" → "return rate", but "AOV" stays.
+            return _safe(text[:1].lower() + text[1:] if text[1:2].islower() else text)
+        return _safe(
+            humanize(column.name).lower() if column.name.islower() else column.name.replace("_", " ")
+        )
+
+    sentences: list[str] = []
+    measures = [i for i, c in by_index if c.role == MEASURE and any(r[i] is not None for r in rows)]
+    times = [i for i, c in by_index if c.role in (TEMPORAL, PERIOD)]
+    categories = [i for i, c in by_index if c.role == CATEGORY]
+    shown_note = " among the rows shown" if data.get("truncated") else ""
+
+    if len(rows) == 1:
+        row = rows[0]
+        if len(columns) == 1 and row[0] is None:
+            sentences.append(f"The query returned no value for {label(columns[0])}.")
+        elif len(columns) == 1 and _is_count(columns[0], kinds):
+            sentences.append(f"The answer is {show(0, row)} {label(columns[0])}.")  # 15,230 orders
+        elif len(columns) == 1:
+            sentences.append(f"The {label(columns[0])} is {show(0, row)}.")
+        else:
+            parts = [f"{label(columns[i])} {show(i, row)}" for i in range(min(len(columns), 6))]
+            sentences.append("The result has one row: " + ", ".join(parts) + ".")
+        return sentences
+
+    if measures:
+        m = measures[0]
+        measure = label(columns[m])
+        present = [r for r in rows if r[m] is not None]
+        high = max(present, key=lambda r: r[m])
+        low = min(present, key=lambda r: r[m])
+        if high[m] == low[m] and len(present) > 1:
+            sentences.append(f"Every row has the same {measure}: {show(m, high)}{shown_note}.")
+        elif times:
+            # Coarser periods first, so "year 2024 quarter 3" sorts and reads in calendar order.
+            times.sort(key=lambda i: _grain_rank(columns[i]))
+
+            def when(row: list[Any]) -> str:
+                return " ".join(show(i, row) for i in times[:2])
+
+            dated = [r for r in present if all(r[i] is not None for i in times[:2])]
+            ordered = sorted(
+                dated,
+                key=lambda r: tuple(str(r[i]) if columns[i].role == TEMPORAL else r[i] for i in times[:2]),
+            )
+            if ordered:
+                sentences.append(
+                    f"{humanize(measure)} from {when(ordered[0])} to {when(ordered[-1])}: "
+                    f"highest {show(m, high)} at {when(high)}, lowest {show(m, low)} at {when(low)}{shown_note}."
+                )
+        elif categories:
+            names = [i for i in categories if not re.search(r"(^id$|_id$)", columns[i].name)] or categories
+
+            def who(row: list[Any]) -> str:
+                return " / ".join(show(i, row) for i in names[:2])
+
+            counts = _is_count(columns[m], kinds)
+            most, least = ("most", "fewest") if counts else ("highest", "lowest")
+            ties = " ties for" if sum(r[m] == high[m] for r in present) > 1 else " has"
+            sentences.append(f"{who(high)}{ties} the {most} {measure} ({show(m, high)}){shown_note}.")
+            sentences.append(f"The {least} is {who(low)} ({show(m, low)}).")
+        else:
+            ranges = []
+            for index in measures[:2]:
+                values = [r for r in rows if r[index] is not None]
+                smallest = min(values, key=lambda r, i=index: r[i])
+                largest = max(values, key=lambda r, i=index: r[i])
+                ranges.append(
+                    f"{label(columns[index])} ranges from {show(index, smallest)} to {show(index, largest)}"
+                )
+            sentences.append(f"The {' and the '.join(ranges)}{shown_note}.")
+
+    total = data.get("row_count", len(rows))
+    if data.get("truncated"):
+        if isinstance(total, int) and total > len(rows):
+            sentences.append(f"Showing the first {_rows_phrase(len(rows))} of {total:,}.")
+        else:
+            sentences.append(f"Showing the first {_rows_phrase(len(rows))}; the result was cut there.")
+    else:
+        sentences.append(f"The result has {_rows_phrase(len(rows))}.")
+    return sentences
+
+
+def grounded_sentences(data: dict[str, Any], semantic_context: dict[str, Any] | None = None) -> str:
+    """The summary, keeping only sentences whose numbers all come from the result."""
+    kept = []
+    for sentence in summarize(data, semantic_context):
+        try:
+            assert_numbers_grounded(sentence, data)
+        except UngroundedNumberError:
+            continue  # never state a number we cannot point to in the result
+        kept.append(sentence)
+    return " ".join(kept) or "Here is the result."
+
+
+# --- the response -----------------------------------------------------------------------------------
+
+
+def compose_response(state: AnswerState) -> str:
+    """The template text of the answer, with placeholders for what the question asks for."""
+    wants = set(state.wants) or wanted_placeholders(state.ask)
+    intent = state.intent or DATA
+    blocks: list[str] = []
+
+    if intent == UNANSWERABLE:
+        blocks.append(CANNOT_ANSWER)
+        if state.catalog:
+            blocks += ["Here is the data I can answer questions about.", "{catalog}"]
+        return "\n\n".join(blocks)
+
+    if intent == CATALOG:
+        if state.catalog is None:
+            return "There is no data I can answer questions about in this scope yet."
+        return "Here are the tables and data you can ask about.\n\n{catalog}"
+
+    if intent == DEFINITION:
+        if state.semantic_context:
+            blocks += ["Here is how it is defined in the semantic layer.", "{semantic_context}"]
+        else:
+            blocks.append("There is no definition for that in the semantic layer.")
+        if "sql" in wants and state.sql:
+            blocks += ["This is the query it is calculated with.", "{sql}"]
+        return "\n\n".join(blocks)
+
+    if state.data is None:
+        return "I could not get a result for that question."
+    blocks.append(grounded_sentences(state.data, state.semantic_context))
+    if "sql" in wants and state.sql:
+        blocks += ["Here is the query.", "{sql}"]
+    show_table = True
+    if "chart_spec" in wants:
+        if state.chart_spec:
+            blocks += ["Here is the chart.", "{chart_spec}"]
+            # "data" in wants may just mean "a data answer"; only the question's own words ask for a table.
+            asked_for_table = "data" in wanted_placeholders(state.ask)
+            show_table = asked_for_table or len(state.data["rows"]) <= CHART_TABLE_MAX_ROWS
+        elif state.data["rows"]:
+            blocks.append("A chart would not help with this result, so here is the table.")
+    if show_table and state.data["rows"]:
+        blocks.append("{data}")
+    if "semantic_context" in wants and state.semantic_context:
+        blocks.append("{semantic_context}")
+    return "\n\n".join(blocks)
+
+
+def chart_for(state: AnswerState, hint: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """The chart spec for a data answer, or None when no chart was asked for or none would help."""
+    wants = set(state.wants) or wanted_placeholders(state.ask)
+    if (state.intent or DATA) != DATA or "chart_spec" not in wants or not state.data:
+        return None
+    choice = choose_chart(state.ask, state.data, hint)
+    if choice is None:
+        return None
+    title = f"{humanize(choice.y)} by {humanize(choice.x).lower()}"
+    max_rows = getattr(settings, "PRESENTATION_CHART_MAX_ROWS", 5000)
+    try:
+        return build_chart_spec(choice, state.data, title=title, max_rows=max_rows)
+    except (ValueError, TypeError, SchemaValidationError):
+        # A chart is a bonus: the answer still goes out with its sentence and table.
+        logger.exception("chart for message %s could not be built", state.message_uuid)
+        return None
+
+
+def present(state: AnswerState, hint: dict[str, Any] | None = None) -> None:
+    """Fill ``state.chart_spec`` (when asked and useful) and ``state.response``."""
+    state.chart_spec = chart_for(state, hint)
+    state.response = compose_response(state)

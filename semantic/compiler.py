@@ -1,0 +1,509 @@
+"""Compile a semantic query (metrics by dimensions) into one DuckDB SELECT, built as a sqlglot AST.
+
+How a query becomes SQL:
+
+- Each metric is aggregated over its base table. Other tables it needs (for dimensions, its filter or
+  the query's filters) are LEFT JOINed along the catalog's relationships, shortest path first, so the
+  base rows are kept whole (web orders without a rep still count, under a NULL rep).
+- Metrics are grouped by (base table, metric filter, time dimension). One group gives one flat
+  SELECT. Several groups (e.g. order count on orders next to revenue on order_items) are aggregated
+  separately in CTEs, grouped by the requested dimensions, then joined on those dimensions: a join
+  never multiplies the rows a SUM runs over, so nothing is double counted (the "fan-out" problem).
+- A join path that goes from the "one" side to the "many" side multiplies rows. That is allowed only
+  for metrics made of COUNT(DISTINCT ...), MIN and MAX, which duplicates cannot change.
+- ``time_range`` is inclusive at both ends and applies to the time dimension of the query (or each
+  metric's own default time dimension). ``time_grain`` truncates time dimensions with date_trunc.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import heapq
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+
+from catalog.models import DataSource, Relationship
+from semantic.models import Dimension, Metric, parse_error_message
+from semantic.query import OPERATORS, Filter, OrderBy, SemanticError, SemanticQuery, TimeRange
+
+__all__ = [
+    "OPERATORS",
+    "Filter",
+    "OrderBy",
+    "SemanticError",
+    "SemanticModel",
+    "SemanticQuery",
+    "TimeRange",
+    "compile_query",
+    "compile_to_sql",
+]
+
+# Moving along a relationship in this direction can multiply rows of the table we come from.
+FANS_OUT = {
+    (Relationship.Cardinality.MANY_TO_ONE, "forward"): False,
+    (Relationship.Cardinality.MANY_TO_ONE, "reverse"): True,
+    (Relationship.Cardinality.ONE_TO_MANY, "forward"): True,
+    (Relationship.Cardinality.ONE_TO_MANY, "reverse"): False,
+    (Relationship.Cardinality.ONE_TO_ONE, "forward"): False,
+    (Relationship.Cardinality.ONE_TO_ONE, "reverse"): False,
+    (Relationship.Cardinality.MANY_TO_MANY, "forward"): True,
+    (Relationship.Cardinality.MANY_TO_MANY, "reverse"): True,
+}
+
+
+# --- the model of a source: items, tables and the join graph ---------------------------------------
+
+
+@dataclass
+class _Item:
+    """A metric or dimension with its parsed expression and the tables the expression touches."""
+
+    row: Metric | Dimension
+    expression: exp.Expression
+    tables: set[str]
+
+    @property
+    def name(self) -> str:
+        return self.row.name
+
+
+@dataclass
+class _Edge:
+    to_table: str
+    condition: exp.Expression
+    fans_out: bool
+
+
+def _parse_snippet(text: str, default_table: str, what: str) -> tuple[exp.Expression, set[str]]:
+    """Parse a stored SQL snippet; unqualified columns belong to the item's own table."""
+    try:
+        parsed = sqlglot.parse_one(text, read="duckdb")
+    except sqlglot.errors.ParseError as error:
+        raise SemanticError(f"{what} is not valid SQL: {parse_error_message(error)}") from error
+    for column in parsed.find_all(exp.Column):
+        if not column.table:
+            column.set("table", exp.to_identifier(default_table))
+    return parsed, {column.table for column in parsed.find_all(exp.Column)}
+
+
+def _is_duplicate_safe(expression: exp.Expression) -> bool:
+    """True when joined duplicates cannot change the value: only COUNT(DISTINCT ...), MIN and MAX."""
+    for aggregate in expression.find_all(exp.AggFunc):
+        if isinstance(aggregate, (exp.Min, exp.Max)):
+            continue
+        if isinstance(aggregate, exp.Count) and isinstance(aggregate.this, exp.Distinct):
+            continue
+        return False
+    return True
+
+
+class SemanticModel:
+    """Metrics, dimensions and the relationship graph of a source, limited to the tables in scope."""
+
+    def __init__(self, source: DataSource, tables: list[str] | None = None):
+        self.source = source
+        enabled = source.tables.filter(enabled=True)
+        if tables:
+            enabled = enabled.filter(name__in=tables)
+        self.tables = set(enabled.values_list("name", flat=True))
+        # Items that touch a table outside the scope do not exist here: not even their names are shown.
+        self.metrics = {m.name: m for m in Metric.objects.filter(source=source) if self._in_scope(m)}
+        self.dimensions = {d.name: d for d in Dimension.objects.filter(source=source) if self._in_scope(d)}
+        self.graph: dict[str, list[_Edge]] = {table: [] for table in self.tables}
+        relationships = Relationship.objects.filter(from_column__table__source=source).select_related(
+            "from_column__table", "to_column__table"
+        )
+        for relation in relationships.order_by("id"):
+            left, right = relation.from_column, relation.to_column
+            if left.table.name not in self.tables or right.table.name not in self.tables:
+                continue  # never join through a table outside the scope
+            condition = exp.EQ(
+                this=exp.column(left.name, table=left.table.name),
+                expression=exp.column(right.name, table=right.table.name),
+            )
+            self.graph[left.table.name].append(
+                _Edge(right.table.name, condition, FANS_OUT[(relation.cardinality, "forward")])
+            )
+            self.graph[right.table.name].append(
+                _Edge(left.table.name, condition, FANS_OUT[(relation.cardinality, "reverse")])
+            )
+
+    def _in_scope(self, row: Metric | Dimension) -> bool:
+        try:
+            _, tables = _parse_snippet(row.expression, row.table, row.name)
+            if isinstance(row, Metric) and row.filter:
+                tables |= _parse_snippet(row.filter, row.table, row.name)[1]
+        except SemanticError:
+            return True  # a broken expression is reported by name when the item is used
+        return (tables | {row.table}) <= self.tables
+
+    def item(self, name: str) -> _Item:
+        row = self.metrics.get(name) or self.dimensions[name]
+        kind = "metric" if isinstance(row, Metric) else "dimension"
+        expression, tables = _parse_snippet(row.expression, row.table, f"The expression of {kind} '{name}'")
+        tables.add(row.table)
+        outside = sorted(tables - self.tables)
+        if outside:
+            raise SemanticError(
+                f"{kind.capitalize()} '{name}' uses table(s) not available here: {', '.join(outside)}"
+            )
+        return _Item(row, expression, tables)
+
+    def join_tree(self, base: str) -> dict[str, tuple[str, _Edge, bool]]:
+        """Shortest paths from ``base``: table -> (parent table, edge, whether the path fans out).
+
+        Ties between equally short paths go to the one that multiplies rows fewer times.
+        """
+        best: dict[str, tuple[int, int]] = {base: (0, 0)}
+        tree: dict[str, tuple[str, _Edge, bool]] = {}
+        queue = [(0, 0, base)]
+        while queue:
+            hops, fanouts, table = heapq.heappop(queue)
+            if best.get(table, (hops, fanouts)) < (hops, fanouts):
+                continue
+            for edge in self.graph.get(table, []):
+                cost = (hops + 1, fanouts + edge.fans_out)
+                if edge.to_table not in best or cost < best[edge.to_table]:
+                    best[edge.to_table] = cost
+                    path_fans_out = edge.fans_out or (tree[table][2] if table in tree else False)
+                    tree[edge.to_table] = (table, edge, path_fans_out)
+                    heapq.heappush(queue, (*cost, edge.to_table))
+        return tree
+
+
+# --- compilation -------------------------------------------------------------------------------------
+
+
+def _unknown(kind: str, names: list[str], valid: list[str]) -> str:
+    return f"Unknown {kind}(s): {', '.join(names)}. Valid {kind}s: {', '.join(sorted(valid)) or '(none)'}"
+
+
+def _predicate(target: exp.Expression, op: str, value: Any) -> exp.Expression:
+    if op == "in":
+        return exp.In(this=target, expressions=[exp.convert(v) for v in value])
+    if op == "not in":
+        return exp.Not(this=exp.In(this=target, expressions=[exp.convert(v) for v in value]))
+    if op == "between":
+        return exp.Between(this=target, low=exp.convert(value[0]), high=exp.convert(value[1]))
+    if value is None and op in ("=", "!="):
+        return (
+            exp.Is(this=target, expression=exp.Null())
+            if op == "="
+            else exp.Not(this=exp.Is(this=target, expression=exp.Null()))
+        )
+    binary = {
+        "=": exp.EQ,
+        "!=": exp.NEQ,
+        ">": exp.GT,
+        ">=": exp.GTE,
+        "<": exp.LT,
+        "<=": exp.LTE,
+        "like": exp.Like,
+    }
+    return binary[op](this=target, expression=exp.convert(value))
+
+
+def _date_literal(day: dt.date) -> exp.Expression:
+    return exp.cast(exp.Literal.string(day.isoformat()), "DATE")
+
+
+def _time_range_predicates(target: exp.Expression, time_range: TimeRange) -> list[exp.Expression]:
+    predicates = []
+    if time_range.start:
+        predicates.append(exp.GTE(this=target.copy(), expression=_date_literal(time_range.start)))
+    if time_range.end:  # inclusive end: everything before the next day, which also suits timestamps
+        predicates.append(
+            exp.LT(this=target.copy(), expression=_date_literal(time_range.end + dt.timedelta(days=1)))
+        )
+    return predicates
+
+
+@dataclass
+class _Group:
+    """Metrics that can be aggregated in one SELECT: same base table, same filter, same time dimension."""
+
+    base: str
+    filter_sql: str
+    time_dimension: str | None
+    metrics: list[_Item] = field(default_factory=list)
+
+
+class _Compiler:
+    def __init__(self, source: DataSource, query: SemanticQuery, tables: list[str] | None):
+        self.model = SemanticModel(source, tables)
+        self.query = query
+        self._check_names()
+        self.metrics = [self.model.item(name) for name in self.metric_names]
+        self.dimensions = [self.model.item(name) for name in self.dimension_names]
+
+    def _check_names(self) -> None:
+        query, model = self.query, self.model
+        self.metric_names = list(query.metrics)
+        self.dimension_names = list(query.dimensions)
+        # Ordering or filtering by a metric the query did not ask for adds it as a column.
+        for name in [f.field for f in query.filters] + [o.field for o in query.order_by]:
+            if name in model.metrics and name not in self.metric_names:
+                self.metric_names.append(name)
+        problems = []
+        unknown_metrics = [n for n in self.metric_names if n not in model.metrics]
+        if unknown_metrics:
+            problems.append(_unknown("metric", unknown_metrics, list(model.metrics)))
+        unknown_dimensions = [n for n in self.dimension_names if n not in model.dimensions]
+        if query.time_dimension and query.time_dimension not in model.dimensions:
+            unknown_dimensions.append(query.time_dimension)
+        if unknown_dimensions:
+            problems.append(_unknown("dimension", unknown_dimensions, list(model.dimensions)))
+        fields = list(model.metrics) + list(model.dimensions)
+        unknown_fields = [f.field for f in query.filters if f.field not in fields]
+        if unknown_fields:
+            problems.append(
+                f"Unknown filter field(s): {', '.join(unknown_fields)}. Filter on a metric or dimension."
+            )
+        overlap = set(self.metric_names) & set(self.dimension_names)
+        if overlap:
+            problems.append(f"Name(s) used as both metric and dimension: {', '.join(sorted(overlap))}")
+        if problems:
+            raise SemanticError(" ".join(problems))
+        self._resolve_time()
+        outputs = self.dimension_names + self.metric_names
+        bad_order = [o.field for o in query.order_by if o.field not in outputs]
+        if bad_order:
+            raise SemanticError(
+                f"Cannot order by {', '.join(bad_order)}: order by one of the query's columns ({', '.join(outputs)})"
+            )
+
+    def _is_time(self, name: str) -> bool:
+        return self.model.dimensions[name].kind == Dimension.Kind.TIME
+
+    def _resolve_time(self) -> None:
+        """Decide which time dimension the grain and range use, per metric."""
+        query = self.query
+        explicit = query.time_dimension or next((n for n in self.dimension_names if self._is_time(n)), None)
+        if explicit and not self._is_time(explicit):
+            raise SemanticError(f"time_dimension '{explicit}' is not a time dimension")
+        self.explicit_time = explicit
+        if query.time_range and not self.metric_names and not explicit:
+            raise SemanticError(
+                "time_range needs a time dimension: add one to dimensions or set time_dimension"
+            )
+        self.metric_time: dict[str, str | None] = {}
+        for name in self.metric_names:
+            own = self.model.metrics[name].time_dimension or None
+            if own and own not in self.model.dimensions:
+                raise SemanticError(
+                    f"Metric '{name}' names time dimension '{own}', which does not exist here"
+                )
+            self.metric_time[name] = explicit or own
+            if query.time_range and not self.metric_time[name]:
+                raise SemanticError(
+                    f"Metric '{name}' has no time dimension for time_range; set time_dimension"
+                )
+        if query.time_grain:
+            grain_dimension = explicit or None
+            if grain_dimension is None:
+                candidates = {self.metric_time[n] for n in self.metric_names} - {None}
+                if len(candidates) != 1:
+                    raise SemanticError(
+                        "time_grain needs a time dimension: add one to dimensions or set time_dimension"
+                        + (f" (candidates: {', '.join(sorted(candidates))})" if candidates else "")
+                    )
+                grain_dimension = candidates.pop()
+                self.metric_time = dict.fromkeys(self.metric_names, grain_dimension)
+            if grain_dimension not in self.dimension_names:
+                self.dimension_names.insert(0, grain_dimension)
+            for name in self.dimension_names:
+                grains = self.model.dimensions[name].time_grains
+                if self._is_time(name) and query.time_grain not in grains:
+                    raise SemanticError(
+                        f"Dimension '{name}' has no time grain '{query.time_grain}'; valid grains: {', '.join(grains)}"
+                    )
+
+    # -- pieces of SQL
+
+    def _dimension_sql(self, item: _Item) -> exp.Expression:
+        expression = item.expression.copy()
+        if self.query.time_grain and item.row.kind == Dimension.Kind.TIME:
+            return exp.DateTrunc(unit=exp.Literal.string(self.query.time_grain), this=expression)
+        return expression
+
+    def _dimension_filters(self) -> list[tuple[_Item, Filter]]:
+        return [(self.model.item(f.field), f) for f in self.query.filters if f.field in self.model.dimensions]
+
+    def _grouped_select(
+        self, base: str, metrics: list[_Item], filter_sql: str, time_dimension: str | None
+    ) -> exp.Select:
+        """SELECT dimensions, metrics FROM base LEFT JOIN ... WHERE ... GROUP BY dimensions."""
+        dimension_filters = self._dimension_filters()
+        where: list[exp.Expression] = []
+        needed = {base} | {t for item in self.dimensions + metrics for t in item.tables}
+        needed |= {t for item, _ in dimension_filters for t in item.tables}
+        if filter_sql:
+            condition, tables = _parse_snippet(filter_sql, base, f"The filter of metric '{metrics[0].name}'")
+            where.append(condition)
+            needed |= tables
+        if self.query.time_range and time_dimension:
+            time_item = self.model.item(time_dimension)
+            where.extend(_time_range_predicates(time_item.expression, self.query.time_range))
+            needed |= time_item.tables
+        for item, condition in dimension_filters:
+            where.append(_predicate(item.expression.copy(), condition.op, condition.value))
+
+        tree = self.model.join_tree(base)
+        unreachable = sorted(needed - set(tree) - {base})
+        if unreachable:
+            raise SemanticError(
+                f"No relationship path from table '{base}' to {', '.join(unreachable)}; "
+                "add a relationship in the catalog or choose other dimensions"
+            )
+        joins: list[tuple[str, _Edge]] = []
+        for table in sorted(needed - {base}):
+            path = []
+            while table != base:
+                parent, edge, _ = tree[table]
+                path.append((parent, edge))
+                table = parent
+            for step in reversed(path):
+                if step not in joins:
+                    joins.append(step)
+        for metric in metrics:
+            fanned = [edge.to_table for _, edge in joins if tree[edge.to_table][2]]
+            if fanned and not _is_duplicate_safe(metric.expression):
+                raise SemanticError(
+                    f"Metric '{metric.name}' is counted per row of '{base}'; joining {', '.join(fanned)} for this "
+                    "query would repeat those rows and double count it. Use dimensions from tables it belongs to."
+                )
+
+        columns = [exp.alias_(self._dimension_sql(item), item.name) for item in self.dimensions]
+        columns += [exp.alias_(item.expression.copy(), item.name) for item in metrics]
+        select = exp.select(*columns).from_(exp.to_table(base))
+        for _, edge in joins:
+            select = select.join(exp.to_table(edge.to_table), on=edge.condition.copy(), join_type="left")
+        if where:
+            select = select.where(exp.and_(*where))
+        if self.dimensions and metrics:
+            select = select.group_by(*[self._dimension_sql(item) for item in self.dimensions])
+        elif self.dimensions:
+            select = select.distinct()
+        return select
+
+    def _groups(self) -> list[_Group]:
+        groups: dict[tuple[str, str, str | None], _Group] = {}
+        for item in self.metrics:
+            metric: Metric = item.row
+            key = (
+                metric.table,
+                metric.filter.strip(),
+                self.metric_time[metric.name] if self.query.time_range else None,
+            )
+            groups.setdefault(key, _Group(*key)).metrics.append(item)
+        return list(groups.values())
+
+    def _metric_filters(self, metric_sql: dict[str, exp.Expression]) -> list[exp.Expression]:
+        return [
+            _predicate(metric_sql[f.field].copy(), f.op, f.value)
+            for f in self.query.filters
+            if f.field in self.model.metrics
+        ]
+
+    def _finish(self, select: exp.Select) -> exp.Select:
+        order = self.query.order_by
+        if not order:
+            time_columns = [n for n in self.dimension_names if self._is_time(n)]
+            if time_columns:
+                order = [OrderBy(n) for n in time_columns]
+            elif self.dimension_names and self.metric_names:
+                order = [OrderBy(self.metric_names[0], "desc")]
+        for item in order:
+            select = select.order_by(exp.Ordered(this=exp.column(item.field), desc=item.direction == "desc"))
+        if self.query.limit:
+            select = select.limit(self.query.limit)
+        return select
+
+    def compile(self) -> exp.Select:
+        if not self.metrics:
+            select = self._grouped_select(self.dimensions[0].row.table, [], "", self.explicit_time)
+            return self._finish(select)
+        groups = self._groups()
+        if len(groups) == 1:
+            group = groups[0]
+            select = self._grouped_select(group.base, group.metrics, group.filter_sql, group.time_dimension)
+            having = self._metric_filters({item.name: item.expression for item in self.metrics})
+            if having:
+                select = select.having(exp.and_(*having))
+            return self._finish(select)
+        return self._compile_fan_out(groups)
+
+    def _compile_fan_out(self, groups: list[_Group]) -> exp.Select:
+        """Aggregate each group on its own grain, then join the results on the dimensions."""
+        names = [f"{group.base}_metrics_{index}" for index, group in enumerate(groups, start=1)]
+        ctes = {
+            name: self._grouped_select(group.base, group.metrics, group.filter_sql, group.time_dimension)
+            for name, group in zip(names, groups, strict=True)
+        }
+        metric_sql = {
+            item.name: exp.column(item.name, table=name)
+            for name, group in zip(names, groups, strict=True)
+            for item in group.metrics
+        }
+        dimension_names = [item.name for item in self.dimensions]
+        if dimension_names:
+            keys = exp.union(*[exp.select(*dimension_names).from_(name) for name in names], distinct=True)
+            select = exp.select(
+                *[exp.alias_(exp.column(d, table="dimension_keys"), d) for d in dimension_names],
+                *[exp.alias_(metric_sql[m.name], m.name) for m in self.metrics],
+            ).from_("dimension_keys")
+            for name in names:
+                on = exp.and_(
+                    *[
+                        exp.NullSafeEQ(
+                            this=exp.column(d, table="dimension_keys"), expression=exp.column(d, table=name)
+                        )
+                        for d in dimension_names
+                    ]
+                )
+                select = select.join(name, on=on, join_type="left")
+        else:
+            select = exp.select(*[exp.alias_(metric_sql[m.name], m.name) for m in self.metrics]).from_(
+                names[0]
+            )
+            for name in names[1:]:
+                select = select.join(name, join_type="cross")
+        for name in names:
+            select = select.with_(name, as_=ctes[name])
+        if dimension_names:
+            select = select.with_("dimension_keys", as_=keys)  # after the CTEs it reads
+        filters = self._metric_filters(metric_sql)
+        if filters:
+            select = select.where(exp.and_(*filters))
+        return self._finish(select)
+
+
+def _as_source(source: DataSource | str) -> DataSource:
+    if isinstance(source, DataSource):
+        return source
+    found = DataSource.objects.filter(name=source).first()
+    if found is None:
+        raise SemanticError(f"Unknown data source '{source}'")
+    return found
+
+
+def compile_query(
+    source: DataSource | str, query: SemanticQuery | dict[str, Any], tables: list[str] | None = None
+) -> exp.Select:
+    """Build the SELECT that answers ``query`` on ``source``, using only ``tables`` when given."""
+    if not isinstance(query, SemanticQuery):
+        query = SemanticQuery.from_dict(query)
+    return _Compiler(_as_source(source), query, tables).compile()
+
+
+def compile_to_sql(
+    source: DataSource | str,
+    query: SemanticQuery | dict[str, Any],
+    tables: list[str] | None = None,
+    pretty: bool = False,
+) -> str:
+    """The DuckDB SQL text of :func:`compile_query`."""
+    return compile_query(source, query, tables).sql(dialect="duckdb", pretty=pretty)

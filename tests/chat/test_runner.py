@@ -1,0 +1,71 @@
+"""The stage runner: order, timings, events, cancellation between stages, and the failing stage's name."""
+
+import pytest
+
+from analytics_chat.llm.base import CancelToken, GenerationAborted
+from analytics_chat.pipeline.runner import run_stages
+from analytics_chat.pipeline.state import AnswerState, Scope, StageContext, StageError
+
+
+def make_state() -> AnswerState:
+    return AnswerState(message_uuid="m1", ask="how many orders?", scope=Scope("demo"), model_name="m")
+
+
+def recording_context(cancel=None):
+    events = []
+    ctx = StageContext(
+        generator=None, cancel=cancel or CancelToken(), emit=lambda e, p: events.append((e, p))
+    )
+    return ctx, events
+
+
+def test_stages_run_in_order_with_events_and_timings():
+    seen = []
+    stages = [(name, lambda s, c, n=name: seen.append(n)) for name in ("route", "context", "sql")]
+    state = make_state()
+    ctx, events = recording_context()
+    started = []
+    run_stages(state, ctx, stages, on_stage=started.append)
+    assert seen == ["route", "context", "sql"] == started
+    assert [(e, p["stage"], p["state"]) for e, p in events] == [
+        ("stage", "route", "started"),
+        ("stage", "route", "finished"),
+        ("stage", "context", "started"),
+        ("stage", "context", "finished"),
+        ("stage", "sql", "started"),
+        ("stage", "sql", "finished"),
+    ]
+    assert set(state.timings_ms) == {"route", "context", "sql"}
+    assert all(t >= 0 for t in state.timings_ms.values())
+
+
+def test_cancel_between_stages_stops_before_the_next_stage():
+    cancel = CancelToken()
+    seen = []
+
+    def first(state, ctx):
+        seen.append("first")
+        cancel.cancel()
+
+    stages = [("first", first), ("second", lambda s, c: seen.append("second"))]
+    ctx, _ = recording_context(cancel)
+    with pytest.raises(GenerationAborted):
+        run_stages(make_state(), ctx, stages)
+    assert seen == ["first"]
+
+
+def test_failing_stage_is_named_and_timed():
+    def broken(state, ctx):
+        state.sql = "SELECT nope"
+        raise StageError("query_failed", "no such column nope", invalid_sql=state.sql)
+
+    state = make_state()
+    ctx, events = recording_context()
+    with pytest.raises(StageError) as info:
+        run_stages(
+            state, ctx, [("route", lambda s, c: None), ("execute", broken), ("compose", lambda s, c: None)]
+        )
+    assert info.value.failed_stage == "execute"
+    assert info.value.details["invalid_sql"] == "SELECT nope"
+    assert "execute" in state.timings_ms and "compose" not in state.timings_ms
+    assert ("stage", {"stage": "execute", "state": "started"}) in events

@@ -1,0 +1,55 @@
+"""Fixtures shared by the whole suite. Sub-folders keep their own fixtures in their own conftest.py."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests.live import MODELS_DIR, LiveService, create_database, drop_database, start_live_service
+
+TEST_DATABASE_URL = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
+TEST_REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/3")
+
+
+def test_model_path() -> Path | None:
+    found = sorted(MODELS_DIR.glob("*0.5b*.gguf")) if MODELS_DIR.exists() else []
+    return found[0] if found else None
+
+
+@pytest.fixture(scope="session")
+def real_model_available() -> bool:
+    """The 0.5B test model is on disk. In CI (AC_REQUIRE_MODEL=1) its absence fails instead of skipping."""
+    if test_model_path() is not None:
+        return True
+    if os.environ.get("AC_REQUIRE_MODEL"):
+        pytest.fail(f"the test model is missing from {MODELS_DIR}: run `make test-model`")
+    pytest.skip("the 0.5B test model is not fetched (make test-model)")
+
+
+@pytest.fixture(scope="session")
+def live_service(real_model_available) -> LiveService:
+    """uvicorn + a Celery worker on a fresh PostgreSQL database and the real Redis, demo data loaded,
+    the real 0.5B model as the default. Tests that stop the worker must start it again."""
+    database_url = create_database(TEST_DATABASE_URL)
+    data_dir = Path(tempfile.mkdtemp(prefix="ac-live-"))
+    service = None
+    try:
+        service = start_live_service(database_url=database_url, redis_url=TEST_REDIS_URL, data_dir=data_dir)
+        service.start_worker()
+        yield service
+    finally:
+        if service is not None:
+            service.stop_all()
+        drop_database(database_url)
+
+
+@pytest.fixture
+def worker(live_service: LiveService) -> LiveService:
+    """The live service with its worker running (started again if an earlier test stopped it)."""
+    process = live_service.processes.get("worker")
+    if process is None or process.poll() is not None:
+        live_service.start_worker()
+    return live_service

@@ -1,0 +1,87 @@
+"""The SQL grammar, run through llama.cpp's own grammar engine (the 0.5B model's vocabulary)."""
+
+import pytest
+
+from analytics_chat.engine.grammar import build_sql_grammar, needs_quotes, quote_identifier
+
+from .conftest import grammar_accepts
+
+SCHEMA = {
+    "singer": ["Singer_ID", "Name", "Country", "Age"],
+    "concert": ["concert_ID", "concert_Name", "Year"],
+    "singer_in_concert": ["concert_ID", "Singer_ID"],
+    "show": ["Show_ID", "Show Time", "order"],
+}
+
+VALID = [
+    "SELECT count(*) FROM singer",
+    "SELECT Name, Age FROM singer WHERE Country = 'France' ORDER BY Age DESC LIMIT 3",
+    "SELECT DISTINCT Country FROM singer WHERE Age > 20",
+    "SELECT avg(Age), min(Age), max(Age) FROM singer WHERE Country = 'France'",
+    "SELECT Name FROM singer WHERE Age > (SELECT avg(Age) FROM singer)",
+    "SELECT T1.Name, count(*) FROM singer AS T1 JOIN singer_in_concert AS T2 ON T1.Singer_ID = T2.Singer_ID GROUP BY T1.Name",
+    "SELECT singer.Name FROM singer JOIN singer_in_concert ON singer.Singer_ID = singer_in_concert.Singer_ID",
+    "SELECT Name FROM singer WHERE Singer_ID NOT IN (SELECT Singer_ID FROM singer_in_concert)",
+    "SELECT Country FROM singer GROUP BY Country HAVING count(*) > 1",
+    "SELECT Name FROM singer WHERE Age > 40 UNION SELECT Name FROM singer WHERE Country = 'Netherlands'",
+    "SELECT Country FROM singer INTERSECT SELECT Country FROM singer WHERE Age < 30",
+    "SELECT concert_Name FROM concert EXCEPT SELECT concert_Name FROM concert WHERE Year = '2014'",
+    "SELECT CASE WHEN Age > 30 THEN 'old' ELSE 'young' END AS band, count(*) AS n FROM singer GROUP BY band",
+    "SELECT CAST(Year AS INTEGER) + 1 FROM concert",
+    "SELECT \"Show Time\" FROM \"show\" WHERE \"order\" IS NOT NULL",
+    "SELECT \"show\".\"Show Time\" FROM \"show\";",
+    "SELECT Name FROM singer WHERE EXISTS (SELECT 1 FROM singer_in_concert WHERE singer_in_concert.Singer_ID = singer.Singer_ID)",
+    "SELECT Name FROM singer WHERE Name LIKE '%an%' AND Age BETWEEN 20 AND 40",
+    "select name from singer",  # wrong case of a column name is rejected below; this one is lower-case keywords only
+    "SELECT sub.Country FROM (SELECT Country, count(*) AS n FROM singer GROUP BY Country) AS sub ORDER BY n DESC",
+    "SELECT 'CANNOT_ANSWER'",
+    "SELECT\n    Name\nFROM singer\nWHERE Age >= 30",
+    "SELECT year(DATE '2020-01-05'), strftime(DATE '2020-01-05', '%Y')",
+]
+VALID[18] = "select Name from singer"
+
+INVALID = [
+    "SELECT Nationality FROM singer",  # no such column
+    "SELECT Name FROM singers",  # no such table
+    "SELECT Name FROM singer WHERE singer.Year = '2014'",  # Year is concert's, not singer's
+    "SELECT Show Time FROM show",  # needs quotes
+    "SELECT name FROM singer",  # names are exactly as stored
+    "DROP TABLE singer",
+    "SELECT Name FROM singer; DROP TABLE singer",
+    "Here is the query: SELECT Name FROM singer",
+]
+
+
+@pytest.fixture(scope="module")
+def gbnf():
+    return build_sql_grammar(SCHEMA)
+
+
+@pytest.mark.parametrize("sql", VALID)
+def test_accepts_valid_queries(vocab_llama, gbnf, sql):
+    assert grammar_accepts(vocab_llama, gbnf, sql), sql
+
+
+@pytest.mark.parametrize("sql", INVALID)
+def test_rejects_invented_names_and_other_statements(vocab_llama, gbnf, sql):
+    assert not grammar_accepts(vocab_llama, gbnf, sql), sql
+
+
+def test_only_the_given_names_appear_in_the_grammar():
+    gbnf = build_sql_grammar({"orders": ["order_id", "amount"]})
+    assert '"amount"' in gbnf and '"orders"' in gbnf
+    assert "singer" not in gbnf
+
+
+def test_quoting_follows_duckdb_keywords():
+    assert needs_quotes("show") and needs_quotes("Show Time") and needs_quotes("order")
+    assert not needs_quotes("year") and not needs_quotes("Name")
+    assert quote_identifier("Show Time") == '"Show Time"'
+    assert quote_identifier('odd"name') == '"odd""name"'
+
+
+def test_empty_schema_is_a_clear_error():
+    with pytest.raises(ValueError, match="non-empty"):
+        build_sql_grammar({})
+    with pytest.raises(ValueError, match="no columns"):
+        build_sql_grammar({"t": []})

@@ -1,0 +1,52 @@
+"""The SQL path with the real 0.5B model through llama.cpp (slow: marked ``model``)."""
+
+from __future__ import annotations
+
+import pytest
+import sqlglot
+from sqlglot import exp
+
+from analytics_chat.engine.grammar import build_sql_grammar
+from analytics_chat.engine.linking import link_schema
+from analytics_chat.engine.prompts import sql_messages
+from analytics_chat.engine.sql_path import write_sql
+from analytics_chat.llm.base import CancelToken, GenerationOptions
+from catalog.execution import run_query
+
+from .conftest import SMALL_MODEL
+
+pytestmark = pytest.mark.model
+
+
+@pytest.fixture(scope="module")
+def small_model():
+    if not SMALL_MODEL.is_file():
+        pytest.skip(f"test model missing: {SMALL_MODEL}")
+    from analytics_chat.llm.llama import LlamaGenerator
+    from analytics_chat.models import LLMModel
+
+    return LlamaGenerator(LLMModel(name="qwen-0.5b-test", path=str(SMALL_MODEL), context_size=4096, threads=2))
+
+
+def test_real_model_answers_a_simple_question(shop, small_model):
+    draft = write_sql(
+        "How many customers are from France?", shop, None, [], small_model, GenerationOptions(), CancelToken()
+    )
+    assert run_query(shop, draft.sql).rows == [[2]]
+    assert draft.generations[0].completion_tokens > 0
+
+
+def test_constrained_output_names_only_real_tables_and_columns(shop, small_model):
+    question = "List the nationality, birthday and email address of every customer."  # none of these exist
+    linked = link_schema(question, shop, None, [])
+    result = small_model.complete(
+        sql_messages(question, linked),
+        options=GenerationOptions(temperature=0.0, max_tokens=80),
+        grammar=build_sql_grammar(linked),
+    )
+    tree = sqlglot.parse_one(result.text, read="duckdb")
+    tables = {t.name for t in linked.tables}
+    columns = {c.name for t in linked.tables for c in t.columns}
+    output_aliases = {a.alias for a in tree.find_all(exp.Alias)}
+    assert {t.name for t in tree.find_all(exp.Table)} <= tables, result.text
+    assert {c.name for c in tree.find_all(exp.Column)} <= columns | output_aliases, result.text

@@ -1,0 +1,256 @@
+"""A real running service for end-to-end tests: uvicorn and Celery worker processes on a fresh PostgreSQL
+database and this machine's Redis (or, in embedded mode, SQLite and the embedded Redis via ``serve``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+MODELS_DIR = Path(os.environ.get("AC_MODELS_DIR", REPO / "models"))
+TEST_MODEL = "qwen2.5-coder-0.5b"
+PASSWORD = "live-test-password"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, timeout: float, interval: float = 0.1, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+
+
+def create_database(base_url: str) -> str:
+    """A new, empty PostgreSQL database next to the one ``base_url`` names; returns its URL."""
+    import psycopg
+
+    parts = urlparse(base_url)
+    name = f"ac_live_{uuid.uuid4().hex[:10]}"
+    admin = urlunparse(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return urlunparse(parts._replace(path=f"/{name}"))
+
+
+def drop_database(url: str) -> None:
+    import psycopg
+
+    parts = urlparse(url)
+    admin = urlunparse(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{parts.path.lstrip("/")}" WITH (FORCE)')
+
+
+@dataclass
+class LiveService:
+    base_url: str
+    env: dict[str, str]
+    data_dir: Path
+    username: str = "alice"
+    password: str = PASSWORD
+    token: str = ""
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    # --- processes
+    def manage(self, *args: str, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=REPO, env=self.env, check=check, text=True,
+            capture_output=True, input=input,
+        )  # fmt: skip
+
+    def shell(self, code: str) -> str:
+        """Run Python in the service's Django environment; returns what it printed."""
+        result = self.manage("shell", "-c", code, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"manage.py shell failed:\n{result.stdout}\n{result.stderr}")
+        return result.stdout
+
+    def _spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
+        log = open(self.data_dir / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the process
+        process = subprocess.Popen(
+            args, cwd=REPO, env=env or self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        self.processes[name] = process
+        return process
+
+    def log(self, name: str) -> str:
+        path = self.data_dir / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def start_web(self) -> None:
+        port = urlparse(self.base_url).port
+        self._spawn(
+            "web",
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "analytics_chat.asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-access-log",
+            ],
+        )
+        wait_until(self._web_up, 60, 0.2, "the web server")
+
+    def _web_up(self) -> bool:
+        try:
+            return httpx.get(f"{self.base_url}/api/schema/", timeout=2).status_code in (200, 401, 403)
+        except httpx.HTTPError:
+            return False
+
+    def start_worker(
+        self, name: str = "worker", concurrency: int = 1, extra_env: dict[str, str] | None = None
+    ) -> subprocess.Popen:
+        env = {**self.env, **(extra_env or {})}
+        process = self._spawn(name, [
+            sys.executable, "-m", "celery", "-A", "analytics_chat", "worker", "--concurrency", str(concurrency),
+            "--pool", "prefork", "--loglevel", "INFO", "--queues", env["AC_QUEUE"], "--hostname", f"{name}@%h",
+            "--beat", "--schedule", str(self.data_dir / f"beat-{name}"),
+        ], env)  # fmt: skip
+        wait_until(
+            lambda: "ready." in self.log(name) or process.poll() is not None, 90, 0.2, f"celery {name}"
+        )
+        if process.poll() is not None:
+            raise RuntimeError(f"worker {name} exited:\n{self.log(name)[-3000:]}")
+        return process
+
+    def stop(self, name: str, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
+        process = self.processes.pop(name, None)
+        if process is None or process.poll() is not None:
+            return
+        os.killpg(process.pid, sig)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+    def stop_all(self) -> None:
+        for name in list(self.processes):
+            self.stop(name)
+
+    # --- HTTP
+    def client(self, token: str | None = None, timeout: float = 120) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.base_url, headers={"Authorization": f"Token {token or self.token}"}, timeout=timeout
+        )
+
+    def generate(self, token: str | None = None, **body) -> httpx.Response:
+        with self.client(token) as c:
+            return c.post("/api/chat/generate", json=body)
+
+    def stream(self, token: str | None = None, **body) -> Iterator[tuple[str, dict]]:
+        """Yield (event, payload) of a streaming generate call."""
+        with (
+            self.client(token) as c,
+            c.stream("POST", "/api/chat/generate", json={**body, "streaming": True}) as r,
+        ):
+            r.raise_for_status()
+            yield from parse_sse(r.iter_lines())
+
+    def create_user(self, username: str) -> str:
+        """A user with a token; returns the token."""
+        return (
+            self.shell(
+                "from django.contrib.auth import get_user_model; from rest_framework.authtoken.models import Token;"
+                f"u,_=get_user_model().objects.get_or_create(username={username!r}); u.set_password({PASSWORD!r}); u.save();"
+                "print(Token.objects.get_or_create(user=u)[0].key)"
+            )
+            .strip()
+            .splitlines()[-1]
+        )
+
+    def message(self, message_uuid: str, token: str | None = None) -> dict:
+        with self.client(token) as c:
+            response = c.get(f"/api/chat/messages/{message_uuid}")
+            response.raise_for_status()
+            return response.json()
+
+    def wait_terminal(self, message_uuid: str, timeout: float = 120) -> dict:
+        def done():
+            body = self.message(message_uuid)
+            return body if body["status"] in ("succeeded", "failed", "aborted") else None
+
+        return wait_until(done, timeout, 0.1, f"message {message_uuid} to end")
+
+
+def parse_sse(lines: Iterator[str]) -> Iterator[tuple[str, dict]]:
+    event, data = None, []
+    for line in lines:
+        if line == "":
+            if event is not None:
+                yield event, json.loads("\n".join(data))
+            event, data = None, []
+        elif line.startswith(":"):
+            continue
+        elif line.startswith("event:"):
+            event = line[6:].strip()
+        elif line.startswith("data:"):
+            data.append(line[5:].strip())
+
+
+def scripted_model_code(name: str, script: dict, *, default: bool = False) -> str:
+    """Python for ``LiveService.shell`` registering a scripted stand-in model."""
+    return (
+        "import json, tempfile, pathlib; from analytics_chat.models import LLMModel;"
+        f"p=pathlib.Path(tempfile.mkdtemp())/'script.json'; p.write_text(json.dumps({script!r}));"
+        f"LLMModel.objects.update_or_create(name={name!r}, defaults=dict(backend='scripted', path=str(p), "
+        f"context_size=4096, is_default={default!r}))"
+    )
+
+
+def start_live_service(
+    *,
+    database_url: str,
+    redis_url: str,
+    data_dir: Path,
+    extra_env: dict[str, str] | None = None,
+    with_real_model: bool = True,
+) -> LiveService:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "AC_DATA_DIR": str(data_dir),
+        "AC_MODELS_DIR": str(MODELS_DIR),
+        "AC_QUEUE": f"test-{uuid.uuid4().hex[:8]}",
+        "AC_DEFAULT_MODEL": TEST_MODEL,
+        "AC_STALE_AFTER_SECONDS": "5",
+        "AC_SWEEP_SECONDS": "1",
+        "AC_GENERATE_RATE": "10000/min",
+        "DJANGO_SECURE_COOKIES": "0",
+        "DJANGO_SETTINGS_MODULE": "analytics_chat.settings",
+        **(extra_env or {}),
+    }
+    env.pop("PYTEST_CURRENT_TEST", None)
+    service = LiveService(base_url=f"http://127.0.0.1:{free_port()}", env=env, data_dir=data_dir)
+    service.manage("migrate", "--noinput")
+    service.manage("load_demo")
+    if with_real_model:
+        service.manage("fetch_model", TEST_MODEL)
+    service.token = service.create_user(service.username)
+    service.start_web()
+    return service

@@ -1,0 +1,111 @@
+"""Prefix KV reuse and abort inside llama.cpp, on the 0.5B test model."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from analytics_chat.llm.base import CancelToken, GenerationAborted, GenerationOptions, GenerationResult
+
+pytestmark = pytest.mark.model
+
+SHORT = GenerationOptions(temperature=0.0, max_tokens=4)
+
+
+def schema_prompt(domain: str, tables: int = 5) -> str:
+    """A system prompt shaped like a source's schema context (a few hundred tokens)."""
+    ddl = "\n".join(
+        f"CREATE TABLE {domain}_{n} (id INTEGER PRIMARY KEY, {domain}_name TEXT, amount DECIMAL(10,2), "
+        f"created_at DATE, region TEXT); -- {domain} records, part {n}"
+        for n in range(tables)
+    )
+    return f"You write DuckDB SQL for the {domain} database.\n{ddl}"
+
+
+def ask(system: str, question: str) -> list[dict[str, str]]:
+    return [{"role": "system", "content": system}, {"role": "user", "content": question}]
+
+
+def run_in_thread(generator, messages, options, cancel, on_text=None):
+    outcome: dict[str, object] = {}
+
+    def target():
+        try:
+            outcome["result"] = generator.complete(messages, options=options, cancel=cancel, on_text=on_text)
+        except GenerationAborted as aborted:
+            outcome["aborted"] = aborted
+            outcome["aborted_at"] = time.perf_counter()
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    return thread, outcome
+
+
+def test_second_question_on_a_source_reads_only_its_own_tokens(generator):
+    system = schema_prompt("library")
+    prefix_tokens = generator.count_tokens(system)
+    first = generator.complete(ask(system, "How many books are there?"), options=SHORT)
+    second = generator.complete(ask(system, "Which region has the most loans?"), options=SHORT)
+    assert first.cached_prompt_tokens < prefix_tokens * 0.2
+    assert second.cached_prompt_tokens > 0.8 * prefix_tokens
+    assert second.prompt_tokens - second.cached_prompt_tokens < 30
+    assert second.prompt_ms < first.prompt_ms
+
+
+def test_alternating_sources_reuse_both_prefixes(generator):
+    systems = [schema_prompt("garden"), schema_prompt("harbour")]
+    for system in systems:  # read each prefix once
+        generator.complete(ask(system, "How many rows are there?"), options=SHORT)
+    for system in systems:  # each switch restores the other prefix's saved KV state
+        result = generator.complete(ask(system, "Show the top 3 regions."), options=SHORT)
+        assert result.cached_prompt_tokens > 0.8 * generator.count_tokens(system), system[:40]
+
+
+def test_abort_while_writing_stops_within_a_second(generator):
+    cancel = CancelToken()
+    first_piece = threading.Event()
+    thread, outcome = run_in_thread(
+        generator,
+        ask("You are a storyteller.", "Write a very long story about a ship."),
+        GenerationOptions(temperature=0.0, max_tokens=400),
+        cancel,
+        on_text=lambda _piece: first_piece.set(),
+    )
+    assert first_piece.wait(120), "the model never started writing"
+    time.sleep(0.3)
+    cancelled_at = time.perf_counter()
+    cancel.cancel()
+    thread.join(30)
+    assert "aborted" in outcome, outcome
+    assert outcome["aborted_at"] - cancelled_at < 1.0
+    partial = outcome["aborted"].partial
+    assert isinstance(partial, GenerationResult)
+    assert partial.finish_reason == "aborted"
+    assert partial.text and partial.completion_tokens > 0
+
+
+def test_abort_while_reading_a_long_prompt_and_context_still_works(generator):
+    long_question = "Summarise these notes: " + " ".join(
+        f"note {n} says the value was {n * 7}." for n in range(150)
+    )
+    assert generator.count_tokens(long_question) > 1400
+    cancel = CancelToken()
+    thread, outcome = run_in_thread(generator, ask("You are an analyst.", long_question), SHORT, cancel)
+    time.sleep(1.5)  # well inside reading: ~1,500 tokens take tens of seconds on 2 cores
+    cancelled_at = time.perf_counter()
+    cancel.cancel()
+    thread.join(30)
+    assert "aborted" in outcome, "the prompt was read completely before the cancel"
+    assert outcome["aborted_at"] - cancelled_at < 1.0
+    partial = outcome["aborted"].partial
+    assert partial.completion_tokens == 0 and partial.text == ""
+    # What the context claims to hold must be what its KV cache holds: the next answer is sane.
+    llama = generator._llama
+    assert llama.n_tokens < partial.prompt_tokens
+    after = generator.complete(
+        ask("You are a concise assistant.", "What is 3 + 4? Answer with the number only."),
+        options=GenerationOptions(temperature=0.0, max_tokens=8),
+    )
+    assert "7" in after.text

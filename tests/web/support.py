@@ -1,0 +1,48 @@
+"""Shared constants and types for the web tests."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings as django_settings
+
+REPO = Path(django_settings.BASE_DIR)
+# The Python client is its own package (clients/python); test it from the source tree.
+if str(REPO / "clients" / "python") not in sys.path:
+    sys.path.insert(0, str(REPO / "clients" / "python"))
+NODE_MODULES = REPO / "frontend" / "node_modules"
+CHROMIUM = os.environ.get("AC_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# What settings.STATICFILES_DIRS must hold for the page (the lead adds the same to settings.py).
+PAGE_STATICFILES_DIRS = [
+    REPO / "static",
+    ("vendor/vega", NODE_MODULES / "vega" / "build"),
+    ("vendor/vega-lite", NODE_MODULES / "vega-lite" / "build"),
+    ("vendor/vega-embed", NODE_MODULES / "vega-embed" / "build"),
+    ("vendor/highlight", NODE_MODULES / "@highlightjs" / "cdn-assets"),
+    ("client", REPO / "frontend" / "client"),
+]
+
+
+@dataclass
+class ChatSite:
+    base_url: str
+    username: str
+    password: str
+    token: str | None
+    kind: str  # "stub" or "live"
+    # Questions the tests ask: one that draws a chart, one that runs long enough to stop.
+    chart_question: str = "Plot the total order amount per month as a line chart"
+    long_question: str = "List every customer with their total order amount, slowly, sorted by amount"
+    follow_up: str = "Now only for the last three months"
