@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 
 export PORT
 
-.PHONY: run test install models test-model frontend browser-deps lint fmt evaluate benchmark clean
+.PHONY: run test install test-model frontend browser-deps lint fmt evaluate benchmark clean
 
 $(VENV)/.installed: pyproject.toml clients/python/pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -40,14 +40,12 @@ browser-deps:
 		echo "Installing Debian's chromium for the browser tests..."; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-models: install
-	$(BIN)/python manage.py fetch_model $(DEFAULT_MODEL)
-
 test-model: install
 	$(BIN)/python manage.py fetch_model $(TEST_MODEL) --no-register
 
-run: install frontend models
+run: install frontend
 	$(BIN)/python manage.py bootstrap
+	$(BIN)/python manage.py fetch_model $(DEFAULT_MODEL)
 	$(BIN)/python manage.py serve --port $(PORT)
 
 test: install frontend browser-deps test-model

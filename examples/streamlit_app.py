@@ -3,6 +3,8 @@
     pip install streamlit ./clients/python
     AC_BASE_URL=http://127.0.0.1:8000 AC_TOKEN=<your token> streamlit run examples/streamlit_app.py
 
+AC_SCOPE and AC_MODEL (empty: the server's default model) preset the sidebar's other fields.
+
 {data} is shown as a dataframe, {sql} as code, {chart_spec} with st.vega_lite_chart.
 """
 
@@ -52,12 +54,14 @@ def render(response: ChatResponse) -> None:
             st.markdown(piece.strip())
 
 
-def chat_session(base_url: str, token: str, scope: str):
-    """One session per (server, token, scope) kept across reruns; changing any of them starts anew."""
-    key = (base_url, token, scope)
+def chat_session(base_url: str, token: str, scope: str, model: str):
+    """One session per (server, token, scope, model) kept across reruns; changing any of them starts anew."""
+    key = (base_url, token, scope, model)
     if st.session_state.get("session_key") != key:
         st.session_state.session_key = key
-        st.session_state.session = Client(base_url, token or None).chat(scope=scope or None)
+        st.session_state.session = Client(base_url, token or None).chat(
+            scope=scope or None, model=model or None
+        )
     return st.session_state.session
 
 
@@ -68,9 +72,10 @@ with st.sidebar:
     base_url = st.text_input("Server", os.environ.get("AC_BASE_URL", "http://127.0.0.1:8000"), key="base_url")
     token = st.text_input("API token", os.environ.get("AC_TOKEN", ""), type="password", key="token")
     scope = st.text_input("Scope", os.environ.get("AC_SCOPE", "demo"), key="scope")
+    model = st.text_input("Model", os.environ.get("AC_MODEL", ""), key="model", placeholder="server default")
     new_chat = st.button("New chat", key="new_chat")
 
-session = chat_session(base_url, token, scope)
+session = chat_session(base_url, token, scope, model)
 if new_chat:
     session.clear()
 

@@ -128,7 +128,6 @@ class LiveService:
         process = self._spawn(name, [
             sys.executable, "-m", "celery", "-A", "analytics_chat", "worker", "--concurrency", str(concurrency),
             "--pool", "prefork", "--loglevel", "INFO", "--queues", env["AC_QUEUE"], "--hostname", f"{name}@%h",
-            "--beat", "--schedule", str(self.data_dir / f"beat-{name}"),
         ], env)  # fmt: skip
         wait_until(
             lambda: "ready." in self.log(name) or process.poll() is not None, 90, 0.2, f"celery {name}"
@@ -136,6 +135,11 @@ class LiveService:
         if process.poll() is not None:
             raise RuntimeError(f"worker {name} exited:\n{self.log(name)[-3000:]}")
         return process
+
+    def start_beat(self) -> None:
+        """The sweep's scheduler, apart from the workers (as in deployment), so a dead worker cannot stop it."""
+        self._spawn("beat", [sys.executable, "-m", "celery", "-A", "analytics_chat", "beat", "--loglevel", "INFO",
+                             "--schedule", str(self.data_dir / "beat-schedule")])
 
     def stop(self, name: str, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
         process = self.processes.pop(name, None)
@@ -253,4 +257,5 @@ def start_live_service(
         service.manage("fetch_model", TEST_MODEL)
     service.token = service.create_user(service.username)
     service.start_web()
+    service.start_beat()
     return service

@@ -119,6 +119,17 @@ class ThreadSummarySerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
+def contains_nul(value) -> bool:
+    """True when U+0000 is anywhere in a JSON value (keys too): PostgreSQL text and jsonb cannot store it."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(contains_nul(k) or contains_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(contains_nul(item) for item in value)
+    return False
+
+
 class ExportedMessageSerializer(serializers.Serializer):
     uuid = serializers.UUIDField()
     parent_uuid = serializers.UUIDField(allow_null=True)
@@ -137,6 +148,12 @@ class ExportedMessageSerializer(serializers.Serializer):
     plan = serializers.DictField(required=False, default=dict)
     error_info = serializers.DictField(required=False, allow_null=True, default=None)
     liked = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+    def validate(self, attrs):
+        for name in ("options", "response_data", "usage", "stage_timings", "plan", "error_info"):
+            if contains_nul(attrs.get(name)):
+                raise serializers.ValidationError({name: ["May not contain NUL (\\u0000) characters."]})
+        return attrs
 
 
 class ThreadDocumentSerializer(serializers.Serializer):

@@ -315,8 +315,10 @@ class DataCsvView(APIView):
         responses={(200, "text/csv"): OpenApiTypes.STR}, summary="The full result of the answer's SQL as CSV"
     )
     def get(self, request, message_uuid):
+        from analytics_chat.engine.linking import load_scope
         from analytics_chat.presentation.render import data_to_csv
         from catalog.execution import QueryError, run_query
+        from catalog.guard import GuardError, check_sql
 
         message = owned_message(request, message_uuid)
         sql = (message.response_data or {}).get("sql")
@@ -325,9 +327,13 @@ class DataCsvView(APIView):
         try:
             scope = resolve_scope(request.user, message.scope)
             source = DataSource.objects.get(name=scope.source, enabled=True)
-            result = run_query(source, sql, row_cap=1_000_000)
+            # The SQL may come from an imported thread: it is checked against today's scope like any other.
+            guarded = check_sql(sql, allowed_tables=load_scope(source, scope.tables or None).names())
+            result = run_query(source, guarded.sql, row_cap=1_000_000)
         except (ScopeError, DataSource.DoesNotExist) as exc:
             raise NotFound({"detail": "The data of this answer is no longer available."}) from exc
+        except GuardError as exc:
+            return Response({"detail": exc.message, "code": exc.code}, status=status.HTTP_403_FORBIDDEN)
         except QueryError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         response = HttpResponse(data_to_csv(result.as_dict()), content_type="text/csv; charset=utf-8")

@@ -29,7 +29,9 @@ def _setup_django() -> None:
     django.setup()
 
 
-def load_questions(path: Path, db_ids: list[str] | None, limit: int | None, every: int) -> list[dict[str, Any]]:
+def load_questions(
+    path: Path, db_ids: list[str] | None, limit: int | None, every: int
+) -> list[dict[str, Any]]:
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     if db_ids:
         rows = [r for r in rows if r.get("db_id") in db_ids]
@@ -42,15 +44,23 @@ def _make_generator(model_path: str, threads: int, context: int, lazy: bool = Tr
     from analytics_chat.llm.llama import LlamaGenerator
     from analytics_chat.models import LLMModel
 
-    model = LLMModel(name=Path(model_path).stem, path=str(Path(model_path).resolve()), context_size=context, threads=threads)
+    model = LLMModel(
+        name=Path(model_path).stem,
+        path=str(Path(model_path).resolve()),
+        context_size=context,
+        threads=threads,
+    )
     return (LazyGrammarGenerator if lazy else LlamaGenerator)(model)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--set", default="spider", choices=["spider", "demo"])
     parser.add_argument("--model", required=True, help="path of a GGUF file")
     parser.add_argument("--db", action="append", help="only these db_ids (repeatable)")
+    parser.add_argument("--only", action="append", help="only these question ids (repeatable)")
     parser.add_argument("--limit", type=int, help="at most this many questions")
     parser.add_argument("--every", type=int, default=1, help="take every n-th question")
     parser.add_argument("--threads", type=int, default=2)
@@ -72,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         questions = load_questions(EVAL_DIR / "spider" / "spider_dev.jsonl", args.db, args.limit, args.every)
     else:
         questions = load_questions(EVAL_DIR / "demo_dev.jsonl", None, args.limit, args.every)
+    if args.only:
+        questions = [q for q in questions if q["id"] in args.only]
     sources: dict[str, DataSource] = {}
     for db_id in sorted({q.get("db_id") or "demo" for q in questions}):
         if args.set == "spider":
@@ -92,7 +104,9 @@ def main(argv: list[str] | None = None) -> int:
             completion_tokens.append(sum(g.completion_tokens for g in draft.generations))
             answer = run_query(source, draft.sql, row_cap=100_000)
             gold = run_query(source, q.get("gold_sql_duckdb") or q["gold_sql"], row_cap=100_000)
-            ok = results_match(answer.rows, answer.columns, gold.rows, gold.columns, q.get("order_matters", False))
+            ok = results_match(
+                answer.rows, answer.columns, gold.rows, gold.columns, q.get("order_matters", False)
+            )
         except (StageError, QueryError) as error:
             ok = False
             record["error"] = f"{type(error).__name__}: {getattr(error, 'code', '')} {error}"
@@ -109,7 +123,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{record.get('sql') or record.get('error')}", flush=True)  # fmt: skip
     n = len(questions)
     print(f"\naccuracy {right}/{n} = {right / max(n, 1):.1%}")
-    print(f"latency p50 {statistics.median(latencies):.2f}s  p95 {sorted(latencies)[int(0.95 * (n - 1))]:.2f}s")
+    print(
+        f"latency p50 {statistics.median(latencies):.2f}s  p95 {sorted(latencies)[int(0.95 * (n - 1))]:.2f}s"
+    )
     if prompt_tokens:
         print(f"uncached prompt tokens p50 {statistics.median(prompt_tokens):.0f}, "
               f"completion tokens p50 {statistics.median(completion_tokens):.0f}")  # fmt: skip

@@ -70,11 +70,53 @@ ws ::= [ \n] [ ]{0,8}
 sp ::= ([ \n] [ ]{0,8})?
 """
 
-_KEYWORDS = (
-    "SELECT DISTINCT FROM WHERE HAVING AS UNION ALL INTERSECT EXCEPT JOIN INNER LEFT RIGHT FULL OUTER CROSS "
-    "ON ASC DESC NULLS FIRST LAST LIMIT OFFSET OR AND NOT IN BETWEEN LIKE ILIKE IS NULL TRUE FALSE EXISTS "
-    "CASE WHEN THEN ELSE END CAST EXTRACT DATE"
-).split()
+_KEYWORDS = [
+    "SELECT",
+    "DISTINCT",
+    "FROM",
+    "WHERE",
+    "HAVING",
+    "AS",
+    "UNION",
+    "ALL",
+    "INTERSECT",
+    "EXCEPT",
+    "JOIN",
+    "INNER",
+    "LEFT",
+    "RIGHT",
+    "FULL",
+    "OUTER",
+    "CROSS",
+    "ON",
+    "ASC",
+    "DESC",
+    "NULLS",
+    "FIRST",
+    "LAST",
+    "LIMIT",
+    "OFFSET",
+    "OR",
+    "AND",
+    "NOT",
+    "IN",
+    "BETWEEN",
+    "LIKE",
+    "ILIKE",
+    "IS",
+    "NULL",
+    "TRUE",
+    "FALSE",
+    "EXISTS",
+    "CASE",
+    "WHEN",
+    "THEN",
+    "ELSE",
+    "END",
+    "CAST",
+    "EXTRACT",
+    "DATE",
+]
 
 
 def _literal(text: str) -> str:
@@ -114,8 +156,13 @@ def _name_alternatives(names: Sequence[str]) -> str:
     return " | ".join(options)
 
 
-def build_sql_grammar(schema: Mapping[str, Sequence[str]] | object) -> str:
-    """GBNF for a SELECT over ``schema``: a ``{table: [column, ...]}`` mapping or anything with ``.names()``."""
+def build_sql_grammar(schema: Mapping[str, Sequence[str]] | object, *, table_aliases: bool = True) -> str:
+    """GBNF for a SELECT over ``schema``: a ``{table: [column, ...]}`` mapping or anything with ``.names()``.
+
+    With ``table_aliases=False`` base tables take no alias, so every qualified column is
+    ``table.column`` of that very table (the correction round uses this after a column was put on the
+    wrong table); subqueries in FROM are then named ``sub``, ``sub1``, ...
+    """
     names = schema.names() if hasattr(schema, "names") else schema
     if not isinstance(names, Mapping) or not names:
         raise ValueError("build_sql_grammar needs a non-empty {table: [columns]} mapping")
@@ -123,13 +170,18 @@ def build_sql_grammar(schema: Mapping[str, Sequence[str]] | object) -> str:
     columns = [column for table_columns in names.values() for column in table_columns]
     if not columns:
         raise ValueError("build_sql_grammar: the schema has no columns")
-    lines = [_BASE.strip()]
+    base = _BASE.strip()
+    if not table_aliases:
+        base = base.replace("table (ws (AS ws)? talias)?", "table").replace(
+            'talias ::= [A-Za-z] [A-Za-z0-9]? | "sub" [0-9]?', 'talias ::= "sub" [0-9]?'
+        )
+    lines = [base]
     lines.append(f"table ::= {_name_alternatives(tables)}")
     lines.append(f"column ::= {_name_alternatives(columns)}")
     # One rule per table so that ``table.`` can only be followed by that table's own columns.
     lines.append("qualified ::= " + " | ".join(f"t{i}-ref" for i in range(len(tables))))
     for i, (table, table_columns) in enumerate(names.items()):
-        lines.append(f'table{i} ::= {_name_alternatives([table])}')
+        lines.append(f"table{i} ::= {_name_alternatives([table])}")
         lines.append(f't{i}-ref ::= table{i} "." (t{i}-col | "*")')
         lines.append(f"t{i}-col ::= {_name_alternatives(table_columns)}")
     lines.append("agg ::= " + " | ".join(_either_case(f) for f in AGGREGATES))

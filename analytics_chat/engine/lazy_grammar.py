@@ -44,7 +44,9 @@ class LazyGrammarSampler:
         token = self.free_chain.sample(ctx, idx)
         if not self._allowed(token):
             self.fallbacks += 1
-            logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(ctx.ctx, idx), shape=(self.n_vocab,))
+            logits = np.ctypeslib.as_array(
+                llama_cpp.llama_get_logits_ith(ctx.ctx, idx), shape=(self.n_vocab,)
+            )
             data = np.zeros(self.n_vocab, dtype=_TOKEN_DATA)
             data["id"] = np.arange(self.n_vocab, dtype=np.int32)
             data["logit"] = logits

@@ -17,7 +17,7 @@ import sqlglot
 from sqlglot import exp
 
 from analytics_chat.pipeline.state import Turn
-from catalog.models import Column, DataSource, Relationship, Table
+from catalog.models import DataSource, Relationship, Table
 
 # Schemas at most this big are shown whole.
 SMALL_SCHEMA_TABLES = 8
@@ -26,10 +26,86 @@ SMALL_SCHEMA_COLUMNS = 60
 MIN_VALUE_CHARS = 3
 
 _STOPWORDS = frozenset(
-    "a an the of in on at to for by with from and or not no is are was were be been has have had do does did "
-    "what which who whom whose when where why how many much all any each every list show give find tell me "
-    "number count total average avg sum max min maximum minimum than more less most least their there that "
-    "this these those its it as per id ids name names".split()
+    [
+        "a",
+        "an",
+        "the",
+        "of",
+        "in",
+        "on",
+        "at",
+        "to",
+        "for",
+        "by",
+        "with",
+        "from",
+        "and",
+        "or",
+        "not",
+        "no",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "has",
+        "have",
+        "had",
+        "do",
+        "does",
+        "did",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "when",
+        "where",
+        "why",
+        "how",
+        "many",
+        "much",
+        "all",
+        "any",
+        "each",
+        "every",
+        "list",
+        "show",
+        "give",
+        "find",
+        "tell",
+        "me",
+        "number",
+        "count",
+        "total",
+        "average",
+        "avg",
+        "sum",
+        "max",
+        "min",
+        "maximum",
+        "minimum",
+        "than",
+        "more",
+        "less",
+        "most",
+        "least",
+        "their",
+        "there",
+        "that",
+        "this",
+        "these",
+        "those",
+        "its",
+        "it",
+        "as",
+        "per",
+        "id",
+        "ids",
+        "name",
+        "names",
+    ]
 )
 
 
@@ -198,7 +274,9 @@ def match_values(question: str, schema: SchemaView) -> list[ValueMatch]:
                 needle = value.strip().lower()
                 found = re.search(rf"(?<![\w]){re.escape(needle)}(?![\w])", lowered)
                 if found:
-                    matches.append(ValueMatch(table.name, column.name, value, question[found.start() : found.end()]))
+                    matches.append(
+                        ValueMatch(table.name, column.name, value, question[found.start() : found.end()])
+                    )
     # A value contained in a longer matched value ("Paris" inside "Paris Hilton") is dropped.
     return [
         m

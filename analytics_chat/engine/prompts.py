@@ -60,7 +60,8 @@ CORRECTION_TEMPLATE = Template(
 $error
 Valid tables and columns:
 $names
-Write a corrected query for the question: $question"""
+Write a corrected query for the question: $question
+Do not use table aliases: write table.column."""
 )
 
 
@@ -117,7 +118,9 @@ def schema_ddl(schema: SchemaView) -> str:
 
 def system_prompt(schema: SchemaView) -> str:
     """Stable for a source and scope: the cacheable prefix."""
-    heading = schema.source_name + (f" ({schema.source_description.strip()})" if schema.source_description else "")
+    heading = schema.source_name + (
+        f" ({schema.source_description.strip()})" if schema.source_description else ""
+    )
     return SYSTEM_TEMPLATE.substitute(cannot=CANNOT_ANSWER, source=heading, ddl=schema_ddl(schema))
 
 
@@ -183,8 +186,14 @@ def correction_messages(
         f"{quote_identifier(t.name)}: " + ", ".join(quote_identifier(c.name) for c in t.columns)
         for t in linked.tables
     )
-    follow = CORRECTION_TEMPLATE.substitute(error=correction.error.strip(), names=names, question=question.strip())
-    return [*messages, {"role": "assistant", "content": correction.draft_sql}, {"role": "user", "content": follow}]
+    follow = CORRECTION_TEMPLATE.substitute(
+        error=correction.error.strip(), names=names, question=question.strip()
+    )
+    return [
+        *messages,
+        {"role": "assistant", "content": correction.draft_sql},
+        {"role": "user", "content": follow},
+    ]
 
 
 # --- the semantic path ---------------------------------------------------------------------------------
@@ -242,11 +251,21 @@ def _semantic_examples(vocab: Any) -> str:
     """Three worked examples built from this source's own first metric and dimensions."""
     metrics = list(vocab.model.metrics.values())
     categorical = [d for d in vocab.model.dimensions.values() if d.kind != "time"]
-    time_dims = [d for d in vocab.model.dimensions.values() if d.kind == "time" and "month" in (d.time_grains or [])]
+    time_dims = [
+        d for d in vocab.model.dimensions.values() if d.kind == "time" and "month" in (d.time_grains or [])
+    ]
     if not metrics or not categorical:
         return ""
     metric, dimension = metrics[0], categorical[0]
-    empty = {"metrics": [], "dimensions": [], "filters": [], "time_grain": None, "time_range": None, "order_by": [], "limit": None}
+    empty = {
+        "metrics": [],
+        "dimensions": [],
+        "filters": [],
+        "time_grain": None,
+        "time_range": None,
+        "order_by": [],
+        "limit": None,
+    }
     shots = [
         (
             f"{metric.label or metric.name} by {(dimension.label or dimension.name).lower()}",
@@ -263,8 +282,13 @@ def _semantic_examples(vocab: Any) -> str:
         shots.append(
             (
                 f"Monthly {(metric.label or metric.name).lower()} in {year}",
-                {**empty, "metrics": [metric.name], "dimensions": [time_dims[0].name], "time_grain": "month",
-                 "time_range": {"start": f"{year}-01-01", "end": f"{year}-12-31"}},
+                {
+                    **empty,
+                    "metrics": [metric.name],
+                    "dimensions": [time_dims[0].name],
+                    "time_grain": "month",
+                    "time_range": {"start": f"{year}-01-01", "end": f"{year}-12-31"},
+                },
             )  # fmt: skip
         )
     values = vocab.values.get(dimension.name)
@@ -272,7 +296,11 @@ def _semantic_examples(vocab: Any) -> str:
         shots.append(
             (
                 f"{metric.label or metric.name} for {values[0]}",
-                {**empty, "metrics": [metric.name], "filters": [{"field": dimension.name, "op": "=", "value": values[0]}]},
+                {
+                    **empty,
+                    "metrics": [metric.name],
+                    "filters": [{"field": dimension.name, "op": "=", "value": values[0]}],
+                },
             )
         )
     import json
@@ -286,7 +314,9 @@ def semantic_system_prompt(vocab: Any) -> str:
     return SEMANTIC_SYSTEM_TEMPLATE.substitute(
         source=model.source.name,
         metrics="\n".join(_semantic_item_line(n, m) for n, m in model.metrics.items()),
-        dimensions="\n".join(_semantic_item_line(n, d, vocab.values.get(n)) for n, d in model.dimensions.items()),
+        dimensions="\n".join(
+            _semantic_item_line(n, d, vocab.values.get(n)) for n, d in model.dimensions.items()
+        ),
         span=span,
         examples=_semantic_examples(vocab),
     )
@@ -311,5 +341,34 @@ def semantic_messages(
     )
     return [
         {"role": "system", "content": semantic_system_prompt(vocab)},
-        {"role": "user", "content": SEMANTIC_USER_TEMPLATE.substitute(rules=rules, history=history_text, question=question.strip())},
+        {
+            "role": "user",
+            "content": SEMANTIC_USER_TEMPLATE.substitute(
+                rules=rules, history=history_text, question=question.strip()
+            ),
+        },
     ]
+
+
+# --- the baseline the benchmark compares against ---------------------------------------------------
+# The plain approach: the full schema as bare DDL, the question, free text out. No grammar, no linking,
+# no value hints, no examples; the benchmark also defeats prefix reuse for it.
+
+BASELINE_TEMPLATE = Template(
+    """Write one DuckDB SQL query that answers the question about this database.
+
+$ddl
+
+Question: $question
+Answer with the SQL query only."""
+)
+
+
+def baseline_messages(question: str, schema: SchemaView) -> list[dict[str, str]]:
+    ddl = "\n".join(
+        f"CREATE TABLE {quote_identifier(t.name)} ("
+        + ", ".join(f"{quote_identifier(c.name)} {c.data_type or 'VARCHAR'}" for c in t.columns)
+        + ");"
+        for t in schema.tables
+    )
+    return [{"role": "user", "content": BASELINE_TEMPLATE.substitute(ddl=ddl, question=question.strip())}]

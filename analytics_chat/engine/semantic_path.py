@@ -12,7 +12,7 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
-from analytics_chat.llm.base import CancelToken, GenerationOptions, GenerationResult, TextGenerator
+from analytics_chat.llm.base import CancelToken, GenerationOptions, GenerationResult, TextCallback, TextGenerator
 from analytics_chat.pipeline.state import Turn
 from catalog.models import Column, DataSource
 from semantic.compiler import OPERATORS, SemanticError, SemanticModel, SemanticQuery, compile_to_sql
@@ -157,6 +157,7 @@ def plan_semantic_query(
     cancel: CancelToken,
     statements: list[str] = (),
     examples: list[tuple[str, dict[str, Any]]] = (),
+    on_text: TextCallback | None = None,
 ) -> SemanticPlan | None:
     """Ask the model for a semantic query and compile it; None when the semantic layer cannot express it."""
     vocab = vocabulary(source, tables)
@@ -170,6 +171,7 @@ def plan_semantic_query(
         options=GenerationOptions(temperature=0.0, max_tokens=220, seed=options.seed).merged_over({}),
         json_schema=query_schema(vocab),
         cancel=cancel,
+        on_text=on_text,
     )
     try:
         query = _cleaned(json.loads(generation.text))

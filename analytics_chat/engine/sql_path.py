@@ -16,11 +16,18 @@ from typing import Any
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.optimizer.scope import traverse_scope
 
 from analytics_chat.engine.grammar import build_sql_grammar
 from analytics_chat.engine.linking import LinkedSchema, link_schema
 from analytics_chat.engine.prompts import CANNOT_ANSWER, Correction, correction_messages, sql_messages
-from analytics_chat.llm.base import CancelToken, GenerationOptions, GenerationResult, TextCallback, TextGenerator
+from analytics_chat.llm.base import (
+    CancelToken,
+    GenerationOptions,
+    GenerationResult,
+    TextCallback,
+    TextGenerator,
+)
 from analytics_chat.pipeline.state import StageError, Turn
 from catalog.execution import QueryError, explain
 from catalog.guard import GuardError, check_sql
@@ -74,6 +81,60 @@ def is_cannot_answer(tree: exp.Expression) -> bool:
     return any(isinstance(e, exp.Literal) and e.this == CANNOT_ANSWER for e in tree.find_all(exp.Literal))
 
 
+def misplaced_columns(tree: exp.Expression, linked: LinkedSchema) -> list[str]:
+    """Say which ``alias.column`` names a column its table does not have, and where that column lives.
+
+    The guard's "unknown column" does not say which table was meant; small models repeat the same draft
+    unless told, e.g., "T2 is car_makers, which has no column CountryId; CountryId is in countries".
+    """
+    problems: list[str] = []
+    try:
+        scopes = traverse_scope(tree)
+    except sqlglot.errors.SqlglotError:
+        return problems
+    for scope in scopes:
+        for column in scope.columns:
+            source = scope.sources.get(column.table) if column.table else None
+            if not isinstance(source, exp.Table):
+                continue
+            table = linked.scope.table(source.name)
+            if table is None or table.column(column.name) is not None:
+                continue
+            owners = [t.name for t in linked.scope.tables if t.column(column.name) is not None]
+            where = f"; {column.name} is in {', '.join(owners)}" if owners else ""
+            columns = ", ".join(c.name for c in table.columns)
+            problems.append(
+                f"{column.table} is {table.name}, which has no column {column.name} (its columns: {columns}){where}"
+            )
+    return list(dict.fromkeys(problems))
+
+
+def repair_misplaced_columns(tree: exp.Expression, linked: LinkedSchema) -> exp.Expression:
+    """Move ``T1.c`` to ``T3.c`` when T1's table lacks c and exactly one other table in that FROM has it.
+
+    The commonest slip of small models on joins; fixing it here saves a whole correction round.
+    """
+    tree = tree.copy()
+    try:
+        scopes = traverse_scope(tree)
+    except sqlglot.errors.SqlglotError:
+        return tree
+    for scope in scopes:
+        tables = {
+            alias: linked.scope.table(source.name)
+            for alias, source in scope.sources.items()
+            if isinstance(source, exp.Table) and linked.scope.table(source.name) is not None
+        }
+        for column in scope.columns:
+            table = tables.get(column.table)
+            if table is None or table.column(column.name) is not None:
+                continue
+            owners = [alias for alias, other in tables.items() if other.column(column.name) is not None]
+            if len(owners) == 1:
+                column.set("table", exp.to_identifier(owners[0]))
+    return tree
+
+
 def check_draft(text: str, linked: LinkedSchema, source: DataSource) -> str:
     """Checked DuckDB SQL for a draft, or DraftError with the exact problem; StageError if unanswerable."""
     cleaned = _FENCE.sub("", text.strip()).strip().rstrip(";").strip()
@@ -86,6 +147,10 @@ def check_draft(text: str, linked: LinkedSchema, source: DataSource) -> str:
             "This question cannot be answered from the data in scope.",
             tables=[t.name for t in linked.scope.tables],
         )
+    tree = repair_misplaced_columns(tree, linked)
+    misplaced = misplaced_columns(tree, linked)
+    if misplaced:
+        raise DraftError("\n".join(misplaced))
     try:
         guarded = check_sql(tree.sql(dialect="duckdb"), allowed_tables=linked.scope.names())
     except GuardError as error:
@@ -141,10 +206,14 @@ def write_sql(
     except DraftError as error:
         draft.attempts.append({"sql": result.text, "error": str(error)})
 
-    retry = correction_messages(messages, question, linked, Correction(result.text, draft.attempts[-1]["error"]))
+    retry = correction_messages(
+        messages, question, linked, Correction(result.text, draft.attempts[-1]["error"])
+    )
     if on_text is not None:
         on_text("\n")
-    result = generator.complete(retry, options=options, grammar=grammar, on_text=on_text, cancel=cancel)
+    # The retry may not alias tables: each table.column must then be a column of that table.
+    strict = build_sql_grammar(linked, table_aliases=False)
+    result = generator.complete(retry, options=options, grammar=strict, on_text=on_text, cancel=cancel)
     draft.generations.append(result)
     try:
         draft.sql = check_draft(result.text, linked, data_source)

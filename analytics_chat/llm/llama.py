@@ -238,6 +238,16 @@ class LlamaGenerator:
             finally:
                 self._cancel = None
 
+    def forget_prompts(self) -> None:
+        """Drop every evaluated prompt (KV cache and saved prefixes): the next call reads all of its prompt.
+
+        Only the benchmark's baseline wants this; the service never throws evaluated prefixes away.
+        """
+        with self._lock:
+            self._prefix_states.clear()
+            self._llama._ctx.kv_cache_seq_rm(-1, 0, -1)
+            self._llama.n_tokens = 0
+
     def close(self) -> None:
         with self._lock:
             self._prefix_states.clear()

@@ -107,8 +107,10 @@ def answer(message: ChatMessage, generator, cancel: CancelToken) -> None:
             on_stage=lambda name: lifecycle.record_stage(message_uuid, name, state.timings_ms),
         )
     except GenerationAborted as exc:
-        if exc.partial is not None and exc.partial.text and not state.response:
-            state.response = exc.partial.text
+        if exc.partial is not None:  # keep what the model produced, and count what it cost
+            state.add_usage(exc.partial)
+            if exc.partial.text and not state.response:
+                state.response = exc.partial.text
         state.finish_reason = "aborted"
         fields = outcome_fields(state)
         fields["error_info"] = {

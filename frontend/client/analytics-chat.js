@@ -367,16 +367,21 @@ function renderSql(doc, sql, hljs) {
 function renderChart(doc, spec, vegaEmbed) {
   const element = doc.createElement("div");
   element.className = "ac-chart";
+  // vega-embed's own CSS makes its node inline-block (shrink to fit), which leaves a spec sized to its
+  // container ("width": "container") 0 px wide; as a block it takes the width it is given.
+  element.style.display = "block";
   if (typeof vegaEmbed !== "function") {
     element.textContent = "(chart: vega-embed is not loaded)";
     return { element, promise: null };
   }
-  const promise = vegaEmbed(element, spec, { renderer: "svg", actions: { export: true, source: false, compiled: false, editor: false } }).catch(
-    (error) => {
+  // Draw once renderResponse has put the element in the page: a spec sized to its container
+  // ("width": "container") measures the element, and a detached one is 0 px wide.
+  const promise = Promise.resolve()
+    .then(() => vegaEmbed(element, spec, { renderer: "svg", actions: { export: true, source: false, compiled: false, editor: false } }))
+    .catch((error) => {
       element.textContent = `Could not draw the chart: ${error.message}`;
       throw error;
-    },
-  );
+    });
   return { element, promise };
 }
 

@@ -68,8 +68,10 @@ async function loadSources() {
 async function loadModels() {
   try {
     const models = await api.models();
+    // "" sends no model, so the server's default answers (it may be set by configuration, not flagged here).
     modelSelect.replaceChildren(
-      ...models.map((m) => element("option", { value: m.name, textContent: m.name, selected: m.is_default })),
+      element("option", { value: "", textContent: "Default" }),
+      ...models.map((m) => element("option", { value: m.name, textContent: m.is_default ? `${m.name} (default)` : m.name })),
     );
   } catch (error) {
     statusLine.textContent = `Could not load models: ${describeError(error)}`;

@@ -28,8 +28,8 @@ VALID = [
     "SELECT concert_Name FROM concert EXCEPT SELECT concert_Name FROM concert WHERE Year = '2014'",
     "SELECT CASE WHEN Age > 30 THEN 'old' ELSE 'young' END AS band, count(*) AS n FROM singer GROUP BY band",
     "SELECT CAST(Year AS INTEGER) + 1 FROM concert",
-    "SELECT \"Show Time\" FROM \"show\" WHERE \"order\" IS NOT NULL",
-    "SELECT \"show\".\"Show Time\" FROM \"show\";",
+    'SELECT "Show Time" FROM "show" WHERE "order" IS NOT NULL',
+    'SELECT "show"."Show Time" FROM "show";',
     "SELECT Name FROM singer WHERE EXISTS (SELECT 1 FROM singer_in_concert WHERE singer_in_concert.Singer_ID = singer.Singer_ID)",
     "SELECT Name FROM singer WHERE Name LIKE '%an%' AND Age BETWEEN 20 AND 40",
     "select name from singer",  # wrong case of a column name is rejected below; this one is lower-case keywords only
@@ -85,3 +85,20 @@ def test_empty_schema_is_a_clear_error():
         build_sql_grammar({})
     with pytest.raises(ValueError, match="no columns"):
         build_sql_grammar({"t": []})
+
+
+@pytest.mark.parametrize(
+    ("sql", "accepted"),
+    [
+        (
+            "SELECT singer.Name FROM singer JOIN singer_in_concert ON singer.Singer_ID = singer_in_concert.Singer_ID",
+            True,
+        ),
+        ("SELECT sub.Country FROM (SELECT Country FROM singer) AS sub", True),
+        ("SELECT T1.Name FROM singer AS T1", False),
+        ("SELECT singer.Year FROM singer", False),
+    ],
+)
+def test_without_table_aliases_columns_stay_on_their_table(vocab_llama, sql, accepted):
+    strict = build_sql_grammar(SCHEMA, table_aliases=False)
+    assert grammar_accepts(vocab_llama, strict, sql) is accepted

@@ -19,12 +19,17 @@ def test_value_in_question_is_matched_with_the_stored_spelling(shop):
     linked = link_schema("How many customers come from FRANCE?", shop, None, [])
     [match] = [m for m in linked.value_matches if m.column == "country"]
     assert (match.table, match.value, match.mention) == ("customers", "France", "FRANCE")
-    assert "customers.country = 'France'" in sql_messages("How many customers come from FRANCE?", linked)[1]["content"]
+    assert (
+        "customers.country = 'France'"
+        in sql_messages("How many customers come from FRANCE?", linked)[1]["content"]
+    )
 
 
 def test_value_matching_needs_whole_words(shop):
     scope = load_scope(shop)
-    assert not [m for m in match_values("Which products are spaint-free for a spaniard?", scope) if m.value == "Spain"]
+    assert not [
+        m for m in match_values("Which products are spaint-free for a spaniard?", scope) if m.value == "Spain"
+    ]
     assert [m.value for m in match_values("orders from customers in spain", scope)] == ["Spain"]
 
 
@@ -32,7 +37,10 @@ def test_small_schema_keeps_everything_with_join_keys(shop):
     linked = link_schema("total quantity per product title", shop, None, [])
     assert not linked.pruned
     assert {t.name for t in linked.tables} == {"customers", "products", "orders", "show"}
-    assert {(j.from_table, j.to_table) for j in linked.joins} >= {("orders", "customers"), ("orders", "products")}
+    assert {(j.from_table, j.to_table) for j in linked.joins} >= {
+        ("orders", "customers"),
+        ("orders", "products"),
+    }
 
 
 def test_scope_limits_the_tables(shop):
@@ -52,7 +60,7 @@ def test_disabled_tables_never_appear(shop):
 
 
 def test_unknown_scope_table_is_a_clear_error(shop):
-    with pytest.raises(ValueError, match="nonsense.*available: customers"):
+    with pytest.raises(ValueError, match=r"nonsense.*available: customers"):
         load_scope(shop, ["nonsense"])
 
 
@@ -87,7 +95,9 @@ def test_large_schema_is_pruned_but_keeps_the_join_path(warehouse):
     assert linked.pruned
     assert [t.name for t in linked.tables] == ["city", "country", "region", "store"]  # the catalog's order
     assert {(j.from_table, j.to_table) for j in linked.joins} == {
-        ("country", "region"), ("city", "country"), ("store", "city")
+        ("country", "region"),
+        ("city", "country"),
+        ("store", "city"),
     }
     user = sql_messages("Which region has the most stores?", linked)[1]["content"]
     assert user.startswith("Relevant tables: city, country, region, store")

@@ -25,7 +25,9 @@ def small_model():
     from analytics_chat.llm.llama import LlamaGenerator
     from analytics_chat.models import LLMModel
 
-    return LlamaGenerator(LLMModel(name="qwen-0.5b-test", path=str(SMALL_MODEL), context_size=4096, threads=2))
+    return LlamaGenerator(
+        LLMModel(name="qwen-0.5b-test", path=str(SMALL_MODEL), context_size=4096, threads=2)
+    )
 
 
 def test_real_model_answers_a_simple_question(shop, small_model):

@@ -111,10 +111,14 @@ def test_ragged_rows_are_a_clear_error():
 
 def test_real_duckdb_results_of_equivalent_queries_match():
     con = duckdb.connect()
-    con.execute("CREATE TABLE t AS SELECT * FROM (VALUES (1, 'a', 2.5), (2, 'b', 3.5), (3, 'a', 1.0)) v(id, k, x)")
+    con.execute(
+        "CREATE TABLE t AS SELECT * FROM (VALUES (1, 'a', 2.5), (2, 'b', 3.5), (3, 'a', 1.0)) v(id, k, x)"
+    )
     gold = con.execute("SELECT k, avg(x) FROM t GROUP BY k")
     gold_rows, gold_cols = gold.fetchall(), [d[0] for d in gold.description]
-    answer = con.execute("SELECT count(*) AS n, k, sum(x) / count(x) AS mean FROM t GROUP BY k ORDER BY k DESC")
+    answer = con.execute(
+        "SELECT count(*) AS n, k, sum(x) / count(x) AS mean FROM t GROUP BY k ORDER BY k DESC"
+    )
     answer_rows, answer_cols = answer.fetchall(), [d[0] for d in answer.description]
     assert results_match(answer_rows, answer_cols, gold_rows, gold_cols, False)
     wrong = con.execute("SELECT k, max(x) FROM t GROUP BY k")

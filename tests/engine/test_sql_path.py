@@ -15,7 +15,9 @@ class Recording:
     """The scripted generator, remembering the messages and grammar of every call."""
 
     def __init__(self, rules: list[dict[str, str]], default: str = "SELECT 'CANNOT_ANSWER'"):
-        self.inner = ScriptedGenerator.from_script("scripted", {"rules": rules, "default": default, "token_delay_ms": 0})
+        self.inner = ScriptedGenerator.from_script(
+            "scripted", {"rules": rules, "default": default, "token_delay_ms": 0}
+        )
         self.name, self.context_size = self.inner.name, self.inner.context_size
         self.calls: list[dict] = []
 
@@ -36,7 +38,9 @@ def rows(source, sql):
 
 
 def test_good_draft_is_qualified_and_runs(shop):
-    generator = Recording([{"match": "France", "response": "SELECT name FROM customers WHERE country = 'France'"}])
+    generator = Recording(
+        [{"match": "France", "response": "SELECT name FROM customers WHERE country = 'France'"}]
+    )
     draft = ask(generator, shop, "Which customers are from France?")
     assert draft.attempts == [] and len(generator.calls) == 1
     assert "customers.name" in draft.sql and "customers.country" in draft.sql
@@ -97,7 +101,9 @@ def test_other_dialects_are_transpiled_to_duckdb(shop):
 
 
 def test_names_that_need_quotes_work(shop):
-    generator = Recording([{"match": ".", "response": 'SELECT "Show Time" FROM "show" WHERE venue = \'Garden\''}])
+    generator = Recording(
+        [{"match": ".", "response": 'SELECT "Show Time" FROM "show" WHERE venue = \'Garden\''}]
+    )
     assert rows(shop, ask(generator, shop, "When is the garden show?").sql) == [("18:30",)]
 
 
@@ -125,3 +131,29 @@ def test_system_prompt_is_the_same_for_different_questions(shop):
 def test_unknown_source_is_a_clear_error(db):
     with pytest.raises(StageError, match="unknown data source 'nope'"):
         ask(Recording([]), "nope", "anything?")
+
+
+def test_column_on_the_wrong_table_is_explained_and_the_retry_may_not_alias(shop):
+    fixed = (
+        "SELECT customers.name FROM customers JOIN orders ON orders.customer_id = customers.customer_id "
+        "JOIN products ON products.product_id = orders.product_id WHERE products.title = 'Oak Desk'"
+    )
+    generator = Recording([
+        {"match": "The query failed", "response": fixed},
+        {"match": ".", "response": "SELECT T1.name FROM customers AS T1 WHERE T1.title = 'Oak Desk'"},
+    ])  # fmt: skip
+    draft = ask(generator, shop, "Who bought the oak desk?")
+    error = draft.attempts[0]["error"]
+    assert "T1 is customers, which has no column title" in error and "title is in products" in error
+    strict = generator.calls[1]["grammar"]
+    assert strict != generator.calls[0]["grammar"] and 'talias ::= "sub" [0-9]?' in strict
+    assert rows(shop, draft.sql) == [("Kenji Sato",), ("Luc Petit",)]
+
+
+def test_a_column_on_the_wrong_joined_table_is_moved_without_a_model_round(shop):
+    generator = Recording([
+        {"match": ".", "response": "SELECT T2.name FROM orders AS T1 JOIN customers AS T2 ON T1.customer_id = T2.customer_id WHERE T2.status = 'returned'"},
+    ])  # fmt: skip
+    draft = ask(generator, shop, "Who returned an order?")
+    assert len(generator.calls) == 1 and draft.attempts == []
+    assert rows(shop, draft.sql) == [("Luc Petit",)]

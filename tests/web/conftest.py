@@ -1,5 +1,5 @@
-"""Fixtures for the web tests: a chat site (the stub API now, the lead's `live_service` later) and a
-headless Debian Chromium driven by Playwright."""
+"""Fixtures for the web tests: a chat site (the in-process stub API, or the real `live_service` with
+scripted models) and a headless Debian Chromium driven by Playwright."""
 
 from __future__ import annotations
 
@@ -10,8 +10,57 @@ from pathlib import Path
 import pytest
 from rest_framework.authtoken.models import Token
 
+from tests.live import LiveService, scripted_model_code
 from tests.web import web_stub_api
-from tests.web.support import CHROMIUM, CHROMIUM_ARGS, PAGE_STATICFILES_DIRS, ChatSite
+from tests.web.support import CHROMIUM, CHROMIUM_ARGS, PAGE_STATICFILES_DIRS, ChatSite, sign_in
+
+# Scripted stand-ins for the live service: canned SQL by question, so the page, the clients and the
+# examples are tested on the real service quickly and deterministically. Rules match the user message
+# of the prompt; the first match wins, so the narrower follow-up rule comes first.
+REVENUE = "SUM(oi.quantity * oi.unit_price * (1 - oi.discount))"
+MONTHLY_REVENUE = (
+    f"SELECT DATE_TRUNC('month', o.order_date) AS month, {REVENUE} AS revenue "
+    "FROM orders AS o JOIN order_items AS oi ON oi.order_id = o.order_id "
+    "WHERE o.status = 'completed' AND EXTRACT(YEAR FROM o.order_date) = 2025{extra} "
+    "GROUP BY 1 ORDER BY 1"
+)
+WEB_SCRIPT = {
+    "rules": [
+        {
+            "match": r"(?i)question: .*last three months",
+            "response": MONTHLY_REVENUE.format(extra=" AND EXTRACT(MONTH FROM o.order_date) >= 10"),
+        },
+        {"match": r"(?i)question: .*(monthly|per month)", "response": MONTHLY_REVENUE.format(extra="")},
+        {
+            "match": r"(?i)question: .*customers spent",
+            "response": f"SELECT c.name, {REVENUE} AS spent FROM customers AS c "
+            "JOIN orders AS o ON o.customer_id = c.customer_id JOIN order_items AS oi ON oi.order_id = o.order_id "
+            "WHERE o.status = 'completed' GROUP BY c.name ORDER BY spent DESC LIMIT 5",
+        },
+    ],
+    "default": "SELECT COUNT(*) AS orders FROM orders",
+    "token_delay_ms": 5,
+}
+SCRIPTED_MODEL = "web-scripted"
+# ~200 tokens at 250 ms each: close to a minute of writing, long enough to stop on purpose.
+SLOW_MODEL = "web-slow"
+SLOW_SCRIPT = {"default": " ".join(["SELECT"] + ["1 +"] * 200 + ["1 AS n"]), "token_delay_ms": 250}
+
+
+@pytest.fixture(scope="session")
+def live_site(live_service: LiveService) -> ChatSite:
+    """The real service (tests/conftest.py) with this folder's scripted models registered."""
+    live_service.shell(scripted_model_code(SCRIPTED_MODEL, WEB_SCRIPT))
+    live_service.shell(scripted_model_code(SLOW_MODEL, SLOW_SCRIPT))
+    return ChatSite(
+        live_service.base_url.rstrip("/"),
+        live_service.username,
+        live_service.password,
+        live_service.token,
+        "live",
+        model=SCRIPTED_MODEL,
+        slow_model=SLOW_MODEL,
+    )
 
 
 @pytest.fixture
@@ -47,11 +96,8 @@ def stub_site(transactional_db, live_server, page_settings, django_user_model) -
 def chat_site(request) -> ChatSite:
     if request.param == "stub":
         return request.getfixturevalue("stub_site")
-    try:
-        service = request.getfixturevalue("live_service")
-    except pytest.FixtureLookupError:
-        pytest.skip("the live_service fixture (tests/conftest.py) is not there yet")
-    return ChatSite(service.base_url.rstrip("/"), service.username, service.password, service.token, "live")
+    request.getfixturevalue("worker")  # started again if another folder's test stopped it
+    return request.getfixturevalue("live_site")
 
 
 @pytest.fixture(scope="module")
@@ -91,10 +137,5 @@ def page(chromium):
 @pytest.fixture
 def signed_in_page(page, chat_site):
     """The chat page, signed in through the login form, with sources and threads loaded."""
-    page.goto(f"{chat_site.base_url}/")
-    page.wait_for_url("**/accounts/login/**")
-    page.fill("#id_username", chat_site.username)
-    page.fill("#id_password", chat_site.password)
-    page.click("button[type=submit]")
-    page.wait_for_selector("#chat-app[data-ready=true]", timeout=15_000)
+    sign_in(page, chat_site)
     return page

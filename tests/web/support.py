@@ -42,7 +42,21 @@ class ChatSite:
     password: str
     token: str | None
     kind: str  # "stub" or "live"
+    # Models to ask with (None: the server's default). On the live service these are scripted stand-ins
+    # (tests/web/conftest.py): fast and deterministic, and one slow enough to stop mid-answer.
+    model: str | None = None
+    slow_model: str | None = None
     # Questions the tests ask: one that draws a chart, one that runs long enough to stop.
-    chart_question: str = "Plot the total order amount per month as a line chart"
+    chart_question: str = "Show monthly revenue for 2025 as a line chart"
     long_question: str = "List every customer with their total order amount, slowly, sorted by amount"
     follow_up: str = "Now only for the last three months"
+
+
+def sign_in(page, site: ChatSite) -> None:
+    """Through the login form to the chat page, with sources, models and threads loaded."""
+    page.goto(f"{site.base_url}/")
+    page.wait_for_url("**/accounts/login/**")
+    page.fill("#id_username", site.username)
+    page.fill("#id_password", site.password)
+    page.click("button[type=submit]")
+    page.wait_for_selector("#chat-app[data-ready=true]", timeout=15_000)

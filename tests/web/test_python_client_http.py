@@ -1,4 +1,4 @@
-"""The Python client over real HTTP: against the stub API and (live) the real service."""
+"""The Python client over real HTTP: against the stub API and (live) the real service with scripted models."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ TIMEOUT_S = 300
 def test_session_follows_up_in_one_thread(chat_site: ChatSite, page_settings):
     with Client(chat_site.base_url, chat_site.token, timeout=TIMEOUT_S) as client:
         assert any(source["name"] for source in client.sources())
-        session = client.chat(scope="demo")
+        session = client.chat(scope="demo", model=chat_site.model)
         first = session.send(chat_site.chart_question)
         assert first.status == "succeeded", first.error_info
         second = session.send(chat_site.follow_up)
@@ -22,12 +22,15 @@ def test_session_follows_up_in_one_thread(chat_site: ChatSite, page_settings):
             second.response_uuid,
         ]
         assert "{" not in first.to_text()
+        if chat_site.kind == "live":  # the real composer answered with the data and a line chart
+            assert first.data.columns == ["month", "revenue"] and len(first.data.rows) == 12
+            assert second.data.rows and len(second.data.rows) < len(first.data.rows)
 
 
 def test_session_abort_stops_the_server(chat_site: ChatSite, page_settings):
     with (
         Client(chat_site.base_url, chat_site.token, timeout=TIMEOUT_S) as client,
-        client.chat(scope="demo") as session,
+        client.chat(scope="demo", model=chat_site.slow_model) as session,
     ):
         for event in session.stream(chat_site.long_question):
             if event.event == "stage":

@@ -1,5 +1,5 @@
-"""examples/streamlit_app.py under Streamlit's AppTest, talking over HTTP to the stub API (and to the
-real service when `live_service` exists)."""
+"""examples/streamlit_app.py under Streamlit's AppTest, talking over HTTP to the stub API and to the
+real service (`live`, with a scripted model named in the sidebar)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ def test_streamlit_app_renders_data_sql_and_chart(chat_site, page_settings):
     assert not app.exception
     app.sidebar.text_input(key="base_url").set_value(chat_site.base_url)
     app.sidebar.text_input(key="token").set_value(chat_site.token)
+    if chat_site.model:
+        app.sidebar.text_input(key="model").set_value(chat_site.model)
     app.run()
 
     app.chat_input[0].set_value(chat_site.chart_question).run(timeout=ANSWER_TIMEOUT_S)
@@ -27,7 +29,9 @@ def test_streamlit_app_renders_data_sql_and_chart(chat_site, page_settings):
     assert not app.error, [e.value for e in app.error]
     session = app.session_state["session"]
     answer = session.history[-1]
-    assert answer.ok
+    assert answer.ok, answer.error_info
+    if chat_site.model:
+        assert answer.raw["model"] == chat_site.model
 
     charts = app.get("vega_lite_chart")
     if "{chart_spec}" in answer.response:
@@ -43,6 +47,10 @@ def test_streamlit_app_renders_data_sql_and_chart(chat_site, page_settings):
         assert any(code.value == answer.sql for code in app.code)
     if chat_site.kind == "stub":
         assert len(charts) == 1 and len(app.dataframe) == 1 and len(app.code) == 1
+    else:  # the service's composer chose a chart and a table for this question
+        assert len(charts) == 1 and len(app.dataframe) == 1
+        mark = json.loads(charts[0].proto.spec)["mark"]
+        assert (mark["type"] if isinstance(mark, dict) else mark) == "line"
 
     # A follow-up stays in the thread; the first answer is still shown.
     app.chat_input[0].set_value(chat_site.follow_up).run(timeout=ANSWER_TIMEOUT_S)

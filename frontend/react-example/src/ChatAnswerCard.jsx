@@ -16,9 +16,9 @@ const STAGE_LABELS = {
  * stage while it works, then the filled template (table, SQL, chart). Unmounting or "Stop" aborts
  * the request, and the client tells the server to stop the work too.
  *
- * props: client (from createClient), ask, scope, title, embed (vega-embed; replaceable in tests)
+ * props: client (from createClient), ask, scope, model (optional), title, embed (vega-embed; replaceable in tests)
  */
-export function ChatAnswerCard({ client, ask, scope, title, embed = vegaEmbed }) {
+export function ChatAnswerCard({ client, ask, scope, model, title, embed = vegaEmbed }) {
   const [state, setState] = useState({ phase: "idle", stage: null, text: "", error: null });
   const [run, setRun] = useState(0);
   const controllerRef = useRef(null);
@@ -30,7 +30,7 @@ export function ChatAnswerCard({ client, ask, scope, title, embed = vegaEmbed })
     setState({ phase: "running", stage: null, text: "", error: null });
     (async () => {
       try {
-        for await (const { event, data } of client.stream({ ask, scope }, controller.signal)) {
+        for await (const { event, data } of client.stream({ ask, scope, model }, controller.signal)) {
           if (event === "stage" && data.state === "started") setState((s) => ({ ...s, stage: data.stage }));
           else if (event === "delta") setState((s) => ({ ...s, text: s.text + (data.text ?? "") }));
           else if (event === "done") {
@@ -46,7 +46,7 @@ export function ChatAnswerCard({ client, ask, scope, title, embed = vegaEmbed })
       }
     })();
     return () => controller.abort();
-  }, [client, ask, scope, embed, run]);
+  }, [client, ask, scope, model, embed, run]);
 
   const running = state.phase === "running";
   return (

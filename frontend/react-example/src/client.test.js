@@ -55,14 +55,15 @@ describe("analytics-chat client", () => {
     expect(abortCalls.map((c) => c.url)).toEqual([`/api/chat/messages/${ANSWER.response_uuid}/abort`]);
   });
 
-  it("renderResponse fills placeholders in template order", () => {
+  it("renderResponse fills placeholders in template order", async () => {
     const node = document.createElement("div");
     const embedded = [];
-    const { rendered } = renderResponse(ANSWER, node, { vegaEmbed: async (el, spec) => embedded.push(spec) });
+    const { rendered, chart } = renderResponse(ANSWER, node, { vegaEmbed: async (el, spec) => embedded.push(spec) });
     expect(rendered).toEqual(["data", "sql", "chart_spec"]);
     expect([...node.children].map((c) => c.className)).toEqual(["ac-text", "ac-data", "ac-sql", "ac-chart"]);
     expect([...node.querySelectorAll("tbody tr")].map((tr) => tr.textContent)).toEqual(["north120", "south98.5"]);
     expect(node.querySelector("code.language-sql").textContent).toContain("GROUP BY region");
+    await chart; // drawn once the element is in place
     expect(embedded).toEqual([ANSWER.response_data.chart_spec]);
     expect(splitTemplate("a {sql} b {nope}")).toEqual([{ text: "a " }, { placeholder: "sql" }, { text: " b {nope}" }]);
   });

@@ -1,0 +1,306 @@
+"""Asking an evaluation set through the answer pipeline, and scoring the answers.
+
+The questions go through the same stages the API runs (``pipeline.stages.STAGES``), in this process, with
+the same model layer; a line with ``parent`` is asked as a follow-up in that line's thread. Scoring follows
+the eval README: result sets compared as multisets (in order when ``order_matters``), numbers to a
+relative tolerance of 1e-6, extra answer columns allowed; ``expects`` lists placeholders the response must
+carry.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import statistics
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlglot
+
+from analytics_chat.llm.base import CancelToken, GenerationAborted, GenerationOptions, TextGenerator
+from analytics_chat.pipeline.runner import run_stages
+from analytics_chat.pipeline.stages import STAGES
+from analytics_chat.pipeline.state import AnswerState, Scope, StageContext, StageError, Turn
+from catalog.execution import QueryError, run_query
+from catalog.models import DataSource
+from catalog.sync import import_source
+
+from .scoring import results_match
+
+SCORING_ROW_CAP = 200_000
+
+
+@dataclass
+class Question:
+    id: str
+    question: str
+    gold_sql: str | None
+    source: str
+    parent: str | None = None
+    order_matters: bool = False
+    expects: list[str] = field(default_factory=list)
+    gold_sql_duckdb: str | None = None
+    duckdb_runs_unchanged: bool = True
+
+    @property
+    def gold_for_duckdb(self) -> str | None:
+        return self.gold_sql_duckdb or (self.gold_sql if self.duckdb_runs_unchanged else None)
+
+
+@dataclass
+class Outcome:
+    id: str
+    question: str
+    correct: bool
+    verdict: str  # "correct", "wrong_result", "no_sql", "failed", "missing_placeholders", "gold_error"
+    latency_ms: float
+    first_token_ms: float | None
+    prompt_tokens: int
+    cached_prompt_tokens: int
+    completion_tokens: int
+    path: str | None
+    sql: str | None
+    error: str | None = None
+    stage_ms: dict[str, float] = field(default_factory=dict)
+
+
+def load_questions(path: Path, default_source: str | None) -> list[Question]:
+    questions = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        source = row.get("db_id") or default_source
+        if not source:
+            raise ValueError(f"{path}:{number}: no db_id and no --source to ask it on")
+        questions.append(
+            Question(
+                id=row["id"],
+                question=row["question"],
+                gold_sql=row.get("gold_sql"),
+                source=source,
+                parent=row.get("parent"),
+                order_matters=bool(row.get("order_matters")),
+                expects=list(row.get("expects") or []),
+                gold_sql_duckdb=row.get("gold_sql_duckdb"),
+                duckdb_runs_unchanged=row.get("duckdb_runs_unchanged", True),
+            )
+        )
+    return questions
+
+
+def ensure_sources(questions: list[Question], db_dir: Path | None, report: Callable[[str], None]) -> None:
+    """Import any source the set names that is not registered yet, from db_dir/<name>.sqlite, as a user
+    would (no descriptions, no semantic model)."""
+    for name in sorted({q.source for q in questions}):
+        if DataSource.objects.filter(name=name).exists():
+            continue
+        candidate = db_dir / f"{name}.sqlite" if db_dir else None
+        if candidate is None or not candidate.exists():
+            raise ValueError(f"data source {name!r} is not registered and {candidate} does not exist")
+        report(f"importing {name} from {candidate}")
+        import_source(name, candidate)
+
+
+def answer_question(
+    question: Question,
+    generator: TextGenerator,
+    history: list[Turn],
+    options: GenerationOptions | None = None,
+) -> tuple[AnswerState, float | None, str | None]:
+    """Run the pipeline; returns the state, the time to the first streamed text and any error."""
+    state = AnswerState(
+        message_uuid=str(uuid.uuid4()),
+        ask=question.question,
+        scope=Scope(source=question.source),
+        model_name=generator.name,
+        options=options or GenerationOptions(),
+        history=history,
+        is_new=not history,
+    )
+    started = time.perf_counter()
+    first_text: list[float] = []
+
+    def emit(event: str, payload: dict[str, Any]) -> None:
+        if event == "delta" and not first_text:
+            first_text.append((time.perf_counter() - started) * 1000)
+
+    error = None
+    try:
+        run_stages(state, StageContext(generator=generator, cancel=CancelToken(), emit=emit), STAGES)
+    except StageError as exc:
+        error = f"{exc.code}: {exc.message}"
+    except GenerationAborted:
+        error = "aborted"
+    except Exception as exc:  # an evaluation reports every failure and goes on
+        error = f"{type(exc).__name__}: {exc}"
+    return state, (first_text[0] if first_text else None), error
+
+
+def baseline_answer(
+    question: Question, generator: TextGenerator
+) -> tuple[AnswerState, float | None, str | None]:
+    """The baseline: same model, full schema DDL in a plain prompt, no grammar, no prefix reuse."""
+    from . import prompts
+    from .linking import load_scope
+    from .sql_path import parse_any_dialect
+
+    state = AnswerState(message_uuid=str(uuid.uuid4()), ask=question.question, scope=Scope(question.source),
+                        model_name=generator.name)  # fmt: skip
+    started = time.perf_counter()
+    first_text: list[float] = []
+
+    def on_text(_piece: str) -> None:
+        if not first_text:
+            first_text.append((time.perf_counter() - started) * 1000)
+
+    reset = getattr(generator, "forget_prompts", None)
+    if reset is not None:
+        reset()  # nothing of an earlier prompt may be reused
+    messages = prompts.baseline_messages(question.question, load_scope(question.source))
+    try:
+        result = generator.complete(
+            messages, options=GenerationOptions(temperature=0.0, max_tokens=256), on_text=on_text
+        )
+    except Exception as exc:
+        return state, None, f"{type(exc).__name__}: {exc}"
+    state.add_usage(result)
+    state.timings_ms["sql"] = round((time.perf_counter() - started) * 1000, 1)
+    state.path = "baseline"
+    text = result.text.strip()
+    fenced = re.search(r"```(?:sql)?\s*(.*?)```", text, re.DOTALL | re.IGNORECASE)
+    text = (fenced.group(1) if fenced else text).strip().rstrip(";")
+    try:
+        state.sql = parse_any_dialect(text).sql(dialect="duckdb")
+    except Exception as exc:
+        return state, (first_text[0] if first_text else None), f"unparsable: {exc}"
+    return state, (first_text[0] if first_text else None), None
+
+
+def _rows(source: DataSource, sql: str) -> tuple[list[tuple], list[str]]:
+    result = run_query(source, sql, row_cap=SCORING_ROW_CAP)
+    return [tuple(row) for row in result.rows], result.columns
+
+
+def _sqlite_rows(path: Path, sql: str) -> tuple[list[tuple], list[str]]:
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+        cursor = conn.execute(sql)
+        return [tuple(r) for r in cursor.fetchall()], [d[0] for d in cursor.description]
+
+
+def score(
+    question: Question, state: AnswerState, error: str | None, db_dir: Path | None
+) -> tuple[bool, str, str | None]:
+    """(correct, verdict, error) for one answered question."""
+    placeholders_ok = all("{" + name + "}" in state.response for name in question.expects)
+    if question.gold_sql is None:
+        if error:
+            return False, "failed", error
+        return placeholders_ok, "correct" if placeholders_ok else "missing_placeholders", None
+    if not state.sql:
+        return False, ("failed" if error else "no_sql"), error
+    source = DataSource.objects.get(name=question.source)
+    sqlite_file = db_dir / f"{question.source}.sqlite" if db_dir else None
+    try:
+        gold_sql = question.gold_for_duckdb
+        if gold_sql is None and sqlite_file and sqlite_file.exists():
+            # No DuckDB version of the gold query: score both on SQLite, as the set's README says.
+            gold_rows, gold_cols = _sqlite_rows(sqlite_file, question.gold_sql)
+            answer_rows, answer_cols = _sqlite_rows(
+                sqlite_file, sqlglot.transpile(state.sql, read="duckdb", write="sqlite")[0]
+            )
+        else:
+            gold_rows, gold_cols = _rows(source, gold_sql or question.gold_sql)
+            answer_rows, answer_cols = _rows(source, state.sql)
+    except (QueryError, sqlite3.Error, sqlglot.errors.SqlglotError) as exc:
+        return False, "gold_error", f"{type(exc).__name__}: {exc}"
+    if not results_match(answer_rows, answer_cols, gold_rows, gold_cols, question.order_matters):
+        return False, "wrong_result", error
+    if not placeholders_ok:
+        return False, "missing_placeholders", error
+    return True, "correct", error
+
+
+def evaluate(
+    questions: list[Question],
+    generator: TextGenerator,
+    db_dir: Path | None = None,
+    options: GenerationOptions | None = None,
+    baseline: bool = False,
+) -> Iterator[Outcome]:
+    """Answer and score each question in order, yielding as it goes (``baseline``: the plain approach)."""
+    answered: dict[str, tuple[Question, AnswerState]] = {}
+    for question in questions:
+        history: list[Turn] = []
+        if question.parent and question.parent in answered:
+            parent_question, parent_state = answered[question.parent]
+            history = [
+                Turn(
+                    ask=parent_question.question,
+                    sql=parent_state.sql,
+                    semantic_query=parent_state.semantic_query,
+                )
+            ]
+        started = time.perf_counter()
+        if baseline:
+            state, first_token_ms, error = baseline_answer(question, generator)
+        else:
+            state, first_token_ms, error = answer_question(question, generator, history, options)
+        latency_ms = (time.perf_counter() - started) * 1000
+        answered[question.id] = (question, state)
+        correct, verdict, detail = score(question, state, error, db_dir)
+        yield Outcome(
+            id=question.id,
+            question=question.question,
+            correct=correct,
+            verdict=verdict,
+            latency_ms=round(latency_ms, 1),
+            first_token_ms=round(first_token_ms, 1) if first_token_ms is not None else None,
+            prompt_tokens=state.usage["prompt_tokens"],
+            cached_prompt_tokens=state.usage["cached_prompt_tokens"],
+            completion_tokens=state.usage["completion_tokens"],
+            path=state.path,
+            sql=state.sql,
+            error=detail,
+            stage_ms=dict(state.timings_ms),
+        )
+
+
+def percentile(values: list[float], share: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def summary(outcomes: list[Outcome]) -> dict[str, Any]:
+    latencies = [o.latency_ms for o in outcomes]
+    first_tokens = [o.first_token_ms for o in outcomes if o.first_token_ms is not None]
+    count = len(outcomes)
+    return {
+        "questions": count,
+        "correct": sum(o.correct for o in outcomes),
+        "accuracy": (sum(o.correct for o in outcomes) / count) if count else 0.0,
+        "latency_p50_ms": percentile(latencies, 0.5),
+        "latency_p95_ms": percentile(latencies, 0.95),
+        "first_token_p50_ms": percentile(first_tokens, 0.5),
+        "prompt_tokens_mean": statistics.fmean([o.prompt_tokens for o in outcomes]) if count else 0,
+        "cached_prompt_tokens_mean": statistics.fmean([o.cached_prompt_tokens for o in outcomes])
+        if count
+        else 0,
+        "completion_tokens_mean": statistics.fmean([o.completion_tokens for o in outcomes]) if count else 0,
+        "verdicts": {v: sum(o.verdict == v for o in outcomes) for v in sorted({o.verdict for o in outcomes})},
+        "paths": {
+            p: sum(str(o.path) == p for o in outcomes) for p in sorted({str(o.path) for o in outcomes})
+        },
+    }
+
+
+def report_document(outcomes: list[Outcome], **meta: Any) -> dict[str, Any]:
+    return {**meta, "summary": summary(outcomes), "questions": [asdict(o) for o in outcomes]}
