@@ -117,9 +117,7 @@ def test_abort_in_embedded_mode(embedded):
             next(e for e in events if e[0] == "delta")
             started = time.monotonic()
             assert c.post(f"/api/chat/messages/{uuid_}/abort").status_code == 202
-            last = None
-            for last in events:
-                pass
+            last = list(events)[-1]
         assert last[0] == "error" and last[1]["status"] == "aborted"
         assert time.monotonic() - started < 2
         # the worker stops and takes the next question

@@ -67,7 +67,7 @@ def test_thread_tree_several_levels_deep(service, worker):
         parent = reply
 
     thread = service.client().get(f"/api/chat/messages/{parent['response_uuid']}/thread").json()["messages"]
-    assert [m["response_uuid"] for m in thread][0] == first["response_uuid"]
+    assert next(m["response_uuid"] for m in thread) == first["response_uuid"]
     assert len(thread) == 5
 
     fresh = ask(
@@ -126,15 +126,14 @@ def stream_until(service: LiveService, body: dict, until, holder: dict) -> None:
     """Stream a generate call in this thread until ``until(event, payload)``; then drop the connection."""
     with httpx.Client(
         base_url=service.base_url, headers={"Authorization": f"Token {service.token}"}, timeout=300
-    ) as c:
-        with c.stream("POST", "/api/chat/generate", json={**body, "streaming": True}) as response:
-            for name, payload in parse_sse(response.iter_lines()):
-                holder.setdefault("events", []).append((name, payload))
-                if name == "start":
-                    holder["uuid"] = payload["response_uuid"]
-                if until(name, payload):
-                    holder["dropped_at"] = time.monotonic()
-                    return
+    ) as c, c.stream("POST", "/api/chat/generate", json={**body, "streaming": True}) as response:
+        for name, payload in parse_sse(response.iter_lines()):
+            holder.setdefault("events", []).append((name, payload))
+            if name == "start":
+                holder["uuid"] = payload["response_uuid"]
+            if until(name, payload):
+                holder["dropped_at"] = time.monotonic()
+                return
 
 
 def assert_worker_free_quickly(service: LiveService, since: float) -> None:
