@@ -192,6 +192,9 @@ CHAT = {
     "HISTORY_TURNS": 3,
     "DEFAULT_MODEL": os.environ.get("AC_DEFAULT_MODEL", "qwen2.5-coder-1.5b"),
     "DEFAULT_SOURCE": os.environ.get("AC_DEFAULT_SOURCE", "demo"),
+    # Read the system prompts of the first few sources when a worker starts.
+    "WARM_UP": env_bool("AC_WARM_UP", True),
+    "WARM_UP_SOURCES": env_int("AC_WARM_UP_SOURCES", 4),
 }
 
 QUERY = {

@@ -76,7 +76,9 @@ class Relationship(models.Model):
 
     from_column = models.ForeignKey(Column, on_delete=models.CASCADE, related_name="outgoing_relationships")
     to_column = models.ForeignKey(Column, on_delete=models.CASCADE, related_name="incoming_relationships")
-    cardinality = models.CharField(max_length=16, choices=Cardinality.choices, default=Cardinality.MANY_TO_ONE)
+    cardinality = models.CharField(
+        max_length=16, choices=Cardinality.choices, default=Cardinality.MANY_TO_ONE
+    )
     inferred = models.BooleanField(default=False, help_text="Guessed from matching names, not declared.")
 
     class Meta:

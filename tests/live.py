@@ -138,8 +138,21 @@ class LiveService:
 
     def start_beat(self) -> None:
         """The sweep's scheduler, apart from the workers (as in deployment), so a dead worker cannot stop it."""
-        self._spawn("beat", [sys.executable, "-m", "celery", "-A", "analytics_chat", "beat", "--loglevel", "INFO",
-                             "--schedule", str(self.data_dir / "beat-schedule")])
+        self._spawn(
+            "beat",
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "analytics_chat",
+                "beat",
+                "--loglevel",
+                "INFO",
+                "--schedule",
+                str(self.data_dir / "beat-schedule"),
+            ],
+        )
 
     def stop(self, name: str, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
         process = self.processes.pop(name, None)
@@ -245,6 +258,8 @@ def start_live_service(
         "AC_STALE_AFTER_SECONDS": "5",
         "AC_SWEEP_SECONDS": "1",
         "AC_GENERATE_RATE": "10000/min",
+        # Tests time their own questions; a background warm-up would compete with them for the model.
+        "AC_WARM_UP": "0",
         "DJANGO_SECURE_COOKIES": "0",
         "DJANGO_SETTINGS_MODULE": "analytics_chat.settings",
         **(extra_env or {}),

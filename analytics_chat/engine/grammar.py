@@ -55,7 +55,7 @@ cmp ::= "=" | "!=" | "<>" | "<=" | ">=" | "<" | ">"
 sum ::= prod (sp ("+" | "-" | "||") sp prod)*
 prod ::= unary (sp ("*" | "/" | "%") sp unary)*
 unary ::= "-"? atom
-atom ::= number | string | NULL | TRUE | FALSE | colref | call | "(" sp (query | expr) sp ")" | EXISTS sp "(" sp query sp ")" | case | cast | extract | DATE ws string
+atom ::= number | string | NULL | colref | call | "(" sp (query | expr) sp ")" | EXISTS sp "(" sp query sp ")" | case | cast | extract | DATE ws string
 colref ::= column | qualified | talias "." (column | alias | "*")
 talias ::= [A-Za-z] [A-Za-z0-9]? | "sub" [0-9]?
 call ::= agg "(" sp (DISTINCT ws)? (expr | "*") sp ")" | func "(" sp exprs? sp ")"
@@ -105,8 +105,6 @@ _KEYWORDS = [
     "ILIKE",
     "IS",
     "NULL",
-    "TRUE",
-    "FALSE",
     "EXISTS",
     "CASE",
     "WHEN",

@@ -60,8 +60,7 @@ CORRECTION_TEMPLATE = Template(
 $error
 Valid tables and columns:
 $names
-Write a corrected query for the question: $question
-Do not use table aliases: write table.column."""
+Write a corrected query for the question: $question"""
 )
 
 
@@ -217,7 +216,7 @@ Rules:
 - "top N", "most", "highest", "best" order by the metric descending with limit N (1 for "which ... the most"); \
 "lowest", "least" order ascending.
 - Filters compare a dimension with a stored value, spelled exactly as listed.
-- Use only the names listed above.
+- Use only the names listed above. Leave out the parts the question does not need.
 
 $examples"""
 )
@@ -257,15 +256,7 @@ def _semantic_examples(vocab: Any) -> str:
     if not metrics or not categorical:
         return ""
     metric, dimension = metrics[0], categorical[0]
-    empty = {
-        "metrics": [],
-        "dimensions": [],
-        "filters": [],
-        "time_grain": None,
-        "time_range": None,
-        "order_by": [],
-        "limit": None,
-    }
+    empty: dict[str, Any] = {}  # the model writes only the parts a question needs
     shots = [
         (
             f"{metric.label or metric.name} by {(dimension.label or dimension.name).lower()}",
@@ -289,7 +280,7 @@ def _semantic_examples(vocab: Any) -> str:
                     "time_grain": "month",
                     "time_range": {"start": f"{year}-01-01", "end": f"{year}-12-31"},
                 },
-            )  # fmt: skip
+            )
         )
     values = vocab.values.get(dimension.name)
     if values:
@@ -306,6 +297,11 @@ def _semantic_examples(vocab: Any) -> str:
     import json
 
     return "Examples:\n" + "\n".join(f"Question: {q}\nQuery: {json.dumps(a)}" for q, a in shots)
+
+
+def _compact(query: dict[str, Any]) -> dict[str, Any]:
+    """A semantic query without its empty parts, as the examples show them."""
+    return {k: v for k, v in query.items() if v not in (None, [], {})}
 
 
 def semantic_system_prompt(vocab: Any) -> str:
@@ -332,10 +328,12 @@ def semantic_messages(
     import json
 
     rules = "".join(f"Rule: {s}\n" for s in statements)
-    rules += "".join(f"Example: {q}\nQuery: {json.dumps(a)}\n" for q, a in examples)
+    rules += "".join(f"Example: {q}\nQuery: {json.dumps(_compact(a))}\n" for q, a in examples)
     previous = next((turn for turn in reversed(history) if turn.semantic_query), None)
     history_text = (
-        SEMANTIC_HISTORY_TEMPLATE.substitute(ask=previous.ask, query=json.dumps(previous.semantic_query))
+        SEMANTIC_HISTORY_TEMPLATE.substitute(
+            ask=previous.ask, query=json.dumps(_compact(previous.semantic_query))
+        )
         if previous
         else ""
     )

@@ -12,7 +12,13 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
-from analytics_chat.llm.base import CancelToken, GenerationOptions, GenerationResult, TextCallback, TextGenerator
+from analytics_chat.llm.base import (
+    CancelToken,
+    GenerationOptions,
+    GenerationResult,
+    TextCallback,
+    TextGenerator,
+)
 from analytics_chat.pipeline.state import Turn
 from catalog.models import Column, DataSource
 from semantic.compiler import OPERATORS, SemanticError, SemanticModel, SemanticQuery, compile_to_sql
@@ -143,7 +149,9 @@ def query_schema(vocab: SemanticVocabulary) -> dict[str, Any]:
             },
             "limit": _nullable({"type": "integer", "minimum": 1, "maximum": 1000}),
         },
-        "required": ["metrics", "dimensions", "filters", "time_grain", "time_range", "order_by", "limit"],
+        # Only metrics are required: the model writes the parts a question needs and closes the object,
+        # which on two cores saves about a second of writing per question.
+        "required": ["metrics"],
     }
 
 

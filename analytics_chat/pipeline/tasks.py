@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
 import traceback
 from typing import Any
 
@@ -193,6 +194,21 @@ def load_default_model(**_kwargs) -> None:
     from analytics_chat.llm.registry import get_generator
 
     try:
-        get_generator(None)
+        generator = get_generator(None)
     except Exception as exc:  # a missing model is reported per message, not by crashing the worker
         log.error("default model not loaded at start-up: %s", exc)
+        return
+    if settings.CHAT["WARM_UP"]:
+        # In the background: a question that arrives meanwhile waits only for the prefix being read.
+        threading.Thread(target=_warm_up, args=(generator,), name="warm-up", daemon=True).start()
+
+
+def _warm_up(generator) -> None:
+    from analytics_chat.engine.warmup import warm_prefixes
+    from catalog.models import DataSource
+
+    try:
+        sources = list(DataSource.objects.filter(enabled=True).order_by("name")[: settings.CHAT["WARM_UP_SOURCES"]])
+        warm_prefixes(generator, sources)
+    except Exception:
+        log.exception("warming the prompt prefixes failed; questions will read them when they come")

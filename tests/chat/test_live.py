@@ -124,9 +124,12 @@ def test_ownership_other_users_get_404(service, worker):
 
 def stream_until(service: LiveService, body: dict, until, holder: dict) -> None:
     """Stream a generate call in this thread until ``until(event, payload)``; then drop the connection."""
-    with httpx.Client(
-        base_url=service.base_url, headers={"Authorization": f"Token {service.token}"}, timeout=300
-    ) as c, c.stream("POST", "/api/chat/generate", json={**body, "streaming": True}) as response:
+    with (
+        httpx.Client(
+            base_url=service.base_url, headers={"Authorization": f"Token {service.token}"}, timeout=300
+        ) as c,
+        c.stream("POST", "/api/chat/generate", json={**body, "streaming": True}) as response,
+    ):
         for name, payload in parse_sse(response.iter_lines()):
             holder.setdefault("events", []).append((name, payload))
             if name == "start":

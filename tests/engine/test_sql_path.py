@@ -133,7 +133,7 @@ def test_unknown_source_is_a_clear_error(db):
         ask(Recording([]), "nope", "anything?")
 
 
-def test_column_on_the_wrong_table_is_explained_and_the_retry_may_not_alias(shop):
+def test_column_on_a_table_missing_from_the_query_is_explained(shop):
     fixed = (
         "SELECT customers.name FROM customers JOIN orders ON orders.customer_id = customers.customer_id "
         "JOIN products ON products.product_id = orders.product_id WHERE products.title = 'Oak Desk'"
@@ -145,8 +145,7 @@ def test_column_on_the_wrong_table_is_explained_and_the_retry_may_not_alias(shop
     draft = ask(generator, shop, "Who bought the oak desk?")
     error = draft.attempts[0]["error"]
     assert "T1 is customers, which has no column title" in error and "title is in products" in error
-    strict = generator.calls[1]["grammar"]
-    assert strict != generator.calls[0]["grammar"] and 'talias ::= "sub" [0-9]?' in strict
+    assert generator.calls[1]["grammar"] == generator.calls[0]["grammar"]
     assert rows(shop, draft.sql) == [("Kenji Sato",), ("Luc Petit",)]
 
 

@@ -249,20 +249,30 @@ def test_the_api_offers_no_writes_to_catalog_or_models(user_client):
 
 @pytest.fixture
 def low_generate_rate(monkeypatch, settings):
-    """'generate' at 2 per minute. DRF reads the rates once at import, so the class attribute is patched too."""
+    """'generate' at 2 per minute; call it with a user to reset that user's counter. DRF reads the rates once
+    at import, so the class attribute is patched too."""
     from django.core.cache import cache
     from rest_framework.throttling import ScopedRateThrottle
 
     rates = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "generate": "2/min"}
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
     monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", rates)
-    cache.clear()
-    yield
-    cache.clear()
+    used: list[str] = []
+
+    def forget(user) -> None:
+        # only this user's counter: the cache's Redis db also holds the live services' queues
+        key = ScopedRateThrottle.cache_format % {"scope": "generate", "ident": user.pk}
+        used.append(key)
+        cache.delete(key)
+
+    yield forget
+    cache.delete_many(used)
 
 
 def test_generate_is_throttled_per_user_with_retry_after(user_client, low_generate_rate):
     alice, bob = user_client("fast-alice"), user_client("fast-bob")
+    low_generate_rate(alice.user)
+    low_generate_rate(bob.user)
     # invalid bodies: they count against the rate (throttling runs first) and enqueue nothing
     for _ in range(2):
         assert alice.post("/api/chat/generate", {}, format="json").status_code == 400
