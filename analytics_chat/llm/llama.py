@@ -181,6 +181,9 @@ class LlamaGenerator:
         self._vocab = self._llama._model.vocab
         self._lock = threading.Lock()
         self._cancel: CancelToken | None = None
+        # An exception a signal handler raised inside the abort callback (Celery's soft time limit):
+        # ctypes would swallow it there, so it stops the decode and is raised again once out of C.
+        self._interrupt: BaseException | None = None
         self._prefix_states = PrefixStateCache(
             max_entries=llm_setting("PREFIX_CACHE_ENTRIES", 8),
             max_bytes=llm_setting("PREFIX_CACHE_BYTES", 512 * 2**20),
@@ -207,8 +210,12 @@ class LlamaGenerator:
                 raise ModelUnavailable(f"model {model.name}: {self.path} is not a GGUF file")
 
     def _should_abort(self, _data: Any) -> bool:
-        cancel = self._cancel
-        return cancel is not None and cancel.cancelled
+        try:
+            cancel = self._cancel
+            return self._interrupt is not None or (cancel is not None and cancel.cancelled)
+        except BaseException as exc:  # a signal handler's exception: raised again after the decode
+            self._interrupt = exc
+            return True
 
     # --- public API ---------------------------------------------------------------------------
 
@@ -233,10 +240,12 @@ class LlamaGenerator:
         merged = options.merged_over({**SAMPLING_DEFAULTS, **self.default_options})
         with self._lock:
             self._cancel = cancel
+            self._interrupt = None
             try:
                 return self._complete(messages, merged, grammar, on_text or (lambda _piece: None))
             finally:
                 self._cancel = None
+                self._interrupt = None
 
     def forget_prompts(self) -> None:
         """Drop every evaluated prompt (KV cache and saved prefixes): the next call reads all of its prompt.
@@ -284,6 +293,8 @@ class LlamaGenerator:
             result.prompt_ms = _ms_since(started)
             self._generate(sampler, opts, on_text, result, started)
         except _Aborted:
+            if self._interrupt is not None:  # not the user's abort: e.g. the task's time limit
+                raise self._interrupt from None
             if not result.prompt_ms:
                 result.prompt_ms = _ms_since(started)
             raise GenerationAborted(result) from None
@@ -380,7 +391,7 @@ class LlamaGenerator:
             raise
 
     def _check_cancel(self) -> None:
-        if self._cancel is not None and self._cancel.cancelled:
+        if self._interrupt is not None or (self._cancel is not None and self._cancel.cancelled):
             raise _Aborted
 
     def _save(self, tokens: list[int]) -> _PrefixState:

@@ -73,6 +73,11 @@ class Command(BaseCommand):
             for outcome in evaluate(items, generator, db_dir, baseline=baseline):
                 outcomes.append(outcome)
                 stats = summary(outcomes)
+                if not console.is_terminal:  # a log file gets one line per question instead of a bar
+                    console.print(
+                        f"{len(outcomes)}/{len(items)} {outcome.id} {outcome.verdict} {outcome.latency_ms / 1000:.1f}s"
+                        f"  (accuracy so far {stats['accuracy']:.0%})"
+                    )
                 progress.update(
                     task,
                     advance=1,
