@@ -23,7 +23,9 @@ def prefix_messages(source: DataSource) -> list[list[dict[str, str]]]:
     vocab = vocabulary(source)
     if vocab.metric_names:
         found.append(prompts.semantic_messages(PLACEHOLDER_QUESTION, vocab))
-    found.append(prompts.sql_messages(PLACEHOLDER_QUESTION, link_schema(PLACEHOLDER_QUESTION, source, None, [])))
+    found.append(
+        prompts.sql_messages(PLACEHOLDER_QUESTION, link_schema(PLACEHOLDER_QUESTION, source, None, []))
+    )
     return found
 
 

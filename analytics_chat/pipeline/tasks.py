@@ -208,7 +208,9 @@ def _warm_up(generator) -> None:
     from catalog.models import DataSource
 
     try:
-        sources = list(DataSource.objects.filter(enabled=True).order_by("name")[: settings.CHAT["WARM_UP_SOURCES"]])
+        sources = list(
+            DataSource.objects.filter(enabled=True).order_by("name")[: settings.CHAT["WARM_UP_SOURCES"]]
+        )
         warm_prefixes(generator, sources)
     except Exception:
         log.exception("warming the prompt prefixes failed; questions will read them when they come")
