@@ -248,3 +248,27 @@ def test_worker_killed_mid_answer_ends_failed_and_retry_works(service, worker):
     service.start_worker()
     retry = ask(service, ask="How many orders?", model=SCRIPTED)
     assert retry["status"] == "succeeded"
+
+
+def test_chart_and_csv_downloads(service, worker):
+    answer = ask(service, ask="Plot the orders by channel", model=SCRIPTED)
+    assert answer["status"] == "succeeded", answer["error_info"]
+    assert "{chart_spec}" in answer["response"]
+    spec = answer["response_data"]["chart_spec"]
+    assert spec["$schema"].startswith("https://vega.github.io/schema/vega-lite/v5")
+    uuid = answer["response_uuid"]
+    with service.client() as c:
+        svg = c.get(f"/api/chat/messages/{uuid}/chart.svg")
+        assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
+        assert "<svg" in svg.text and "mark-rect" in svg.text  # bars were drawn
+        png = c.get(f"/api/chat/messages/{uuid}/chart.png")
+        assert png.status_code == 200 and png.content[:8] == b"\x89PNG\r\n\x1a\n"
+        csv = c.get(f"/api/chat/messages/{uuid}/data.csv")
+        assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+        lines = csv.text.strip().splitlines()
+        assert lines[0] == "channel,orders" and len(lines) == 4  # web, store, mobile
+        total = sum(int(line.split(",")[1]) for line in lines[1:])
+        plain = ask(service, ask="How many orders are there?", model=SCRIPTED)
+        assert total == plain["response_data"]["data"]["rows"][0][0]
+        no_chart = c.get(f"/api/chat/messages/{plain['response_uuid']}/chart.svg")
+        assert no_chart.status_code == 404
