@@ -10,7 +10,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-SPIDER_DB = Path("/work/shared/eval/spider/db")
+# The evaluation sets sit beside the checkout (../shared), in CI as on a developer's machine.
+SPIDER_DB = Path(__file__).resolve().parents[2].parent / "shared" / "eval" / "spider" / "db"
 
 
 @pytest.fixture(autouse=True)
