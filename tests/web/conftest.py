@@ -12,7 +12,7 @@ from rest_framework.authtoken.models import Token
 
 from tests.live import LiveService, scripted_model_code
 from tests.web import web_stub_api
-from tests.web.support import CHROMIUM, CHROMIUM_ARGS, PAGE_STATICFILES_DIRS, ChatSite, sign_in
+from tests.web.support import CHROMIUM, CHROMIUM_ARGS, ChatSite, sign_in
 
 # Scripted stand-ins for the live service: canned SQL by question, so the page, the clients and the
 # examples are tested on the real service quickly and deterministically. Rules match the user message
@@ -65,10 +65,7 @@ def live_site(live_service: LiveService) -> ChatSite:
 
 @pytest.fixture
 def page_settings(settings):
-    """Settings the page needs, whatever the lead's settings.py holds today."""
-    settings.STATICFILES_DIRS = PAGE_STATICFILES_DIRS
-    settings.LOGIN_URL = "/accounts/login/"
-    settings.LOGIN_REDIRECT_URL = "/"
+    """The page's static files and login URLs come from settings.py; live_server is plain http."""
     # live_server is plain http on localhost.
     settings.SESSION_COOKIE_SECURE = False
     settings.CSRF_COOKIE_SECURE = False

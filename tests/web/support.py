@@ -13,7 +13,6 @@ REPO = Path(django_settings.BASE_DIR)
 # The Python client is its own package (clients/python); test it from the source tree.
 if str(REPO / "clients" / "python") not in sys.path:
     sys.path.insert(0, str(REPO / "clients" / "python"))
-NODE_MODULES = REPO / "frontend" / "node_modules"
 CHROMIUM = os.environ.get("AC_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -23,15 +22,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
-]
-# What settings.STATICFILES_DIRS must hold for the page (the lead adds the same to settings.py).
-PAGE_STATICFILES_DIRS = [
-    REPO / "static",
-    ("vendor/vega", NODE_MODULES / "vega" / "build"),
-    ("vendor/vega-lite", NODE_MODULES / "vega-lite" / "build"),
-    ("vendor/vega-embed", NODE_MODULES / "vega-embed" / "build"),
-    ("vendor/highlight", NODE_MODULES / "@highlightjs" / "cdn-assets"),
-    ("client", REPO / "frontend" / "client"),
 ]
 
 
