@@ -5,7 +5,14 @@ route → context → sql → execute → chart → compose
 
 from __future__ import annotations
 
+from analytics_chat.engine.answer import plan_query
+from analytics_chat.engine.linking import load_scope
+from analytics_chat.engine.router import route_question
+from analytics_chat.presentation.compose import chart_for, compose_response
+from catalog.execution import QueryError, run_query
+from catalog.guard import GuardError, check_sql
 from catalog.models import DataSource
+from semantic.retrieval import retrieve_context
 
 from . import state as S
 from .runner import Stage
@@ -23,8 +30,6 @@ def _source(state: AnswerState) -> DataSource:
 
 def route(state: AnswerState, ctx: StageContext) -> None:
     """Decide what kind of answer the question wants, and so which placeholders the response carries."""
-    from analytics_chat.engine.router import route_question
-
     decision = route_question(state.ask, has_history=bool(state.history))
     state.intent = decision.intent
     state.wants = set(decision.wants)
@@ -32,8 +37,6 @@ def route(state: AnswerState, ctx: StageContext) -> None:
 
 def context(state: AnswerState, ctx: StageContext) -> None:
     """Pick the business rules, metrics, dimensions, tables and columns relevant to the question."""
-    from semantic.retrieval import retrieve_context
-
     found = retrieve_context(state.ask, _source(state), tables=state.scope.tables or None)
     state.semantic_context = found.semantic_context_json()
     state.catalog = found.catalog_json()
@@ -44,8 +47,6 @@ def write_sql(state: AnswerState, ctx: StageContext) -> None:
     """Turn the question into checked DuckDB SQL: the semantic layer when it covers it, raw SQL otherwise."""
     if state.intent != S.DATA:
         return
-    from analytics_chat.engine.answer import plan_query
-
     plan_query(state, ctx, _source(state))
 
 
@@ -53,10 +54,6 @@ def execute(state: AnswerState, ctx: StageContext) -> None:
     """Run the SQL read-only, with a row cap and a timeout."""
     if not state.sql:
         return
-    from analytics_chat.engine.linking import load_scope
-    from catalog.execution import QueryError, run_query
-    from catalog.guard import GuardError, check_sql
-
     source = _source(state)
     try:  # again here, whatever path wrote the SQL: nothing reaches DuckDB unchecked
         guarded = check_sql(state.sql, allowed_tables=load_scope(source, state.scope.tables or None).names())
@@ -70,15 +67,11 @@ def execute(state: AnswerState, ctx: StageContext) -> None:
 
 def chart(state: AnswerState, ctx: StageContext) -> None:
     """Build a Vega-Lite chart when the question asks for one and the result's shape suits it."""
-    from analytics_chat.presentation.compose import chart_for
-
     state.chart_spec = chart_for(state)
 
 
 def compose(state: AnswerState, ctx: StageContext) -> None:
     """Write the response template; every number in its sentence comes from the result."""
-    from analytics_chat.presentation.compose import compose_response
-
     state.response = compose_response(state)
     if not state.finish_reason:
         state.finish_reason = "stop"
