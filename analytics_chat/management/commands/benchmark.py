@@ -56,9 +56,11 @@ class Command(BaseCommand):
         with Progress(TextColumn("[bold]benchmark[/bold] {task.description}"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), console=console) as progress:  # fmt: skip
             task = progress.add_task("", total=2 * len(asks))
-            for index, ask in enumerate(asks):
-                question = Question(id=f"b{index}", question=ask, gold_sql=None, source=source)
-                for mode in ("pipeline", "baseline"):
+            # All pipeline questions first: the baseline forgets every evaluated prompt before each of its
+            # own questions, which would otherwise throw away the prefixes the pipeline reuses.
+            for mode in ("pipeline", "baseline"):
+                for index, ask in enumerate(asks):
+                    question = Question(id=f"b{index}", question=ask, gold_sql=None, source=source)
                     progress.update(task, description=f"{mode}: {ask[:40]}")
                     if mode == "pipeline":
                         state, first_ms, error = answer_question(question, generator, [])
