@@ -16,6 +16,7 @@ from .models import ChatMessage
 
 log = logging.getLogger(__name__)
 Status = ChatMessage.Status
+WORKER_LOST = "The worker answering this message stopped. Please ask again."
 
 
 def claim(message_uuid: str, worker: str) -> bool:
@@ -106,7 +107,7 @@ def sweep_stale_messages() -> int:
             swept += fail(
                 str(message_uuid),
                 "worker_lost",
-                "The worker answering this message stopped. Please ask again.",
+                WORKER_LOST,
                 from_statuses=[Status.RUNNING],
             )
     queued_timeout = timedelta(seconds=settings.CHAT["QUEUED_TIMEOUT_SECONDS"])
@@ -139,6 +140,6 @@ def check_stale(message: ChatMessage) -> bool:
     return fail(
         str(message.uuid),
         "worker_lost",
-        "The worker answering this message stopped. Please ask again.",
+        WORKER_LOST,
         from_statuses=[Status.RUNNING],
     )

@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from semantic.models import Dimension, Metric, SemanticStatement
+from semantic.yaml_io import FIELDS
 
 
 @admin.register(Metric)
@@ -9,18 +10,7 @@ class MetricAdmin(admin.ModelAdmin):
     list_editable = ["label", "format"]
     list_filter = ["source", "format", "table"]
     search_fields = ["name", "label", "description", "expression", "synonyms"]
-    fields = [
-        "source",
-        "name",
-        "label",
-        "description",
-        "synonyms",
-        "table",
-        "expression",
-        "filter",
-        "time_dimension",
-        "format",
-    ]
+    fields = ["source", *FIELDS[Metric]]  # the fields of the YAML format, one list for both
 
 
 @admin.register(Dimension)
@@ -29,17 +19,7 @@ class DimensionAdmin(admin.ModelAdmin):
     list_editable = ["label"]
     list_filter = ["source", "kind", "table"]
     search_fields = ["name", "label", "description", "expression", "synonyms"]
-    fields = [
-        "source",
-        "name",
-        "label",
-        "description",
-        "synonyms",
-        "table",
-        "expression",
-        "kind",
-        "time_grains",
-    ]
+    fields = ["source", *FIELDS[Dimension]]  # the fields of the YAML format, one list for both
 
 
 @admin.register(SemanticStatement)
@@ -48,17 +28,7 @@ class SemanticStatementAdmin(admin.ModelAdmin):
     list_editable = ["always_include", "enabled"]
     list_filter = ["source", "scope", "always_include", "enabled"]
     search_fields = ["name", "text", "target", "labels", "lookup_phrases"]
-    fields = [
-        "source",
-        "name",
-        "text",
-        "scope",
-        "target",
-        "labels",
-        "lookup_phrases",
-        "always_include",
-        "enabled",
-    ]
+    fields = ["source", *FIELDS[SemanticStatement]]
 
     @admin.display(description="text")
     def short_text(self, statement: SemanticStatement) -> str:

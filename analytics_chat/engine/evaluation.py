@@ -16,6 +16,7 @@ import statistics
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -188,7 +189,7 @@ def _rows(source: DataSource, sql: str) -> tuple[list[tuple], list[str]]:
 
 
 def _sqlite_rows(path: Path, sql: str) -> tuple[list[tuple], list[str]]:
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
         cursor = conn.execute(sql)
         return [tuple(r) for r in cursor.fetchall()], [d[0] for d in cursor.description]
 
