@@ -12,7 +12,8 @@ How a query becomes SQL:
 - A join path that goes from the "one" side to the "many" side multiplies rows. That is allowed only
   for metrics made of COUNT(DISTINCT ...), MIN and MAX, which duplicates cannot change.
 - ``time_range`` is inclusive at both ends and applies to the time dimension of the query (or each
-  metric's own default time dimension). ``time_grain`` truncates time dimensions with date_trunc.
+  metric's own default time dimension). ``time_grain`` truncates time dimensions with date_trunc
+  (``year`` gives the year number). A query with a limit ranks only groups whose dimensions are not NULL.
 """
 
 from __future__ import annotations
@@ -326,6 +327,8 @@ class _Compiler:
     def _dimension_sql(self, item: _Item) -> exp.Expression:
         expression = item.expression.copy()
         if self.query.time_grain and item.row.kind == Dimension.Kind.TIME:
+            if self.query.time_grain == "year":  # a year reads as 2024, not as the date 2024-01-01
+                return exp.Year(this=expression)
             return exp.DateTrunc(unit=exp.Literal.string(self.query.time_grain), this=expression)
         return expression
 
@@ -350,6 +353,13 @@ class _Compiler:
             needed |= time_item.tables
         for item, condition in dimension_filters:
             where.append(_predicate(item.expression.copy(), condition.op, condition.value))
+        if self.query.limit and metrics:
+            # "Top 5 reps by revenue" ranks real reps: orders without one are not a contender.
+            where.extend(
+                exp.Not(this=exp.Is(this=item.expression.copy(), expression=exp.Null()))
+                for item in self.dimensions
+                if item.row.kind != Dimension.Kind.TIME
+            )
 
         tree = self.model.join_tree(base)
         unreachable = sorted(needed - set(tree) - {base})

@@ -7,6 +7,7 @@ order_by: [{field, direction}], limit, time_dimension}``; ``time_range`` is incl
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -107,6 +108,29 @@ def _parse_date(value: Any, where: str) -> dt.date | None:
         raise SemanticError(f"{where} must be a date like 2024-01-31, got {value!r}") from None
 
 
+_PERIOD = re.compile(r"^(?P<year>\d{4})(?:-Q(?P<quarter>[1-4])|-(?P<month>0[1-9]|1[0-2]))?$")
+
+
+def period_range(text: str) -> dict[str, str]:
+    """A named period as an inclusive range: "2024", "2024-Q2" or "2024-03"."""
+    match = _PERIOD.match(text.strip())
+    if not match:
+        raise SemanticError(
+            f"time_range {text!r} is not a period like 2024, 2024-Q2 or 2024-03, nor an object with start and end"
+        )
+    year = int(match["year"])
+    if match["quarter"]:
+        first_month = 3 * (int(match["quarter"]) - 1) + 1
+        start, months = dt.date(year, first_month, 1), 3
+    elif match["month"]:
+        start, months = dt.date(year, int(match["month"]), 1), 1
+    else:
+        start, months = dt.date(year, 1, 1), 12
+    following = start.month - 1 + months
+    end = dt.date(year + following // 12, following % 12 + 1, 1) - dt.timedelta(days=1)
+    return {"start": start.isoformat(), "end": end.isoformat()}
+
+
 def _parse_order(item: Any, index: int) -> OrderBy:
     if isinstance(item, str):
         return OrderBy(field=item.lstrip("-"), direction="desc" if item.startswith("-") else "asc")
@@ -157,6 +181,8 @@ class SemanticQuery:
                 )
         query.time_grain = grain
         time_range = data.get("time_range")
+        if isinstance(time_range, (str, int)) and not isinstance(time_range, bool):
+            time_range = period_range(str(time_range))
         if time_range is not None:
             if not isinstance(time_range, dict) or set(time_range) - {"start", "end"}:
                 raise SemanticError(

@@ -7,6 +7,7 @@ its KV state. Everything that depends on the question goes into the user message
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from string import Template
@@ -212,7 +213,7 @@ $span
 Rules:
 - "by X", "per X", "for each X", "breakdown by X" put X in dimensions.
 - "monthly", "per month", "by quarter", "each year", "trend" set time_grain and put the time dimension in dimensions.
-- A year such as 2024 is time_range {"start": "2024-01-01", "end": "2024-12-31"}; the range is inclusive.
+- A period is time_range: a year "2024", a quarter "2024-Q2", a month "2024-03", or {"start": "2024-01-15", "end": "2024-02-15"} (inclusive).
 - "top N", "most", "highest", "best" order by the metric descending with limit N (1 for "which ... the most"); \
 "lowest", "least" order ascending.
 - Filters compare a dimension with a stored value, spelled exactly as listed.
@@ -278,8 +279,16 @@ def _semantic_examples(vocab: Any) -> str:
                     "metrics": [metric.name],
                     "dimensions": [time_dims[0].name],
                     "time_grain": "month",
-                    "time_range": {"start": f"{year}-01-01", "end": f"{year}-12-31"},
+                    "time_range": year,
                 },
+            )
+        )
+    if vocab.time_span:
+        year = vocab.time_span[0][:4]
+        shots.append(
+            (
+                f"Total {(metric.label or metric.name).lower()} in {year}",
+                {"metrics": [metric.name], "time_range": year},
             )
         )
     values = vocab.values.get(dimension.name)
@@ -294,8 +303,6 @@ def _semantic_examples(vocab: Any) -> str:
                 },
             )
         )
-    import json
-
     return "Examples:\n" + "\n".join(f"Question: {q}\nQuery: {json.dumps(a)}" for q, a in shots)
 
 
@@ -324,10 +331,15 @@ def semantic_messages(
     history: Sequence[Turn] = (),
     statements: Sequence[str] = (),
     examples: Sequence[tuple[str, dict[str, Any]]] = (),
+    mentions: Sequence[tuple[str, Any]] = (),
 ) -> list[dict[str, str]]:
-    import json
-
     rules = "".join(f"Rule: {s}\n" for s in statements)
+    if mentions:
+        rules += (
+            "Values in the question, as stored: "
+            + ", ".join(f"{name} = {json.dumps(value)}" for name, value in mentions)
+            + "\n"
+        )
     rules += "".join(f"Example: {q}\nQuery: {json.dumps(_compact(a))}\n" for q, a in examples)
     previous = next((turn for turn in reversed(history) if turn.semantic_query), None)
     history_text = (

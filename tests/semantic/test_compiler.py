@@ -41,7 +41,7 @@ CASES = [
     ),
     (
         {"metrics": ["revenue"], "time_grain": "year"},
-        f"SELECT date_trunc('year', o.order_date), {REVENUE} {ITEMS_COMPLETED} "
+        f"SELECT year(o.order_date), {REVENUE} {ITEMS_COMPLETED} "
         "WHERE o.status = 'completed' GROUP BY 1 ORDER BY 1",
         True,
     ),
@@ -102,12 +102,12 @@ CASES = [
     ),
     (
         {"metrics": ["customer_count"], "time_grain": "year"},
-        "SELECT date_trunc('year', signup_date), COUNT(*) FROM customers GROUP BY 1 ORDER BY 1",
+        "SELECT year(signup_date), COUNT(*) FROM customers GROUP BY 1 ORDER BY 1",
         True,
     ),
     (
         {"metrics": ["active_customers"], "dimensions": ["order_date"], "time_grain": "year"},
-        "SELECT date_trunc('year', order_date), COUNT(DISTINCT customer_id) FROM orders GROUP BY 1 ORDER BY 1",
+        "SELECT year(order_date), COUNT(DISTINCT customer_id) FROM orders GROUP BY 1 ORDER BY 1",
         True,
     ),
     (
@@ -138,7 +138,7 @@ CASES = [
             "dimensions": ["order_date"],
             "time_grain": "year",
         },
-        "SELECT date_trunc('year', order_date), COUNT(*) FILTER (WHERE status = 'cancelled'), "
+        "SELECT year(order_date), COUNT(*) FILTER (WHERE status = 'cancelled'), "
         "COUNT(*) FILTER (WHERE status = 'returned') FROM orders GROUP BY 1 ORDER BY 1",
         True,
     ),

@@ -1,0 +1,191 @@
+"""What a question's wording says about the shape of its answer, read with rules, not with the model.
+
+A 1.5B model asked for a semantic query tends to add groupings nobody asked for ("average discount on
+Furniture" grouped by product) and to forget the limit of "which country has the most ...". The wording
+settles both: a breakdown needs a word such as "by", "per", "each", "which" or "top"; a superlative asks
+for an ordering and a limit; "monthly" or "per quarter" names a time grain. The semantic path shows the
+model only the parts of a query the question has words for, and fills a ranking the model left out.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_NUMBER_WORDS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+    "ten": 10, "fifteen": 15, "twenty": 20, "fifty": 50, "hundred": 100,
+}  # fmt: skip
+_COUNT = r"(\d{1,4}|" + "|".join(_NUMBER_WORDS) + r")"
+
+# Words that ask for one row per group.
+_BREAKDOWN = re.compile(
+    r"\b(by|per|each|every|which|who|whom|whose|top|bottom|breakdown|broken\s+down|split|across|compare|"
+    r"comparison|versus|vs\.?|distribution|list|ranking|rank|trend|over\s+time|grouped|group)\b",
+    re.IGNORECASE,
+)
+_TOP = re.compile(rf"\b(top|best|highest|largest|biggest)\s+{_COUNT}\b", re.IGNORECASE)
+_BOTTOM = re.compile(rf"\b(bottom|worst|lowest|smallest)\s+{_COUNT}\b", re.IGNORECASE)
+_N_MOST = re.compile(rf"\b{_COUNT}\s+(most|highest|largest|biggest|best)\b", re.IGNORECASE)
+_N_LEAST = re.compile(rf"\b{_COUNT}\s+(least|lowest|smallest|fewest|worst)\b", re.IGNORECASE)
+_LIST_N = re.compile(rf"\b(list|show|name|give)\s+(me\s+)?(the\s+)?{_COUNT}\b", re.IGNORECASE)
+# "Which country has the most customers?", "Who sold the least?": one row, the extreme one.
+_SINGLE = re.compile(r"^\s*(which|who|what)\b(?!.*\b(each|per|every|all)\b)", re.IGNORECASE)
+_MOST = re.compile(r"\b(most|highest|largest|biggest|best|greatest|maximum|top)\b", re.IGNORECASE)
+_LEAST = re.compile(r"\b(least|lowest|smallest|fewest|worst|minimum|bottom)\b", re.IGNORECASE)
+_GRAINS = {
+    "day": re.compile(r"\b(daily|per\s+day|by\s+day|each\s+day|every\s+day|day\s+by\s+day)\b", re.I),
+    "week": re.compile(r"\b(weekly|per\s+week|by\s+week|each\s+week|every\s+week)\b", re.I),
+    "month": re.compile(
+        r"\b(monthly|per\s+month|by\s+month|each\s+month|every\s+month|month\s+over\s+month|"
+        r"month\s+by\s+month)\b",
+        re.I,
+    ),
+    "quarter": re.compile(r"\b(quarterly|per\s+quarter|by\s+quarter|each\s+quarter|every\s+quarter)\b", re.I),
+    "year": re.compile(
+        r"\b(yearly|annual|annually|per\s+year|by\s+year|each\s+year|every\s+year|year\s+over\s+year|"
+        r"for\s+each\s+year)\b",
+        re.I,
+    ),
+}
+
+
+_MONTHS = (
+    "january|february|march|april|may|june|july|august|september|october|november|december|"
+    "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
+)
+# Words that name a period: a year, a month, "last quarter", "since March", "year to date".
+_PERIOD = re.compile(
+    rf"\b((19|20)\d{{2}}|q[1-4]|{_MONTHS}|ytd|year\s+to\s+date|today|yesterday|recent|recently|"
+    r"(this|last|past|previous|prior|current|next)\s+(\d+\s+)?"
+    r"(years?|quarters?|months?|weeks?|days?))\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Ranking:
+    direction: str  # "desc" or "asc"
+    limit: int
+
+
+@dataclass(frozen=True)
+class QuestionShape:
+    breakdown: bool  # the answer has one row per group
+    ranking: Ranking | None  # "top 5", "which ... the most"
+    grain: str | None  # "month" for "monthly revenue"
+    period: bool = False  # names a period ("in 2024", "last month"): the answer has a time range
+
+
+def _count(word: str) -> int:
+    return int(word) if word.isdigit() else _NUMBER_WORDS[word.lower()]
+
+
+def _ranking(question: str) -> Ranking | None:
+    for pattern, direction in ((_TOP, "desc"), (_BOTTOM, "asc")):
+        match = pattern.search(question)
+        if match:
+            return Ranking(direction, _count(match.group(2)))
+    for pattern, direction in ((_N_MOST, "desc"), (_N_LEAST, "asc")):
+        match = pattern.search(question)
+        if match:
+            return Ranking(direction, _count(match.group(1)))
+    listed = _LIST_N.search(question)
+    most, least = _MOST.search(question), _LEAST.search(question)
+    if listed and (most or least):
+        return Ranking("asc" if least and not most else "desc", _count(listed.group(4)))
+    if _SINGLE.search(question) and (most or least):
+        # Whichever superlative comes first decides ("the most ... with the least ..." is rare).
+        first = min((m for m in (most, least) if m), key=lambda m: m.start())
+        return Ranking("desc" if first is most else "asc", 1)
+    return None
+
+
+def question_shape(question: str) -> QuestionShape:
+    grain = next((name for name, pattern in _GRAINS.items() if pattern.search(question)), None)
+    ranking = _ranking(question)
+    breakdown = bool(_BREAKDOWN.search(question)) or ranking is not None or grain is not None
+    period = bool(_PERIOD.search(question))
+    return QuestionShape(breakdown=breakdown, ranking=ranking, grain=grain, period=period)
+
+
+# The words around a follow-up's new value or grain: "and only for Japan?", "what about 2024", "now by month".
+_REFINEMENT_WORDS = frozenset(
+    [
+        "a",
+        "about",
+        "and",
+        "are",
+        "at",
+        "based",
+        "be",
+        "broken",
+        "but",
+        "by",
+        "can",
+        "change",
+        "could",
+        "down",
+        "each",
+        "for",
+        "from",
+        "group",
+        "grouped",
+        "how",
+        "i",
+        "in",
+        "instead",
+        "is",
+        "it",
+        "just",
+        "make",
+        "me",
+        "now",
+        "of",
+        "on",
+        "only",
+        "please",
+        "per",
+        "restrict",
+        "same",
+        "see",
+        "show",
+        "split",
+        "than",
+        "that",
+        "the",
+        "then",
+        "there",
+        "these",
+        "this",
+        "those",
+        "to",
+        "too",
+        "what",
+        "with",
+        "within",
+        "would",
+        "you",
+    ]
+)
+_YEAR = re.compile(r"\b(19|20)\d{2}\b")
+
+
+def mentioned_year(question: str) -> str | None:
+    """The one year a question names ("what about 2024?"), else None."""
+    years = {m.group(0) for m in _YEAR.finditer(question)}
+    return years.pop() if len(years) == 1 else None
+
+
+def is_refinement(question: str, values: list[str]) -> bool:
+    """The question only adds stored values, a grain or a year to the previous one ("Only for Japan.",
+    "and by month?", "what about 2024?"): every other word is one of the small words around such a change."""
+    text = question.lower()
+    for value in sorted(values, key=len, reverse=True):
+        text = re.sub(rf"(?<!\w){re.escape(value.lower())}(?!\w)", " ", text)
+    for pattern in _GRAINS.values():
+        text = pattern.sub(" ", text)
+    text = _YEAR.sub(" ", text)
+    changed = text != question.lower()
+    leftover = set(re.findall(r"[a-z0-9']+", text)) - _REFINEMENT_WORDS
+    return changed and not leftover

@@ -1,0 +1,95 @@
+"""What the wording of a question says about its answer's shape."""
+
+from __future__ import annotations
+
+import pytest
+
+from analytics_chat.engine.shape import Ranking, is_refinement, mentioned_year, question_shape
+
+
+@pytest.mark.parametrize(
+    "question, breakdown",
+    [
+        ("What was the total revenue in 2024?", False),
+        ("What share of orders were returned?", False),
+        ("What is the average discount given on Furniture items?", False),
+        ("How many orders were placed in each channel?", True),
+        ("Revenue by region", True),
+        ("Which country has the most customers?", True),
+        ("Top 10 products by gross margin", True),
+        ("Show monthly revenue", True),
+    ],
+)
+def test_breakdown_needs_words_for_it(question, breakdown):
+    assert question_shape(question).breakdown is breakdown
+
+
+@pytest.mark.parametrize(
+    "question, ranking",
+    [
+        ("Top 10 products by gross margin", Ranking("desc", 10)),
+        ("Which country has the most customers?", Ranking("desc", 1)),
+        ("Who sold the least units last year?", Ranking("asc", 1)),
+        ("List the five cities with the most customers.", Ranking("desc", 5)),
+        ("What are the 3 lowest rated stores?", Ranking("asc", 3)),
+        ("Bottom 2 regions by revenue", Ranking("asc", 2)),
+        ("Which products sold more than 100 units?", None),  # a comparison, not a superlative
+        ("Which category has the highest revenue in each region?", None),  # one row per region
+        ("Revenue by channel", None),
+    ],
+)
+def test_rankings(question, ranking):
+    assert question_shape(question).ranking == ranking
+
+
+@pytest.mark.parametrize(
+    "question, grain",
+    [
+        ("Show monthly revenue for 2025", "month"),
+        ("What was revenue per quarter in 2024?", "quarter"),
+        ("How many new customers signed up in each year?", "year"),
+        ("Orders by week", "week"),
+        ("Revenue in the last 3 months", None),
+        ("Revenue by channel", None),
+    ],
+)
+def test_grains(question, grain):
+    assert question_shape(question).grain == grain
+
+
+@pytest.mark.parametrize(
+    "question, period",
+    [
+        ("What was the total revenue in 2024?", True),
+        ("Orders last month", True),
+        ("Revenue in Q3", True),
+        ("Sales in March", True),
+        ("What is the average number of days between order and shipping?", False),
+        ("How many customers do we have?", False),
+    ],
+)
+def test_periods(question, period):
+    assert question_shape(question).period is period
+
+
+@pytest.mark.parametrize(
+    "question, values, expected",
+    [
+        ("Only for Japan.", ["Japan"], True),
+        ("and by month?", [], True),
+        ("What about 2024?", [], True),
+        ("And for United States and Canada instead?", ["United States", "Canada"], True),
+        ("and by country?", [], False),  # a new dimension: the model decides
+        ("How about the margin?", [], False),
+        ("Japan customers", ["Japan"], False),
+        ("Thanks!", [], False),
+    ],
+)
+def test_refinements(question, values, expected):
+    assert is_refinement(question, values) is expected
+
+
+def test_mentioned_year_only_when_one():
+    assert mentioned_year("what about 2024?") == "2024"
+    assert mentioned_year("2023 versus 2024") is None
+    assert mentioned_year("by month") is None
