@@ -1,4 +1,4 @@
-"""The SQL path with the real 0.5B model through llama.cpp (slow: marked ``model``)."""
+"""The SQL and semantic paths with the real 0.5B model through llama.cpp (slow: marked ``model``)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ from sqlglot import exp
 from analytics_chat.engine.grammar import build_sql_grammar
 from analytics_chat.engine.linking import link_schema
 from analytics_chat.engine.prompts import sql_messages
+from analytics_chat.engine.semantic_path import plan_semantic_query
 from analytics_chat.engine.sql_path import write_sql
-from analytics_chat.llm.base import CancelToken, GenerationOptions
+from analytics_chat.llm.base import CancelToken, GenerationOptions, GenerationResult
+from analytics_chat.pipeline.state import Turn
 from catalog.execution import run_query
 
 from .conftest import SMALL_MODEL
@@ -52,3 +54,54 @@ def test_constrained_output_names_only_real_tables_and_columns(shop, small_model
     output_aliases = {a.alias for a in tree.find_all(exp.Alias)}
     assert {t.name for t in tree.find_all(exp.Table)} <= tables, result.text
     assert {c.name for c in tree.find_all(exp.Column)} <= columns | output_aliases, result.text
+
+
+def test_real_model_follow_up_rewrites_the_previous_query(shop, small_model):
+    history = [
+        Turn(
+            ask="How many customers are from France?",
+            sql="SELECT COUNT(*) FROM customers WHERE customers.country = 'France'",
+        )
+    ]
+    draft = write_sql("And from Japan?", shop, None, history, small_model, GenerationOptions(), CancelToken())
+    assert run_query(shop, draft.sql).rows == [[1]], draft.sql
+
+
+class _FirstDraftFails:
+    """The real model, except that its first draft puts a column that does not exist into the query."""
+
+    def __init__(self, model):
+        self.model = model
+        self.name = model.name
+        self.calls = 0
+
+    def complete(self, messages, **kwargs):
+        self.calls += 1
+        if self.calls == 1:
+            return GenerationResult(
+                text="SELECT COUNT(*) FROM customers WHERE customers.nation = 'France'", finish_reason="stop"
+            )
+        return self.model.complete(messages, **kwargs)
+
+
+def test_real_model_correction_round_fixes_a_failing_draft(shop, small_model):
+    generator = _FirstDraftFails(small_model)
+    draft = write_sql(
+        "How many customers are from France?", shop, None, [], generator, GenerationOptions(), CancelToken()
+    )
+    assert generator.calls == 2
+    assert "nation" in draft.attempts[0]["error"]
+    assert draft.generations[1].completion_tokens > 0  # written by the model, not the stand-in
+    assert run_query(shop, draft.sql).rows == [[2]], draft.sql
+
+
+def test_real_model_semantic_path_answers_from_the_semantic_layer(demo_source, duck, small_model):
+    question = "How many orders came through each sales channel?"
+    plan = plan_semantic_query(
+        question, demo_source, None, [], small_model, GenerationOptions(), CancelToken()
+    )
+    assert plan is not None and plan.generation.completion_tokens > 0
+    assert plan.query["dimensions"] == ["channel"], plan.query
+    got = sorted(duck.execute(plan.sql).fetchall())
+    want = sorted(duck.execute("SELECT channel, COUNT(*) FROM orders GROUP BY channel").fetchall())
+    assert got == want, plan.sql
