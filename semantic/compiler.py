@@ -13,7 +13,7 @@ How a query becomes SQL:
   for metrics made of COUNT(DISTINCT ...), MIN and MAX, which duplicates cannot change.
 - ``time_range`` is inclusive at both ends and applies to the time dimension of the query (or each
   metric's own default time dimension). ``time_grain`` truncates time dimensions with date_trunc
-  (``year`` gives the year number). A query with a limit ranks only groups whose dimensions are not NULL.
+  (``year`` gives the year number, ``quarter`` within one year the quarter number). A query with a limit ranks only groups whose dimensions are not NULL.
 """
 
 from __future__ import annotations
@@ -329,8 +329,19 @@ class _Compiler:
         if self.query.time_grain and item.row.kind == Dimension.Kind.TIME:
             if self.query.time_grain == "year":  # a year reads as 2024, not as the date 2024-01-01
                 return exp.Year(this=expression)
+            if self.query.time_grain == "quarter" and self._within_one_year():
+                return exp.Quarter(this=expression)  # the quarters of 2024 read as 1 to 4
             return exp.DateTrunc(unit=exp.Literal.string(self.query.time_grain), this=expression)
         return expression
+
+    def _within_one_year(self) -> bool:
+        time_range = self.query.time_range
+        return bool(
+            time_range
+            and time_range.start
+            and time_range.end
+            and time_range.start.year == time_range.end.year
+        )
 
     def _dimension_filters(self) -> list[tuple[_Item, Filter]]:
         return [(self.model.item(f.field), f) for f in self.query.filters if f.field in self.model.dimensions]

@@ -98,7 +98,7 @@ def plan_query(state: AnswerState, ctx: StageContext, source: DataSource) -> Non
         ]
         plan = plan_semantic_query(
             state.ask, source, tables, history, ctx.generator, state.options, ctx.cancel,
-            statements=statements, examples=semantic_examples, on_text=ctx.emit_text,
+            candidate_metrics=state.matched_metrics, statements=statements, examples=semantic_examples, on_text=ctx.emit_text,
         )  # fmt: skip
         if plan is not None:
             state.add_usage(plan.generation)

@@ -114,21 +114,39 @@ def value_mentions(question: str, vocab: SemanticVocabulary) -> list[tuple[str, 
     for name, values in vocab.values.items():
         for value in values:
             text = str(value).strip().lower()
-            if len(text) >= 2 and re.search(rf"(?<!\w){re.escape(text)}(?!\w)", lowered):
+            if len(text) < 2:
+                continue
+            # "laptop" names the stored "Laptops" and "desks" the stored "Desk"
+            stem = text[:-1] if text.endswith("s") and len(text) > 3 else text
+            if re.search(rf"(?<!\w){re.escape(stem)}s?(?!\w)", lowered):
                 found.append((name, value))
     return found
 
 
 def query_schema(
-    vocab: SemanticVocabulary, shape: QuestionShape | None = None, follow_up: bool = False
+    vocab: SemanticVocabulary,
+    shape: QuestionShape | None = None,
+    follow_up: bool = False,
+    mentions: list[tuple[str, Any]] | None = None,
+    candidate_metrics: list[str] | None = None,
 ) -> dict[str, Any]:
     """The JSON schema the model's output must satisfy; property order is the order the model writes.
 
-    Without words for a breakdown (``shape.breakdown``) a fresh question gets no dimensions, grain,
-    ordering or limit to fill, and without words for a period no time range: a small model otherwise
-    groups and filters by whatever it sees. A follow-up keeps them all, since it rewrites a previous query.
+    A fresh question is held to what its words support, since a small model otherwise groups and filters
+    by whatever it sees: no dimensions, grain, ordering or limit without words for a breakdown
+    (``shape.breakdown``), no time range without words for a period, filters only on the stored values
+    it names (``mentions``), and only the metrics retrieval found for it (``candidate_metrics``). A
+    follow-up may use everything, since it rewrites a previous query.
     """
     metrics = vocab.metric_names
+    filter_values = vocab.values
+    if not follow_up:
+        if candidate_metrics:
+            metrics = [m for m in metrics if m in candidate_metrics] or metrics
+        if mentions is not None:
+            filter_values = {}
+            for name, value in mentions:
+                filter_values.setdefault(name, []).append(value)
     dimensions = vocab.dimension_names
     fields = metrics + dimensions
     filter_options: list[dict[str, Any]] = [
@@ -146,23 +164,31 @@ def query_schema(
             },
             "required": ["field", "op", "value"],
         }
-        for name, values in vocab.values.items()
+        for name, values in filter_values.items()
     ]
     # Periods go through time_range, not filters on a time dimension.
     time_dimensions = {n for n, d in vocab.model.dimensions.items() if d.kind == Dimension.Kind.TIME}
-    free_fields = [f for f in fields if f not in vocab.values and f not in time_dimensions]
-    if free_fields:
-        filter_options.append(
-            {
-                "type": "object",
-                "properties": {
-                    "field": {"enum": free_fields},
-                    "op": {"enum": [op for op in OPERATORS if op not in ("in", "not in", "between")]},
-                    "value": {"type": ["string", "number"]},
-                },
-                "required": ["field", "op", "value"],
-            }
-        )
+    single_value_ops = [op for op in OPERATORS if op not in ("in", "not in", "between")]
+    free_dimensions = [d for d in dimensions if d not in vocab.values and d not in time_dimensions]
+    # A metric compares with a number per group ("customers with more than 10 orders"), so only in a
+    # breakdown; a dimension without a list of values with text or a number.
+    grouped = shape is None or shape.breakdown or follow_up
+    for free_fields, value_type in (
+        (metrics if grouped else [], "number"),
+        (free_dimensions, ["string", "number"]),
+    ):
+        if free_fields:
+            filter_options.append(
+                {
+                    "type": "object",
+                    "properties": {
+                        "field": {"enum": free_fields},
+                        "op": {"enum": single_value_ops},
+                        "value": {"type": value_type},
+                    },
+                    "required": ["field", "op", "value"],
+                }
+            )
     date = {"type": "string", "pattern": r"^[12][0-9]{3}-[01][0-9]-[0-3][0-9]$"}
     dated = {"type": "object", "properties": {"start": date, "end": date}, "required": ["start", "end"]}
     named_periods = periods(vocab.time_span)
@@ -185,6 +211,8 @@ def query_schema(
         },
         "limit": _nullable({"type": "integer", "minimum": 1, "maximum": 1000}),
     }
+    if not filter_options:
+        del properties["filters"]
     if shape is not None and not follow_up:
         if not shape.breakdown:
             for part in ("dimensions", "time_grain", "order_by", "limit"):
@@ -204,6 +232,7 @@ def plan_semantic_query(
     generator: TextGenerator,
     options: GenerationOptions,
     cancel: CancelToken,
+    candidate_metrics: list[str] | None = None,
     statements: list[str] = (),
     examples: list[tuple[str, dict[str, Any]]] = (),
     on_text: TextCallback | None = None,
@@ -233,7 +262,13 @@ def plan_semantic_query(
     generation = generator.complete(
         messages,
         options=GenerationOptions(temperature=0.0, max_tokens=220, seed=options.seed).merged_over({}),
-        json_schema=query_schema(vocab, shape, follow_up=previous is not None),
+        json_schema=query_schema(
+            vocab,
+            shape,
+            follow_up=previous is not None,
+            mentions=mentions,
+            candidate_metrics=candidate_metrics,
+        ),
         cancel=cancel,
         on_text=on_text,
     )

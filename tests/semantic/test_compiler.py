@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from semantic.compiler import SemanticError, SemanticQuery, compile_query, compile_to_sql
@@ -391,3 +393,11 @@ def test_query_round_trips_through_dict():
         "time_dimension": None,
     }
     assert SemanticQuery.from_dict(data).to_dict() == data
+
+
+def test_quarters_of_one_year_are_numbered_and_of_several_years_are_dates(demo_source, duck):
+    one_year = {"metrics": ["order_count"], "time_grain": "quarter", "time_range": "2024"}
+    assert [row[0] for row in duck.execute(compile_to_sql(demo_source, one_year)).fetchall()] == [1, 2, 3, 4]
+    two_years = {**one_year, "time_range": {"start": "2023-01-01", "end": "2024-12-31"}}
+    quarters = [row[0] for row in duck.execute(compile_to_sql(demo_source, two_years)).fetchall()]
+    assert len(quarters) == 8 and quarters[0] == dt.datetime(2023, 1, 1)
