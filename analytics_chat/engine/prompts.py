@@ -331,13 +331,13 @@ def semantic_messages(
     history: Sequence[Turn] = (),
     statements: Sequence[str] = (),
     examples: Sequence[tuple[str, dict[str, Any]]] = (),
-    mentions: Sequence[tuple[str, Any]] = (),
+    mentions: Sequence[Any] = (),  # semantic_path.Mention
 ) -> list[dict[str, str]]:
     rules = "".join(f"Rule: {s}\n" for s in statements)
     if mentions:
         rules += (
             "Values in the question, as stored: "
-            + ", ".join(f"{name} = {json.dumps(value)}" for name, value in mentions)
+            + ", ".join(f"{m.dimension} = {json.dumps(m.value)}" for m in mentions)
             + "\n"
         )
     rules += "".join(f"Example: {q}\nQuery: {json.dumps(_compact(a))}\n" for q, a in examples)

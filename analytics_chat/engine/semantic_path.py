@@ -27,7 +27,8 @@ from semantic.compiler import OPERATORS, SemanticError, SemanticModel, SemanticQ
 from semantic.models import Dimension
 
 from . import prompts
-from .shape import QuestionShape, is_refinement, mentioned_year, question_shape
+from .linking import name_words
+from .shape import QuestionShape, is_refinement, mentioned_year, negated, question_shape, unplaced_names
 
 MAX_ENUM_VALUES = 60
 
@@ -88,6 +89,10 @@ def vocabulary(source: DataSource, tables: list[str] | None = None) -> SemanticV
     return SemanticVocabulary(model=model, values=values, time_span=time_span)
 
 
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
 def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
     return {"anyOf": [schema, {"type": "null"}]}
 
@@ -107,8 +112,17 @@ def periods(time_span: tuple[str, str] | None) -> list[str]:
     )
 
 
-def value_mentions(question: str, vocab: SemanticVocabulary) -> list[tuple[str, Any]]:
-    """Stored dimension values the question names (whole words, any case): (dimension, stored value)."""
+@dataclass(frozen=True)
+class Mention:
+    """A stored dimension value the question names, e.g. ("country", "Japan")."""
+
+    dimension: str
+    value: Any
+    negated: bool = False  # "excluding web orders"
+
+
+def value_mentions(question: str, vocab: SemanticVocabulary) -> list[Mention]:
+    """Stored dimension values the question names (whole words, any case, singular or plural)."""
     lowered = question.lower()
     found = []
     for name, values in vocab.values.items():
@@ -118,25 +132,53 @@ def value_mentions(question: str, vocab: SemanticVocabulary) -> list[tuple[str, 
                 continue
             # "laptop" names the stored "Laptops" and "desks" the stored "Desk"
             stem = text[:-1] if text.endswith("s") and len(text) > 3 else text
-            if re.search(rf"(?<!\w){re.escape(stem)}s?(?!\w)", lowered):
-                found.append((name, value))
+            match = re.search(rf"(?<!\w){re.escape(stem)}s?(?!\w)", lowered)
+            if match:
+                found.append(Mention(name, value, negated(lowered[: match.start()])))
     return found
+
+
+def settled_filters(mentions: list[Mention]) -> list[dict[str, Any]]:
+    """Filters the wording settles: each named value that belongs to one dimension only.
+
+    "Revenue for the Corporate segment" needs no model to write segment = 'Corporate'; a value stored
+    in two dimensions is left for the model to place.
+    """
+    owners: dict[str, set[str]] = {}
+    for mention in mentions:
+        owners.setdefault(str(mention.value).lower(), set()).add(mention.dimension)
+    grouped: dict[tuple[str, bool], list[Any]] = {}
+    for mention in mentions:
+        if len(owners[str(mention.value).lower()]) == 1:
+            grouped.setdefault((mention.dimension, mention.negated), []).append(mention.value)
+    filters = []
+    for (dimension, is_negated), values in grouped.items():
+        if len(values) == 1:
+            filters.append({"field": dimension, "op": "!=" if is_negated else "=", "value": values[0]})
+        else:
+            filters.append({"field": dimension, "op": "not in" if is_negated else "in", "value": values})
+    return filters
 
 
 def query_schema(
     vocab: SemanticVocabulary,
     shape: QuestionShape | None = None,
     follow_up: bool = False,
-    mentions: list[tuple[str, Any]] | None = None,
+    mentions: list[Mention] | None = None,
     candidate_metrics: list[str] | None = None,
+    free_text: bool = True,
 ) -> dict[str, Any]:
     """The JSON schema the model's output must satisfy; property order is the order the model writes.
 
     A fresh question is held to what its words support, since a small model otherwise groups and filters
-    by whatever it sees: no dimensions, grain, ordering or limit without words for a breakdown
-    (``shape.breakdown``), no time range without words for a period, filters only on the stored values
-    it names (``mentions``), and only the metrics retrieval found for it (``candidate_metrics``). A
-    follow-up may use everything, since it rewrites a previous query.
+    by whatever it sees: no dimensions without words for a breakdown (``shape.breakdown``), no ordering
+    without a ranking or sorting word, no grain without a grain word, no time range without words for a
+    period, filters only on the stored values it names (``mentions``), free-text filters only when it
+    names something no listed value accounts for (``free_text``), metric comparisons only with a
+    comparison word, and only the metrics retrieval found for it (``candidate_metrics``). Every key stays
+    in the schema, as the model knows the format: a part the wording rules out is pinned to empty, and a
+    part it settles (a ranking, a grain, a whole year, a named value) to that value, which the generator
+    then appends without sampling. A follow-up may use everything, since it rewrites a previous query.
     """
     metrics = vocab.metric_names
     filter_values = vocab.values
@@ -144,9 +186,12 @@ def query_schema(
         if candidate_metrics:
             metrics = [m for m in metrics if m in candidate_metrics] or metrics
         if mentions is not None:
+            settled = settled_filters(mentions)
+            placed = {(f["field"], str(v)) for f in settled for v in _as_list(f["value"])}
             filter_values = {}
-            for name, value in mentions:
-                filter_values.setdefault(name, []).append(value)
+            for mention in mentions:
+                if (mention.dimension, str(mention.value)) not in placed:
+                    filter_values.setdefault(mention.dimension, []).append(mention.value)
     dimensions = vocab.dimension_names
     fields = metrics + dimensions
     filter_options: list[dict[str, Any]] = [
@@ -166,15 +211,18 @@ def query_schema(
         }
         for name, values in filter_values.items()
     ]
+    if not follow_up and mentions is not None:
+        filter_options[:0] = [{"const": f} for f in settled]
     # Periods go through time_range, not filters on a time dimension.
     time_dimensions = {n for n, d in vocab.model.dimensions.items() if d.kind == Dimension.Kind.TIME}
     single_value_ops = [op for op in OPERATORS if op not in ("in", "not in", "between")]
     free_dimensions = [d for d in dimensions if d not in vocab.values and d not in time_dimensions]
     # A metric compares with a number per group ("customers with more than 10 orders"), so only in a
     # breakdown; a dimension without a list of values with text or a number.
-    grouped = shape is None or shape.breakdown or follow_up
+    compares = shape is None or follow_up or (shape.breakdown and shape.comparison)
+    free_dimensions = free_dimensions if (free_text or follow_up) else []
     for free_fields, value_type in (
-        (metrics if grouped else [], "number"),
+        (metrics if compares else [], "number"),
         (free_dimensions, ["string", "number"]),
     ):
         if free_fields:
@@ -195,8 +243,8 @@ def query_schema(
     grains = sorted({g for d in vocab.model.dimensions.values() for g in (d.time_grains or [])})
     properties: dict[str, Any] = {
         "metrics": {"type": "array", "items": {"enum": metrics}, "minItems": 1, "maxItems": 3},
-        "dimensions": {"type": "array", "items": {"enum": dimensions}, "maxItems": 3},
-        "filters": {"type": "array", "items": {"anyOf": filter_options}, "maxItems": 4},
+        "dimensions": {"type": "array", "items": {"enum": dimensions}, "minItems": 1, "maxItems": 3},
+        "filters": {"type": "array", "items": {"anyOf": filter_options}, "minItems": 1, "maxItems": 4},
         "time_grain": _nullable({"enum": grains}) if grains else {"type": "null"},
         # A whole year, quarter or month is a short name ("2024"); any other period is start and end.
         "time_range": _nullable({"anyOf": [{"enum": named_periods}, dated]} if named_periods else dated),
@@ -207,21 +255,75 @@ def query_schema(
                 "properties": {"field": {"enum": fields}, "direction": {"enum": ["asc", "desc"]}},
                 "required": ["field", "direction"],
             },
+            "minItems": 1,
             "maxItems": 2,
         },
         "limit": _nullable({"type": "integer", "minimum": 1, "maximum": 1000}),
     }
+    empty_list, nothing = {"const": []}, {"type": "null"}
     if not filter_options:
-        del properties["filters"]
+        properties["filters"] = empty_list
     if shape is not None and not follow_up:
         if not shape.breakdown:
-            for part in ("dimensions", "time_grain", "order_by", "limit"):
-                del properties[part]
-        if not shape.period:
-            del properties["time_range"]
+            properties["dimensions"] = empty_list
+        properties["time_grain"] = {"const": shape.grain} if shape.grain else nothing
+        if shape.year:
+            properties["time_range"] = {"const": shape.year}
+        elif not shape.period:
+            properties["time_range"] = nothing
+        if shape.ranking:
+            direction = {"const": shape.ranking.direction}
+            properties["order_by"] = {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"field": {"enum": metrics}, "direction": direction},
+                    "required": ["field", "direction"],
+                },
+                "minItems": 1,
+                "maxItems": 1,
+            }
+            properties["limit"] = {"const": shape.ranking.limit}
+        elif not shape.sorting:
+            properties["order_by"], properties["limit"] = empty_list, nothing
     # Only metrics are required: the model writes the parts a question needs and closes the object,
     # which on two cores saves about a second of writing per question.
     return {"type": "object", "properties": properties, "required": ["metrics"]}
+
+
+def unmodelled_column(question: str, source: DataSource, tables: list[str] | None) -> str | None:
+    """A column the question names (all words of its name) that no metric or dimension is built on,
+    e.g. "by list price" when only unit prices are modelled: the semantic layer cannot answer it."""
+    model = SemanticModel(source, tables)
+    used: set[str] = set()
+    known_words: set[str] = set()
+    for row in [*model.metrics.values(), *model.dimensions.values()]:
+        for snippet in (row.expression, getattr(row, "filter", "") or ""):
+            if snippet:
+                try:
+                    used |= {
+                        c.name.lower() for c in sqlglot.parse_one(snippet, read="duckdb").find_all(exp.Column)
+                    }
+                except sqlglot.errors.ParseError:
+                    continue
+        for phrase in [row.name, row.label or "", *(getattr(row, "synonyms", None) or [])]:
+            known_words |= set(name_words(phrase))
+    asked = set(name_words(question))
+    columns = Column.objects.filter(table__source=source, table__enabled=True).select_related("table")
+    if tables:
+        columns = columns.filter(table__name__in=tables)
+    for column in columns:
+        words = set(name_words(column.name))
+        if (
+            column.name.lower() not in used
+            and not column.is_primary_key
+            and not column.name.lower().endswith("id")
+            and words
+            and words <= asked
+            and not words <= known_words
+        ):
+            return f"{column.table.name}.{column.name}"
+    return None
 
 
 def plan_semantic_query(
@@ -244,7 +346,7 @@ def plan_semantic_query(
     shape = question_shape(question)
     mentions = value_mentions(question, vocab)
     previous = next((turn.semantic_query for turn in reversed(history) if turn.semantic_query), None)
-    if previous and is_refinement(question, [str(value) for _, value in mentions]):
+    if previous and is_refinement(question, [str(m.value) for m in mentions]):
         refined = refine(previous, mentions, shape, mentioned_year(question))
         try:
             query = _cleaned(refined, shape, vocab)
@@ -268,36 +370,47 @@ def plan_semantic_query(
             follow_up=previous is not None,
             mentions=mentions,
             candidate_metrics=candidate_metrics,
+            free_text=unplaced_names(question, [str(m.value) for m in mentions]),
         ),
         cancel=cancel,
         on_text=on_text,
     )
     try:
-        query = _cleaned(json.loads(generation.text), shape, vocab)
+        query = json.loads(generation.text)
+        if previous is None:
+            query = _with_settled_parts(query, shape, settled_filters(mentions))
+        query = _cleaned(query, shape, vocab)
         sql = compile_to_sql(source, query, tables)
     except (ValueError, SemanticError):
         return None
     return SemanticPlan(query=query, sql=sql, generation=generation)
 
 
+def _with_settled_parts(
+    query: dict[str, Any], shape: QuestionShape, filters: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The model's query with the filters and the year the wording settles (they replace the model's own
+    filters on the same dimensions)."""
+    query = dict(query)
+    if filters:
+        fields = {f["field"] for f in filters}
+        query["filters"] = [f for f in query.get("filters") or [] if f.get("field") not in fields] + filters
+    if shape.year:
+        query["time_range"] = shape.year
+    return query
+
+
 def refine(
-    previous: dict[str, Any], mentions: list[tuple[str, Any]], shape: QuestionShape, year: str | None
+    previous: dict[str, Any], mentions: list[Mention], shape: QuestionShape, year: str | None
 ) -> dict[str, Any]:
     """The previous query with a follow-up's values, grain or year put in: no model call needed.
 
     A value replaces the filter on its own dimension ("only for Japan" after "only for France").
     """
     query = copy.deepcopy(previous)
-    by_dimension: dict[str, list[Any]] = {}
-    for name, value in mentions:
-        by_dimension.setdefault(name, []).append(value)
-    filters = [f for f in query.get("filters") or [] if f["field"] not in by_dimension]
-    for name, values in by_dimension.items():
-        if len(values) == 1:
-            filters.append({"field": name, "op": "=", "value": values[0]})
-        else:
-            filters.append({"field": name, "op": "in", "value": values})
-    query["filters"] = filters
+    new_filters = settled_filters(mentions)
+    fields = {f["field"] for f in new_filters}
+    query["filters"] = [f for f in query.get("filters") or [] if f["field"] not in fields] + new_filters
     if shape.grain:
         query["time_grain"] = shape.grain
     if year:

@@ -28,6 +28,7 @@ _TOP = re.compile(rf"\b(top|best|highest|largest|biggest)\s+{_COUNT}\b", re.IGNO
 _BOTTOM = re.compile(rf"\b(bottom|worst|lowest|smallest)\s+{_COUNT}\b", re.IGNORECASE)
 _N_MOST = re.compile(rf"\b{_COUNT}\s+(most|highest|largest|biggest|best)\b", re.IGNORECASE)
 _N_LEAST = re.compile(rf"\b{_COUNT}\s+(least|lowest|smallest|fewest|worst)\b", re.IGNORECASE)
+_WHICH_N = re.compile(rf"^\s*(which|what|who)\s+((are|were)\s+the\s+)?{_COUNT}\b", re.IGNORECASE)
 _LIST_N = re.compile(rf"\b(list|show|name|give)\s+(me\s+)?(the\s+)?{_COUNT}\b", re.IGNORECASE)
 # "Which country has the most customers?", "Who sold the least?": one row, the extreme one.
 _SINGLE = re.compile(r"^\s*(which|who|what)\b(?!.*\b(each|per|every|all)\b)", re.IGNORECASE)
@@ -41,6 +42,7 @@ _GRAINS = {
         r"month\s+by\s+month)\b",
         re.I,
     ),
+    "month_trend": re.compile(r"\b(trend|trends|over\s+time)\b", re.I),
     "quarter": re.compile(r"\b(quarterly|per\s+quarter|by\s+quarter|each\s+quarter|every\s+quarter)\b", re.I),
     "year": re.compile(
         r"\b(yearly|annual|annually|per\s+year|by\s+year|each\s+year|every\s+year|year\s+over\s+year|"
@@ -63,6 +65,21 @@ _PERIOD = re.compile(
 )
 
 
+_COMPARISON = re.compile(
+    r"\b(more|less|fewer|greater|larger|smaller|higher|lower|bigger)\s+than\b|"
+    r"\b(over|above|below|under|at\s+least|at\s+most|exceeds?|exceeding)\s+\$?\d|[<>]=?\s*\d",
+    re.I,
+)
+_SORTING = re.compile(r"\b(sort|sorted|order\s+by|ordered|rank|ranked|ranking|ascending|descending)\b", re.I)
+# A whole year, said as such: "in 2024", "for 2023" (not "since 2023" or "2023 to 2024").
+_WHOLE_YEAR = re.compile(
+    r"\b(in|for|during|of|over)\s+(the\s+year\s+)?((19|20)\d{2})\b(?!\s*(-|to|and|through|until))", re.I
+)
+_PARTS_OF_YEARS = re.compile(
+    rf"\b(q[1-4]|quarter|{_MONTHS}|since|until|before|after|between|from|week|day)\b", re.I
+)
+
+
 @dataclass(frozen=True)
 class Ranking:
     direction: str  # "desc" or "asc"
@@ -75,6 +92,9 @@ class QuestionShape:
     ranking: Ranking | None  # "top 5", "which ... the most"
     grain: str | None  # "month" for "monthly revenue"
     period: bool = False  # names a period ("in 2024", "last month"): the answer has a time range
+    year: str | None = None  # the period is one whole year ("in 2024")
+    sorting: bool = False  # asks for an order without a ranking ("sorted by revenue")
+    comparison: bool = False  # compares with a number ("more than 10 orders")
 
 
 def _count(word: str) -> int:
@@ -94,6 +114,9 @@ def _ranking(question: str) -> Ranking | None:
     most, least = _MOST.search(question), _LEAST.search(question)
     if listed and (most or least):
         return Ranking("asc" if least and not most else "desc", _count(listed.group(4)))
+    which_n = _WHICH_N.search(question)
+    if which_n and (most or least):  # "Which 3 products generated the most revenue?"
+        return Ranking("asc" if least and not most else "desc", _count(which_n.group(4)))
     if _SINGLE.search(question) and (most or least):
         # Whichever superlative comes first decides ("the most ... with the least ..." is rare).
         first = min((m for m in (most, least) if m), key=lambda m: m.start())
@@ -103,10 +126,46 @@ def _ranking(question: str) -> Ranking | None:
 
 def question_shape(question: str) -> QuestionShape:
     grain = next((name for name, pattern in _GRAINS.items() if pattern.search(question)), None)
+    if grain == "month_trend":  # "the revenue trend": a monthly series unless a grain is named
+        grain = "month"
     ranking = _ranking(question)
     breakdown = bool(_BREAKDOWN.search(question)) or ranking is not None or grain is not None
     period = bool(_PERIOD.search(question))
-    return QuestionShape(breakdown=breakdown, ranking=ranking, grain=grain, period=period)
+    whole_years = {m.group(3) for m in _WHOLE_YEAR.finditer(question)}
+    year = None
+    if len(whole_years) == 1 and mentioned_year(question) and not _PARTS_OF_YEARS.search(question):
+        year = whole_years.pop()
+    return QuestionShape(
+        breakdown=breakdown,
+        ranking=ranking,
+        grain=grain,
+        period=period,
+        year=year,
+        sorting=bool(_SORTING.search(question)),
+        comparison=bool(_COMPARISON.search(question)),
+    )
+
+
+def unplaced_names(question: str, placed: list[str]) -> bool:
+    """Whether the question has a capitalised name or a quoted text that no known value accounts for
+    (after the first word): a value of a dimension whose values are not listed, such as a customer."""
+    text = question
+    for value in placed:
+        text = re.sub(re.escape(value), " ", text, flags=re.I)
+    if re.search(r"['\"][^'\"]{2,}['\"]", text):
+        return True
+    words = re.findall(r"[A-Za-z][\w'-]*", text)
+    return any(word[0].isupper() and word.upper() != word for word in words[1:])
+
+
+_NEGATION = re.compile(
+    r"\b(not|excluding|exclude|except|without|other\s+than|besides|apart\s+from|non)\W+(\w+\W+){0,2}$", re.I
+)
+
+
+def negated(text_before: str) -> bool:
+    """Whether a mention is negated by the words just before it ("excluding web orders")."""
+    return bool(_NEGATION.search(text_before))
 
 
 # The words around a follow-up's new value or grain: "and only for Japan?", "what about 2024", "now by month".

@@ -49,6 +49,7 @@ class GenerationResult:
     prompt_tokens: int = 0
     cached_prompt_tokens: int = 0  # of prompt_tokens, how many came from a reused prefix
     completion_tokens: int = 0
+    forced_tokens: int = 0  # of completion_tokens, how many the grammar dictated (appended, not sampled)
     prompt_ms: float = 0.0
     generation_ms: float = 0.0
     first_token_ms: float | None = None

@@ -20,6 +20,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -42,7 +43,7 @@ from analytics_chat.llm.base import (
 from analytics_chat.llm.chat_format import CHAT_FORMATS
 from analytics_chat.llm.errors import InvalidGrammar, ModelUnavailable, PromptTooLong
 from analytics_chat.llm.files import GGUF_MAGIC, resolve_model_path
-from analytics_chat.llm.sampling import GrammarCheckedSampler
+from analytics_chat.llm.sampling import CharTokens, GrammarCheckedSampler
 from analytics_chat.llm.streaming import TextAssembler
 from analytics_chat.models import LLMModel
 
@@ -190,6 +191,9 @@ class LlamaGenerator:
         )
         self._min_prefix_tokens = llm_setting("MIN_PREFIX_TOKENS", 32)
         self._grammars = GrammarCache(self._vocab)
+        self._char_tokens = CharTokens(
+            lambda text: self._tokenize(text, special=False), llama_cpp.llama_vocab_eos(self._vocab)
+        )
         # Called by the CPU backend from inside llama_decode: must stay cheap and never raise.
         self._abort_callback = llama_cpp.ggml_abort_callback(self._should_abort)
         llama_cpp.llama_set_abort_callback(self._llama.ctx, self._abort_callback, None)
@@ -356,15 +360,31 @@ class LlamaGenerator:
                 if llama_cpp.llama_vocab_is_eog(self._vocab, token):
                     result.finish_reason = "stop"
                     break
-                result.completion_tokens += 1
-                piece = assembler.feed(llama._model.detokenize([token], special=False))
+                written = [token]
+                forced, complete = ("", False)
+                if isinstance(sampler, GrammarCheckedSampler):
+                    forced, complete = sampler.forced_text()
+                    if not complete:
+                        # Leave trailing punctuation to the model: it merges with what comes next
+                        # ('": ["' is one token), and a split the model never saw derails it.
+                        forced = _TRAILING_PUNCTUATION.sub("", forced)
+                if forced:
+                    room_left = max_tokens - result.completion_tokens - 1
+                    appended = self._tokenize(forced, special=False)[:room_left]
+                    for extra in appended:
+                        sampler.accept(extra)
+                    written += appended
+                    result.forced_tokens += len(appended)
+                result.completion_tokens += len(written)
+                piece = assembler.feed(llama._model.detokenize(written, special=False))
                 if piece:
                     on_text(piece)
-                if assembler.stopped:
+                if assembler.stopped or complete:
+                    # A complete grammar allows only the end: no need to decode and sample it.
                     result.finish_reason = "stop"
                     break
                 if result.completion_tokens < max_tokens:
-                    self._eval([token])
+                    self._eval(written)  # the sampled token and any forced ones, in one batch
             else:
                 result.finish_reason = "length"
         finally:
@@ -421,7 +441,9 @@ class LlamaGenerator:
         if not grammar:
             return chain
         try:
-            return GrammarCheckedSampler(chain, self._grammars.clone_for(grammar), self._llama.n_vocab())
+            return GrammarCheckedSampler(
+                chain, self._grammars.clone_for(grammar), self._llama.n_vocab(), self._char_tokens
+            )
         except Exception:
             chain.close()
             raise
@@ -455,13 +477,24 @@ class LlamaGenerator:
         return self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=special)
 
 
+_TRAILING_PUNCTUATION = re.compile(r"[^A-Za-z0-9_]+$")
+_JSON_SPACE_RULE = re.compile(r"^space ::= .*$", re.MULTILINE)
+
+
 @functools.lru_cache(maxsize=GRAMMAR_CACHE_SIZE)
 def _schema_grammar(schema_json: str) -> str:
-    """GBNF for a JSON schema (converted once per distinct schema)."""
+    """GBNF for a JSON schema (converted once per distinct schema), spaced exactly as ``json.dumps``.
+
+    One way to space the JSON (``{"a": [1, 2]}``, as models see it most) instead of optional spaces
+    everywhere: then a key, a colon or a bracket that must come next is the only way on, and the generator
+    appends it instead of sampling it.
+    """
     try:
-        return json_schema_to_gbnf(schema_json)
+        grammar = json_schema_to_gbnf(schema_json)
     except Exception as error:
         raise InvalidGrammar(f"json_schema: cannot be turned into a grammar: {error}") from error
+    grammar = grammar.replace('"," space', '", "').replace('":" space', '": "')
+    return _JSON_SPACE_RULE.sub('space ::= ""', grammar)
 
 
 def _common_prefix_length(a: list[int], b: list[int]) -> int:

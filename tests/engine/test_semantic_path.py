@@ -6,7 +6,14 @@ import json
 
 import pytest
 
-from analytics_chat.engine.semantic_path import plan_semantic_query, query_schema, vocabulary
+from analytics_chat.engine.semantic_path import (
+    plan_semantic_query,
+    query_schema,
+    settled_filters,
+    unmodelled_column,
+    value_mentions,
+    vocabulary,
+)
 from analytics_chat.engine.shape import question_shape
 from analytics_chat.llm.base import CancelToken, GenerationOptions
 from analytics_chat.llm.scripted import ScriptedGenerator
@@ -30,16 +37,38 @@ def plan(question, source, generator, history=()):
     )
 
 
-def test_schema_offers_only_the_parts_the_wording_asks_for(demo_source):
+def test_schema_pins_what_the_wording_rules_out_or_settles(demo_source):
     vocab = vocabulary(demo_source)
     total = query_schema(vocab, question_shape("What was the total revenue?"))["properties"]
-    assert set(total) == {"metrics", "filters"}
+    assert total["dimensions"] == {"const": []}
+    assert total["time_range"] == {"type": "null"} and total["order_by"] == {"const": []}
     dated = query_schema(vocab, question_shape("What was the total revenue in 2024?"))["properties"]
-    assert set(dated) == {"metrics", "filters", "time_range"}
-    grouped = query_schema(vocab, question_shape("Revenue by channel"))["properties"]
-    assert {"dimensions", "order_by", "limit", "time_grain"} <= set(grouped)
+    assert dated["time_range"] == {"const": "2024"}
+    ranked = query_schema(vocab, question_shape("Top 5 channels by revenue"))["properties"]
+    assert ranked["limit"] == {"const": 5}
+    assert ranked["order_by"]["items"]["properties"]["direction"] == {"const": "desc"}
+    assert "enum" in ranked["dimensions"]["items"]
     follow_up = query_schema(vocab, question_shape("only web"), follow_up=True)["properties"]
-    assert {"dimensions", "time_range"} <= set(follow_up)
+    assert "enum" in follow_up["dimensions"]["items"] and "anyOf" in follow_up["time_range"]
+
+
+def test_named_values_become_filters_and_negation_is_kept(demo_source):
+    vocab = vocabulary(demo_source)
+    mentions = value_mentions("Revenue excluding web orders in Japan", vocab)
+    assert settled_filters(mentions) == [
+        {"field": "country", "op": "=", "value": "Japan"},
+        {"field": "channel", "op": "!=", "value": "web"},
+    ] or settled_filters(mentions) == [
+        {"field": "channel", "op": "!=", "value": "web"},
+        {"field": "country", "op": "=", "value": "Japan"},
+    ]
+
+
+def test_a_column_the_semantic_layer_leaves_out_sends_the_question_to_sql(demo_source):
+    assert unmodelled_column("What is the most expensive product by list price?", demo_source, None) == (
+        "products.list_price"
+    )
+    assert unmodelled_column("What is the revenue by product category?", demo_source, None) is None
 
 
 def test_named_period_becomes_an_inclusive_range(demo_source, duck):

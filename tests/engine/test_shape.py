@@ -93,3 +93,7 @@ def test_mentioned_year_only_when_one():
     assert mentioned_year("what about 2024?") == "2024"
     assert mentioned_year("2023 versus 2024") is None
     assert mentioned_year("by month") is None
+
+
+def test_which_n_ranks_n():
+    assert question_shape("Which 3 products generated the most revenue?").ranking == Ranking("desc", 3)

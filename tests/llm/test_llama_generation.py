@@ -86,6 +86,27 @@ def test_json_schema_output_parses_and_obeys_the_enum(generator):
     assert isinstance(value["certain"], bool)
 
 
+def test_text_the_grammar_dictates_is_appended_not_sampled(generator):
+    schema = {
+        "type": "object",
+        "properties": {"department": {"enum": ["accounts_receivable_team", "warehouse_logistics_team"]}},
+        "required": ["department"],
+    }
+    pieces: list[str] = []
+    result = generator.complete(
+        ask("Which department collects unpaid invoices? Reply in JSON."),
+        options=GenerationOptions(temperature=0.0, max_tokens=40),
+        json_schema=schema,
+        on_text=pieces.append,
+    )
+    value = json.loads(result.text)
+    assert value["department"] in schema["properties"]["department"]["enum"]
+    assert result.text.startswith('{"department": "')  # spaced as json.dumps spaces it
+    # The key and most of the chosen name are dictated by the grammar; the stream still gets every character.
+    assert result.forced_tokens >= 3 and result.forced_tokens < result.completion_tokens
+    assert result.finish_reason == "stop" and "".join(pieces) == result.text
+
+
 def test_gbnf_grammar_restricts_the_output(generator):
     grammar = 'root ::= "SELECT " column " FROM orders"\ncolumn ::= "id" | "amount" | "customer"'
     for seed in (1, 2):
