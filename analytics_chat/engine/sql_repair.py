@@ -6,7 +6,7 @@ each leaves a query alone unless it is clearly broken or clearly not what was as
 - ``add_missing_joins``: ``T2.name`` where no table in FROM has ``name`` but a table that joins one of
   them (a declared key) does: that table is joined in and the column pointed at it.
 - ``repair_join_conditions``: ``JOIN b ON a.id = a.id`` (both sides the same column) becomes
-  ``a.id = b.id``.
+  ``a.id = b.id``, or ``a.id = b.x`` when a declared key joins a.id to b.x.
 - ``prune_unused_joins``: a joined table that nothing but its own ON condition uses, and that the
   question does not name, is dropped (it only multiplies or filters rows nobody asked about).
 - ``cast_text_numbers``: a text column averaged, summed or compared with a number is read as a number
@@ -91,6 +91,8 @@ def _fix_one_missing_column(tree: exp.Expression, schema: SchemaView) -> bool:
         for column in scope.columns:
             if column.table and column.table in scope.sources and column.table not in tables:
                 continue  # a subquery or CTE: not ours to judge
+            if not column.table and column.find_ancestor(exp.Select) is not select:
+                continue  # a bare column of a subquery, listed here in case it is correlated
             anchor = tables.get(column.table) if column.table else None
             if column.table and anchor is None:
                 # ``employee.x`` with no employee in FROM: a table the model forgot to join.
@@ -124,6 +126,11 @@ def _fix_one_missing_column(tree: exp.Expression, schema: SchemaView) -> bool:
                 continue
             owner, partner, (partner_column, owner_column) = links[0]
             partner_alias = next(alias for alias, t in tables.items() if t is partner)
+            if len(tables) == 1:
+                # Bare columns of the one table so far stay on it, not ambiguous with the joined one.
+                for other in scope.columns:
+                    if not other.table and partner.column(other.name) is not None:
+                        other.set("table", exp.to_identifier(partner_alias))
             alias = _new_alias(select, owner, set(scope.sources))
             condition = exp.EQ(
                 this=exp.column(partner_column, table=partner_alias),
@@ -164,8 +171,13 @@ def repair_join_conditions(tree: exp.Expression, linked: LinkedSchema) -> exp.Ex
                 continue
             if left.table != right.table or left.name.lower() != right.name.lower():
                 continue
+            owner = tables.get(left.table)
+            key = _direct_join(owner.name, tables[joined].name, linked.scope.joins) if owner else None
             if left.table != joined and tables[joined].column(left.name) is not None:
                 right.set("table", exp.to_identifier(joined))
+            elif left.table != joined and key is not None and key[0].lower() == left.name.lower():
+                # t1.makeid = t1.makeid joining cars_data: the declared key says t1.makeid = t2.id.
+                right.replace(exp.column(key[1], table=joined))
             elif left.table == joined:
                 others = [a for a, t in tables.items() if a != joined and t.column(left.name) is not None]
                 if len(others) == 1:
@@ -230,6 +242,16 @@ def _is_number(node: exp.Expression) -> bool:
     return isinstance(node, exp.Literal) and not node.is_string
 
 
+def _is_numeric_query(node: exp.Expression) -> bool:
+    """``(SELECT avg(...) ...)``: a scalar subquery whose one column is an average, a sum or a count."""
+    query = node.this if isinstance(node, exp.Subquery) else None
+    if not isinstance(query, exp.Select) or len(query.expressions) != 1:
+        return False
+    value = query.expressions[0]
+    value = value.this if isinstance(value, exp.Alias) else value
+    return isinstance(value, (exp.Avg, exp.Sum, exp.Count))
+
+
 def _as_number(column: exp.Column) -> exp.Expression:
     return exp.TryCast(this=column.copy(), to=exp.DataType.build("DOUBLE"))
 
@@ -247,7 +269,7 @@ def cast_text_numbers(tree: exp.Expression, linked: LinkedSchema) -> exp.Express
                 column.replace(_as_number(column))
             elif isinstance(parent, _ORDERING):
                 other = parent.expression if parent.this is column else parent.this
-                if _is_number(other):
+                if _is_number(other) or _is_numeric_query(other):
                     column.replace(_as_number(column))
             elif (
                 isinstance(parent, exp.Between)

@@ -23,7 +23,8 @@ SCHEMA = SchemaView(
     "zoo",
     "",
     [
-        _table("keeper", ("keeper_id", "BIGINT"), ("name", "VARCHAR"), ("age", "VARCHAR")),
+        _table("keeper", ("keeper_id", "BIGINT"), ("name", "VARCHAR"), ("age", "VARCHAR"), ("home_zone", "VARCHAR")),
+        _table("zone", ("zone_code", "VARCHAR"), ("zone_name", "VARCHAR")),
         _table("animal", ("animal_id", "BIGINT"), ("name", "VARCHAR"), ("kind_code", "VARCHAR"),
                ("keeper_id", "BIGINT"), ("weight", "VARCHAR")),
         _table("kind", ("kind_code", "VARCHAR"), ("kind_description", "VARCHAR")),
@@ -33,6 +34,7 @@ SCHEMA = SchemaView(
         Join("animal", "keeper_id", "keeper", "keeper_id"),
         Join("animal", "kind_code", "kind", "kind_code"),
         Join("feeding", "animal_id", "animal", "animal_id"),
+        Join("keeper", "home_zone", "zone", "zone_code"),
     ],
 )  # fmt: skip
 
@@ -74,6 +76,17 @@ def test_a_column_no_joinable_table_has_is_left_for_the_error_message():
 def test_a_join_on_a_column_equal_to_itself_is_pointed_at_the_joined_table():
     tree = parse("SELECT t1.name FROM animal AS t1 JOIN keeper AS t2 ON t1.keeper_id = t1.keeper_id")
     assert "ON t1.keeper_id = t2.keeper_id" in sql(repair_join_conditions(tree, linked()))
+
+
+def test_a_join_on_a_column_equal_to_itself_follows_the_declared_key():
+    tree = parse("SELECT t1.name FROM feeding AS t2 JOIN animal AS t1 ON t2.animal_id = t2.animal_id")
+    assert "ON t2.animal_id = t1.animal_id" in sql(repair_join_conditions(tree, linked()))
+    keyed = parse("SELECT t2.food FROM kind AS t1 JOIN animal AS t2 ON t1.kind_code = t1.kind_code")
+    assert "ON t1.kind_code = t2.kind_code" in sql(repair_join_conditions(keyed, linked()))
+    renamed = parse("SELECT t2.zone_name FROM keeper AS t1 JOIN zone AS t2 ON t1.home_zone = t1.home_zone")
+    assert "ON t1.home_zone = t2.zone_code" in sql(repair_join_conditions(renamed, linked()))
+    other = parse("SELECT t1.name FROM keeper AS t1 JOIN kind AS t2 ON t1.age = t1.age")
+    assert sql(repair_join_conditions(other, linked())) == sql(other)
 
 
 def test_a_joined_table_used_only_in_its_on_and_not_asked_about_is_dropped():
@@ -137,3 +150,26 @@ def test_grouped_columns_are_shown_beside_the_aggregate():
         "SELECT keeper.name FROM keeper WHERE keeper.keeper_id IN (SELECT animal.keeper_id FROM animal GROUP BY animal.keeper_id, animal.kind_code)"
     )
     assert sql(show_group_columns(inner)) == sql(inner)
+
+
+def test_text_compared_with_an_average_is_cast():
+    tree = parse("SELECT count(*) FROM keeper WHERE keeper.age < (SELECT avg(keeper.age) FROM keeper)")
+    assert sql(cast_text_numbers(tree, linked())) == (
+        "SELECT COUNT(*) FROM keeper WHERE TRY_CAST(keeper.age AS DOUBLE) < "
+        "(SELECT AVG(TRY_CAST(keeper.age AS DOUBLE)) FROM keeper)"
+    )
+
+
+def test_bare_columns_stay_on_their_table_when_a_join_is_added():
+    tree = parse("SELECT keeper_id, name, kind_description FROM animal GROUP BY keeper_id")
+    assert sql(add_missing_joins(tree, linked())) == (
+        "SELECT animal.keeper_id, animal.name, kind.kind_description FROM animal "
+        "INNER JOIN kind AS kind ON animal.kind_code = kind.kind_code GROUP BY animal.keeper_id"
+    )
+
+
+def test_bare_columns_of_a_subquery_are_not_joined_into_the_outer_query():
+    tree = parse(
+        "SELECT count(*) FROM animal WHERE keeper_id = (SELECT keeper_id FROM keeper ORDER BY age DESC LIMIT 1)"
+    )
+    assert sql(add_missing_joins(tree, linked())) == sql(tree)
