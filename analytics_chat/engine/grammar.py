@@ -4,10 +4,12 @@ Expressions are written without left recursion (``a (op a)*``) because llama.cpp
 cannot handle it. Keywords accept upper or lower case; identifiers are exactly as stored, double-quoted
 when DuckDB needs it ("SHOW", "Unit Price"), optionally quoted otherwise.
 
-``table.column`` can only name that table's own columns. Table aliases are short (``T1``, ``s``, ``sc``,
-``sub``): a model trained on Spider-style SQL reaches for them, and forbidding them pushes it down odd
-paths (``T`` becoming ``TIMESTAMP ...``). ``T1.column`` accepts any real column; sqlglot's qualify catches
-a column put on the wrong table. Output aliases (``AS total``) are free words.
+``table.column`` can only name that table's own columns. Table aliases are short (``T1``, ``s``, ``sc``):
+a model trained on Spider-style SQL reaches for them, and forbidding them pushes it down odd paths (``T``
+becoming ``TIMESTAMP ...``). ``T1.column`` accepts any real column; sqlglot's qualify catches a column put
+on the wrong table, and the SQL path's repairs move it. A subquery in FROM is named ``sub``, ``sub1``, ...:
+only there may a qualified name be a free word (an output alias of the subquery), so ``T2.pet_type``
+cannot be invented. Output aliases (``AS total``) are free words.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ item ::= "*" | expr (ws (AS ws)? alias)?
 source ::= titem (joinpart)* | titem (sp "," sp titem)+
 joinpart ::= ws jointype ws titem (ws ON ws expr)?
 jointype ::= JOIN | INNER ws JOIN | LEFT ws (OUTER ws)? JOIN | RIGHT ws (OUTER ws)? JOIN | FULL ws (OUTER ws)? JOIN | CROSS ws JOIN
-titem ::= table (ws (AS ws)? talias)? | "(" sp query sp ")" ws (AS ws)? talias
+titem ::= table (ws (AS ws)? talias)? | "(" sp query sp ")" ws (AS ws)? subalias
 orderby ::= ORDERBY ws oitem (sp "," sp oitem)*
 gitem ::= expr | alias
 oitem ::= (expr | alias) (ws (ASC | DESC))? (ws NULLS ws (FIRST | LAST))?
@@ -56,8 +58,9 @@ sum ::= prod (sp ("+" | "-" | "||") sp prod)*
 prod ::= unary (sp ("*" | "/" | "%") sp unary)*
 unary ::= "-"? atom
 atom ::= number | string | NULL | colref | call | "(" sp (query | expr) sp ")" | EXISTS sp "(" sp query sp ")" | case | cast | extract | DATE ws string
-colref ::= column | qualified | talias "." (column | alias | "*")
-talias ::= [A-Za-z] [A-Za-z0-9]? | "sub" [0-9]?
+colref ::= column | qualified | talias "." (column | "*") | subalias "." (column | alias | "*")
+talias ::= [A-Za-z] [A-Za-z0-9]?
+subalias ::= "sub" [0-9]?
 call ::= agg "(" sp (DISTINCT ws)? (expr | "*") sp ")" | func "(" sp exprs? sp ")"
 case ::= CASE (ws sum)? (ws WHEN ws expr ws THEN ws expr)+ (ws ELSE ws expr)? ws END
 cast ::= (CAST | TRYCAST) "(" sp expr ws AS ws type sp ")"
@@ -171,7 +174,7 @@ def build_sql_grammar(schema: Mapping[str, Sequence[str]] | object, *, table_ali
     base = _BASE.strip()
     if not table_aliases:
         base = base.replace("table (ws (AS ws)? talias)?", "table").replace(
-            'talias ::= [A-Za-z] [A-Za-z0-9]? | "sub" [0-9]?', 'talias ::= "sub" [0-9]?'
+            "talias ::= [A-Za-z] [A-Za-z0-9]?", 'talias ::= "sub" [0-9]?'
         )
     lines = [base]
     lines.append(f"table ::= {_name_alternatives(tables)}")

@@ -258,8 +258,12 @@ def _stem(word: str) -> str:
     return word
 
 
-def _content_words(text: str) -> set[str]:
+def content_words(text: str) -> set[str]:
+    """The stemmed words of a text that can name a table or column (no stopwords)."""
     return {w for w in name_words(text) if w not in _STOPWORDS and len(w) > 1}
+
+
+_content_words = content_words
 
 
 def match_values(question: str, schema: SchemaView) -> list[ValueMatch]:

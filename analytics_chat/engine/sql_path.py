@@ -21,6 +21,14 @@ from sqlglot.optimizer.scope import traverse_scope
 from analytics_chat.engine.grammar import build_sql_grammar
 from analytics_chat.engine.linking import LinkedSchema, link_schema
 from analytics_chat.engine.prompts import CANNOT_ANSWER, Correction, correction_messages, sql_messages
+from analytics_chat.engine.sql_repair import (
+    add_missing_joins,
+    cast_text_numbers,
+    complete_group_by,
+    prune_unused_joins,
+    repair_join_conditions,
+    show_group_columns,
+)
 from analytics_chat.llm.base import (
     CancelToken,
     GenerationOptions,
@@ -76,7 +84,7 @@ def parse_any_dialect(text: str) -> exp.Expression:
 
 def is_cannot_answer(tree: exp.Expression) -> bool:
     """The model's way out, ``SELECT 'CANNOT_ANSWER'``: a FROM-less select of that literal."""
-    if not isinstance(tree, exp.Select) or tree.args.get("from"):
+    if not isinstance(tree, exp.Select) or tree.args.get("from_"):
         return False
     return any(isinstance(e, exp.Literal) and e.this == CANNOT_ANSWER for e in tree.find_all(exp.Literal))
 
@@ -135,7 +143,7 @@ def repair_misplaced_columns(tree: exp.Expression, linked: LinkedSchema) -> exp.
     return tree
 
 
-def check_draft(text: str, linked: LinkedSchema, source: DataSource) -> str:
+def check_draft(text: str, linked: LinkedSchema, source: DataSource, question: str = "") -> str:
     """Checked DuckDB SQL for a draft, or DraftError with the exact problem; StageError if unanswerable."""
     cleaned = _FENCE.sub("", text.strip()).strip().rstrip(";").strip()
     if not cleaned:
@@ -148,11 +156,18 @@ def check_draft(text: str, linked: LinkedSchema, source: DataSource) -> str:
             tables=[t.name for t in linked.scope.tables],
         )
     tree = repair_misplaced_columns(tree, linked)
+    tree = add_missing_joins(tree, linked)
     misplaced = misplaced_columns(tree, linked)
     if misplaced:
         raise DraftError("\n".join(misplaced))
     try:
         guarded = check_sql(tree.sql(dialect="duckdb"), allowed_tables=linked.scope.names())
+        # On the qualified query (every column alias.column): the repairs that need to know each table.
+        repaired = repair_join_conditions(guarded.expression, linked)
+        repaired = prune_unused_joins(repaired, linked, question)
+        repaired = show_group_columns(complete_group_by(cast_text_numbers(repaired, linked)))
+        if repaired != guarded.expression:
+            guarded = check_sql(repaired.sql(dialect="duckdb"), allowed_tables=linked.scope.names())
     except GuardError as error:
         raise DraftError(error.message) from error
     try:
@@ -201,7 +216,7 @@ def write_sql(
     result = generator.complete(messages, options=options, grammar=grammar, on_text=on_text, cancel=cancel)
     draft.generations.append(result)
     try:
-        draft.sql = check_draft(result.text, linked, data_source)
+        draft.sql = check_draft(result.text, linked, data_source, question)
         return draft
     except DraftError as error:
         draft.attempts.append({"sql": result.text, "error": str(error)})
@@ -216,7 +231,7 @@ def write_sql(
     result = generator.complete(retry, options=options, grammar=grammar, on_text=on_text, cancel=cancel)
     draft.generations.append(result)
     try:
-        draft.sql = check_draft(result.text, linked, data_source)
+        draft.sql = check_draft(result.text, linked, data_source, question)
         return draft
     except DraftError as error:
         draft.attempts.append({"sql": result.text, "error": str(error)})

@@ -43,6 +43,8 @@ VALID[18] = "select Name from singer"
 INVALID = [
     "SELECT Nationality FROM singer",  # no such column
     "SELECT Name FROM singers",  # no such table
+    "SELECT T1.Nationality FROM singer AS T1",  # an alias does not make up a column
+    "SELECT T.n FROM (SELECT count(*) AS n FROM singer) AS T",  # a subquery in FROM is named sub
     "SELECT Name FROM singer WHERE singer.Year = '2014'",  # Year is concert's, not singer's
     "SELECT Show Time FROM show",  # needs quotes
     "SELECT name FROM singer",  # names are exactly as stored

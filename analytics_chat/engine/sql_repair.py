@@ -1,0 +1,329 @@
+"""Deterministic repairs of a model's SQL draft, on the sqlglot AST, before it is bound by DuckDB.
+
+Each repair fixes one slip that small models make often and that a correction round rarely fixes, and
+each leaves a query alone unless it is clearly broken or clearly not what was asked:
+
+- ``add_missing_joins``: ``T2.name`` where no table in FROM has ``name`` but a table that joins one of
+  them (a declared key) does: that table is joined in and the column pointed at it.
+- ``repair_join_conditions``: ``JOIN b ON a.id = a.id`` (both sides the same column) becomes
+  ``a.id = b.id``, or ``a.id = b.x`` when a declared key joins a.id to b.x.
+- ``prune_unused_joins``: a joined table that nothing but its own ON condition uses, and that the
+  question does not name, is dropped (it only multiplies or filters rows nobody asked about).
+- ``cast_text_numbers``: a text column averaged, summed or compared with a number is read as a number
+  (``TRY_CAST(col AS DOUBLE)``), which DuckDB otherwise refuses.
+- ``complete_group_by``: plain columns selected beside aggregates join the GROUP BY (SQLite allows the
+  bare columns; DuckDB refuses them).
+
+The functions after the guard expect qualified SQL (every column ``alias.column``), which the guard
+produces.
+"""
+
+from __future__ import annotations
+
+import re
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.optimizer.scope import Scope, traverse_scope
+
+from analytics_chat.engine.linking import Join, LinkedSchema, SchemaView, TableInfo, content_words, name_words
+
+_ALIAS_NUMBER = re.compile(r"^[A-Za-z]+(\d+)$")
+_TEXT_TYPES = ("VARCHAR", "TEXT", "CHAR", "STRING")
+_ORDERING = (exp.GT, exp.GTE, exp.LT, exp.LTE)
+
+
+def _scopes(tree: exp.Expression) -> list[Scope]:
+    try:
+        return traverse_scope(tree)
+    except sqlglot.errors.SqlglotError:
+        return []
+
+
+def _base_tables(scope: Scope, schema: SchemaView) -> dict[str, TableInfo]:
+    """alias -> catalog table, for the base tables in this scope's FROM and JOINs."""
+    found: dict[str, TableInfo] = {}
+    for alias, source in scope.sources.items():
+        if isinstance(source, exp.Table):
+            table = schema.table(source.name)
+            if table is not None:
+                found[alias] = table
+    return found
+
+
+def _direct_join(a: str, b: str, joins: list[Join]) -> tuple[str, str] | None:
+    """(column of a, column of b) of a declared key between tables a and b, if there is one."""
+    for j in joins:
+        if j.from_table.lower() == a.lower() and j.to_table.lower() == b.lower():
+            return j.from_column, j.to_column
+        if j.to_table.lower() == a.lower() and j.from_table.lower() == b.lower():
+            return j.to_column, j.from_column
+    return None
+
+
+def _new_alias(select: exp.Select, table: TableInfo, taken: set[str]) -> str:
+    """T<n+1> when the query numbers its aliases T1, T2, ...; else the table's own name when free."""
+    numbers = [int(m.group(1)) for alias in taken if (m := _ALIAS_NUMBER.match(alias))]
+    prefixes = {alias.rstrip("0123456789") for alias in taken if _ALIAS_NUMBER.match(alias)}
+    if numbers and len(prefixes) == 1:
+        prefix = prefixes.pop()
+        number = max(numbers) + 1
+        while f"{prefix}{number}".lower() in {t.lower() for t in taken}:
+            number += 1
+        return f"{prefix}{number}"
+    if table.name.lower() not in {t.lower() for t in taken}:
+        return table.name
+    number = 2
+    while f"{table.name}{number}".lower() in {t.lower() for t in taken}:
+        number += 1
+    return f"{table.name}{number}"
+
+
+def _fix_one_missing_column(tree: exp.Expression, schema: SchemaView) -> bool:
+    """Join in the table one unplaceable column needs; True when something changed."""
+    for scope in _scopes(tree):
+        select = scope.expression
+        if not isinstance(select, exp.Select) or not select.args.get("from_"):
+            continue
+        tables = _base_tables(scope, schema)
+        if not tables:
+            continue
+        for column in scope.columns:
+            if column.table and column.table in scope.sources and column.table not in tables:
+                continue  # a subquery or CTE: not ours to judge
+            if not column.table and column.find_ancestor(exp.Select) is not select:
+                continue  # a bare column of a subquery, listed here in case it is correlated
+            anchor = tables.get(column.table) if column.table else None
+            if column.table and anchor is None:
+                # ``employee.x`` with no employee in FROM: a table the model forgot to join.
+                missing = schema.table(column.table)
+                if missing is None or missing.column(column.name) is None:
+                    continue
+                owners = [missing]
+            else:
+                if anchor is not None and anchor.column(column.name) is not None:
+                    continue
+                if any(t.column(column.name) is not None for t in tables.values()):
+                    continue  # in another table of FROM: repair_misplaced_columns' job
+                in_from = {t.name.lower() for t in tables.values()}
+                owners = [
+                    t
+                    for t in schema.tables
+                    if t.name.lower() not in in_from and t.column(column.name) is not None
+                ]
+            # Through the table the model put the column on first, else through any table of FROM.
+            links: list[tuple[TableInfo, TableInfo, tuple[str, str]]] = []
+            for candidates in ([anchor] if anchor is not None else [], list(tables.values())):
+                links = [
+                    (owner, partner, key)
+                    for owner in owners
+                    for partner in candidates
+                    if (key := _direct_join(partner.name, owner.name, schema.joins)) is not None
+                ]
+                if links:
+                    break
+            if len(links) != 1:
+                continue
+            owner, partner, (partner_column, owner_column) = links[0]
+            partner_alias = next(alias for alias, t in tables.items() if t is partner)
+            if len(tables) == 1:
+                # Bare columns of the one table so far stay on it, not ambiguous with the joined one.
+                for other in scope.columns:
+                    if not other.table and partner.column(other.name) is not None:
+                        other.set("table", exp.to_identifier(partner_alias))
+            alias = _new_alias(select, owner, set(scope.sources))
+            condition = exp.EQ(
+                this=exp.column(partner_column, table=partner_alias),
+                expression=exp.column(owner_column, table=alias),
+            )
+            select.join(
+                exp.alias_(exp.to_table(owner.name), alias, table=True),
+                on=condition,
+                join_type="inner",
+                copy=False,
+            )
+            column.set("table", exp.to_identifier(alias))
+            return True
+    return False
+
+
+def add_missing_joins(tree: exp.Expression, linked: LinkedSchema, limit: int = 3) -> exp.Expression:
+    """Join in the tables that columns the FROM clause lacks live in, along declared keys."""
+    tree = tree.copy()
+    for _ in range(limit):
+        if not _fix_one_missing_column(tree, linked.scope):
+            break
+    return tree
+
+
+def repair_join_conditions(tree: exp.Expression, linked: LinkedSchema) -> exp.Expression:
+    """``JOIN b ON a.x = a.x`` (a column equal to itself, true for every row) becomes ``a.x = b.x``."""
+    tree = tree.copy()
+    for scope in _scopes(tree):
+        tables = _base_tables(scope, linked.scope)
+        for join in scope.expression.args.get("joins") or ():
+            condition = join.args.get("on")
+            joined = join.this.alias_or_name if isinstance(join.this, exp.Table) else None
+            if not isinstance(condition, exp.EQ) or joined not in tables:
+                continue
+            left, right = condition.this, condition.expression
+            if not (isinstance(left, exp.Column) and isinstance(right, exp.Column)):
+                continue
+            if left.table != right.table or left.name.lower() != right.name.lower():
+                continue
+            owner = tables.get(left.table)
+            key = _direct_join(owner.name, tables[joined].name, linked.scope.joins) if owner else None
+            if left.table != joined and tables[joined].column(left.name) is not None:
+                right.set("table", exp.to_identifier(joined))
+            elif left.table != joined and key is not None and key[0].lower() == left.name.lower():
+                # t1.makeid = t1.makeid joining cars_data: the declared key says t1.makeid = t2.id.
+                right.replace(exp.column(key[1], table=joined))
+            elif left.table == joined:
+                others = [a for a, t in tables.items() if a != joined and t.column(left.name) is not None]
+                if len(others) == 1:
+                    left.set("table", exp.to_identifier(others[0]))
+    return tree
+
+
+def _question_names(words: set[str], table: TableInfo, others: list[TableInfo]) -> bool:
+    """Does the question name this table by a word of its name that the other tables' names lack?"""
+    other_words = {w for t in others for w in name_words(t.name)}
+    own = [w for w in name_words(table.name) if w not in other_words and len(w) > 2]
+    for word in own:
+        for asked in words:
+            if asked == word or (len(asked) >= 4 and asked in word and asked not in other_words):
+                return True
+    return False
+
+
+def prune_unused_joins(tree: exp.Expression, linked: LinkedSchema, question: str) -> exp.Expression:
+    """Drop joined tables used only by their own ON condition, when the question does not name them."""
+    tree = tree.copy()
+    words = content_words(question)
+    valued = {m.table.lower() for m in linked.value_matches}
+    for scope in _scopes(tree):
+        select = scope.expression
+        if not isinstance(select, exp.Select):
+            continue
+        tables = _base_tables(scope, linked.scope)
+        joins = list(select.args.get("joins") or ())
+        for join in joins:
+            if not isinstance(join.this, exp.Table) or join.args.get("kind") not in (None, "", "INNER"):
+                continue
+            if join.side and join.side.upper() != "LEFT":
+                continue
+            alias = join.this.alias_or_name
+            table = tables.get(alias)
+            condition = join.args.get("on")
+            if table is None or condition is None or table.name.lower() in valued:
+                continue
+            if any(isinstance(node, exp.Literal) for node in condition.find_all(exp.Literal)):
+                continue  # the ON carries a filter
+            on_columns = {id(c) for c in condition.find_all(exp.Column)}
+            uses = [c for c in tree.find_all(exp.Column) if c.table == alias and id(c) not in on_columns]
+            if uses or any(isinstance(s, exp.Star) for s in select.expressions):
+                continue
+            others = [t for a, t in tables.items() if a != alias]
+            if not others or _question_names(words, table, others):
+                continue
+            join.pop()
+    return tree
+
+
+def _is_text(column: exp.Column, tables: dict[str, TableInfo]) -> bool:
+    table = tables.get(column.table)
+    info = table.column(column.name) if table is not None else None
+    return info is not None and (info.data_type or "VARCHAR").upper().startswith(_TEXT_TYPES)
+
+
+def _is_number(node: exp.Expression) -> bool:
+    if isinstance(node, exp.Neg):
+        node = node.this
+    return isinstance(node, exp.Literal) and not node.is_string
+
+
+def _is_numeric_query(node: exp.Expression) -> bool:
+    """``(SELECT avg(...) ...)``: a scalar subquery whose one column is an average, a sum or a count."""
+    query = node.this if isinstance(node, exp.Subquery) else None
+    if not isinstance(query, exp.Select) or len(query.expressions) != 1:
+        return False
+    value = query.expressions[0]
+    value = value.this if isinstance(value, exp.Alias) else value
+    return isinstance(value, (exp.Avg, exp.Sum, exp.Count))
+
+
+def _as_number(column: exp.Column) -> exp.Expression:
+    return exp.TryCast(this=column.copy(), to=exp.DataType.build("DOUBLE"))
+
+
+def cast_text_numbers(tree: exp.Expression, linked: LinkedSchema) -> exp.Expression:
+    """Read a text column as a number where the query treats it as one (avg, sum, < 10, BETWEEN 1 AND 5)."""
+    tree = tree.copy()
+    for scope in _scopes(tree):
+        tables = _base_tables(scope, linked.scope)
+        for column in list(scope.columns):
+            if not _is_text(column, tables):
+                continue
+            parent = column.parent
+            if isinstance(parent, (exp.Avg, exp.Sum)) and parent.this is column:
+                column.replace(_as_number(column))
+            elif isinstance(parent, _ORDERING):
+                other = parent.expression if parent.this is column else parent.this
+                if _is_number(other) or _is_numeric_query(other):
+                    column.replace(_as_number(column))
+            elif (
+                isinstance(parent, exp.Between)
+                and parent.this is column
+                and _is_number(parent.args["low"])
+                and _is_number(parent.args["high"])
+            ):
+                column.replace(_as_number(column))
+    return tree
+
+
+def _has_aggregate(node: exp.Expression) -> bool:
+    return any(isinstance(n, exp.AggFunc) for n in node.walk()) or isinstance(node, exp.AggFunc)
+
+
+def complete_group_by(tree: exp.Expression) -> exp.Expression:
+    """Add the plain columns a grouped SELECT shows (or orders by) to its GROUP BY."""
+    tree = tree.copy()
+    for select in tree.find_all(exp.Select):
+        group = select.args.get("group")
+        if group is None or any(isinstance(g, exp.Literal) for g in group.expressions):
+            continue
+        grouped = {g.sql() for g in group.expressions}
+        output_names = {p.alias_or_name.lower() for p in select.expressions}
+        wanted: list[exp.Expression] = []
+        for projection in select.expressions:
+            value = projection.this if isinstance(projection, exp.Alias) else projection
+            if isinstance(value, exp.Column) and not _has_aggregate(value):
+                wanted.append(value)
+        for ordered in (select.args.get("order") or exp.Order()).expressions:
+            value = ordered.this
+            if isinstance(value, exp.Column) and not (not value.table and value.name.lower() in output_names):
+                wanted.append(value)
+        for value in wanted:
+            if value.sql() not in grouped:
+                group.append("expressions", value.copy())
+                grouped.add(value.sql())
+    return tree
+
+
+def show_group_columns(tree: exp.Expression) -> exp.Expression:
+    """``avg(weight) ... GROUP BY year`` also shows year: a number per group is unreadable without its label.
+
+    Only the outermost SELECT (a subquery's columns are fixed by where it is used, and a set operation's
+    by its other side), and only plain grouped columns that are not shown already.
+    """
+    if not isinstance(tree, exp.Select) or tree.args.get("group") is None:
+        return tree
+    tree = tree.copy()
+    shown = {(p.this if isinstance(p, exp.Alias) else p).sql() for p in tree.expressions}
+    if any(isinstance(p, exp.Star) for p in tree.expressions):
+        return tree
+    for grouped in tree.args["group"].expressions:
+        if isinstance(grouped, exp.Column) and grouped.sql() not in shown:
+            tree.select(grouped.copy(), copy=False)
+            shown.add(grouped.sql())
+    return tree

@@ -1,0 +1,175 @@
+"""The deterministic repairs of a draft, on a small invented schema (no database, no model)."""
+
+from __future__ import annotations
+
+import sqlglot
+
+from analytics_chat.engine.linking import ColumnInfo, Join, LinkedSchema, SchemaView, TableInfo, link_schema
+from analytics_chat.engine.sql_repair import (
+    add_missing_joins,
+    cast_text_numbers,
+    complete_group_by,
+    prune_unused_joins,
+    repair_join_conditions,
+    show_group_columns,
+)
+
+
+def _table(name: str, *columns: tuple[str, str]) -> TableInfo:
+    return TableInfo(name, [ColumnInfo(c, t) for c, t in columns])
+
+
+SCHEMA = SchemaView(
+    "zoo",
+    "",
+    [
+        _table("keeper", ("keeper_id", "BIGINT"), ("name", "VARCHAR"), ("age", "VARCHAR"), ("home_zone", "VARCHAR")),
+        _table("zone", ("zone_code", "VARCHAR"), ("zone_name", "VARCHAR")),
+        _table("animal", ("animal_id", "BIGINT"), ("name", "VARCHAR"), ("kind_code", "VARCHAR"),
+               ("keeper_id", "BIGINT"), ("weight", "VARCHAR")),
+        _table("kind", ("kind_code", "VARCHAR"), ("kind_description", "VARCHAR")),
+        _table("feeding", ("feeding_id", "BIGINT"), ("animal_id", "BIGINT"), ("food", "VARCHAR")),
+    ],
+    [
+        Join("animal", "keeper_id", "keeper", "keeper_id"),
+        Join("animal", "kind_code", "kind", "kind_code"),
+        Join("feeding", "animal_id", "animal", "animal_id"),
+        Join("keeper", "home_zone", "zone", "zone_code"),
+    ],
+)  # fmt: skip
+
+
+def linked(question: str = "anything") -> LinkedSchema:
+    return link_schema(question, SCHEMA, None, [])
+
+
+def sql(tree: sqlglot.exp.Expression) -> str:
+    return tree.sql(dialect="duckdb")
+
+
+def parse(text: str) -> sqlglot.exp.Expression:
+    return sqlglot.parse_one(text, read="duckdb")
+
+
+def test_a_column_of_an_unjoined_table_brings_its_join_along_the_key():
+    tree = parse(
+        "SELECT T1.name, T2.kind_description FROM animal AS T1 JOIN feeding AS T2 ON T1.animal_id = T2.animal_id"
+    )
+    repaired = sql(add_missing_joins(tree, linked()))
+    assert "JOIN kind AS T3 ON T1.kind_code = T3.kind_code" in repaired
+    assert "T3.kind_description" in repaired
+
+
+def test_a_table_named_but_not_joined_is_joined():
+    tree = parse(
+        "SELECT keeper.name, count(animal.animal_id) FROM feeding JOIN animal ON feeding.animal_id = animal.animal_id GROUP BY keeper.name"
+    )
+    repaired = sql(add_missing_joins(tree, linked()))
+    assert "JOIN keeper AS keeper ON animal.keeper_id = keeper.keeper_id" in repaired
+
+
+def test_a_column_no_joinable_table_has_is_left_for_the_error_message():
+    tree = parse("SELECT T1.food FROM keeper AS T1")  # feeding does not join keeper directly
+    assert sql(add_missing_joins(tree, linked())) == sql(tree)
+
+
+def test_a_join_on_a_column_equal_to_itself_is_pointed_at_the_joined_table():
+    tree = parse("SELECT t1.name FROM animal AS t1 JOIN keeper AS t2 ON t1.keeper_id = t1.keeper_id")
+    assert "ON t1.keeper_id = t2.keeper_id" in sql(repair_join_conditions(tree, linked()))
+
+
+def test_a_join_on_a_column_equal_to_itself_follows_the_declared_key():
+    tree = parse("SELECT t1.name FROM feeding AS t2 JOIN animal AS t1 ON t2.animal_id = t2.animal_id")
+    assert "ON t2.animal_id = t1.animal_id" in sql(repair_join_conditions(tree, linked()))
+    keyed = parse("SELECT t2.food FROM kind AS t1 JOIN animal AS t2 ON t1.kind_code = t1.kind_code")
+    assert "ON t1.kind_code = t2.kind_code" in sql(repair_join_conditions(keyed, linked()))
+    renamed = parse("SELECT t2.zone_name FROM keeper AS t1 JOIN zone AS t2 ON t1.home_zone = t1.home_zone")
+    assert "ON t1.home_zone = t2.zone_code" in sql(repair_join_conditions(renamed, linked()))
+    other = parse("SELECT t1.name FROM keeper AS t1 JOIN kind AS t2 ON t1.age = t1.age")
+    assert sql(repair_join_conditions(other, linked())) == sql(other)
+
+
+def test_a_joined_table_used_only_in_its_on_and_not_asked_about_is_dropped():
+    question = "Which animals weigh the most?"
+    tree = parse(
+        "SELECT t1.name FROM animal AS t1 JOIN feeding AS t2 ON t1.animal_id = t2.animal_id ORDER BY t1.weight DESC"
+    )
+    assert sql(prune_unused_joins(tree, linked(question), question)) == (
+        "SELECT t1.name FROM animal AS t1 ORDER BY t1.weight DESC"
+    )
+
+
+def test_a_joined_table_the_question_names_or_uses_is_kept():
+    tree = parse("SELECT t1.name FROM animal AS t1 JOIN feeding AS t2 ON t1.animal_id = t2.animal_id")
+    question = "Which animals have had a feeding?"
+    assert sql(prune_unused_joins(tree, linked(question), question)) == sql(tree)
+    used = parse(
+        "SELECT t1.name, t2.food FROM animal AS t1 JOIN feeding AS t2 ON t1.animal_id = t2.animal_id"
+    )
+    assert sql(prune_unused_joins(used, linked("Which animals?"), "Which animals?")) == sql(used)
+
+
+def test_text_numbers_are_cast_where_used_as_numbers():
+    tree = parse(
+        "SELECT avg(keeper.age) FROM keeper WHERE keeper.age > 30 AND keeper.name = 'Bo' "
+        "AND keeper.age BETWEEN 1 AND 90 AND keeper.age = '40'"
+    )
+    repaired = sql(cast_text_numbers(tree, linked()))
+    assert repaired == (
+        "SELECT AVG(TRY_CAST(keeper.age AS DOUBLE)) FROM keeper WHERE TRY_CAST(keeper.age AS DOUBLE) > 30 "
+        "AND keeper.name = 'Bo' AND TRY_CAST(keeper.age AS DOUBLE) BETWEEN 1 AND 90 AND keeper.age = '40'"
+    )
+
+
+def test_number_columns_are_not_cast():
+    tree = parse("SELECT avg(animal.animal_id) FROM animal WHERE animal.keeper_id > 3")
+    assert sql(cast_text_numbers(tree, linked())) == sql(tree)
+
+
+def test_bare_selected_columns_join_the_group_by():
+    tree = parse(
+        "SELECT t1.keeper_id, t1.name, count(*) FROM keeper AS t1 JOIN animal AS t2 "
+        "ON t1.keeper_id = t2.keeper_id GROUP BY t1.keeper_id ORDER BY count(*) DESC"
+    )
+    assert "GROUP BY t1.keeper_id, t1.name ORDER BY" in sql(complete_group_by(tree))
+
+
+def test_group_by_position_is_left_alone():
+    tree = parse("SELECT t1.name, count(*) FROM keeper AS t1 GROUP BY 1")
+    assert sql(complete_group_by(tree)) == sql(tree)
+
+
+def test_grouped_columns_are_shown_beside_the_aggregate():
+    tree = parse("SELECT avg(animal.weight) FROM animal GROUP BY animal.kind_code")
+    assert sql(show_group_columns(tree)) == (
+        "SELECT AVG(animal.weight), animal.kind_code FROM animal GROUP BY animal.kind_code"
+    )
+    shown = parse("SELECT animal.kind_code, count(*) FROM animal GROUP BY animal.kind_code")
+    assert sql(show_group_columns(shown)) == sql(shown)
+    inner = parse(
+        "SELECT keeper.name FROM keeper WHERE keeper.keeper_id IN (SELECT animal.keeper_id FROM animal GROUP BY animal.keeper_id, animal.kind_code)"
+    )
+    assert sql(show_group_columns(inner)) == sql(inner)
+
+
+def test_text_compared_with_an_average_is_cast():
+    tree = parse("SELECT count(*) FROM keeper WHERE keeper.age < (SELECT avg(keeper.age) FROM keeper)")
+    assert sql(cast_text_numbers(tree, linked())) == (
+        "SELECT COUNT(*) FROM keeper WHERE TRY_CAST(keeper.age AS DOUBLE) < "
+        "(SELECT AVG(TRY_CAST(keeper.age AS DOUBLE)) FROM keeper)"
+    )
+
+
+def test_bare_columns_stay_on_their_table_when_a_join_is_added():
+    tree = parse("SELECT keeper_id, name, kind_description FROM animal GROUP BY keeper_id")
+    assert sql(add_missing_joins(tree, linked())) == (
+        "SELECT animal.keeper_id, animal.name, kind.kind_description FROM animal "
+        "INNER JOIN kind AS kind ON animal.kind_code = kind.kind_code GROUP BY animal.keeper_id"
+    )
+
+
+def test_bare_columns_of_a_subquery_are_not_joined_into_the_outer_query():
+    tree = parse(
+        "SELECT count(*) FROM animal WHERE keeper_id = (SELECT keeper_id FROM keeper ORDER BY age DESC LIMIT 1)"
+    )
+    assert sql(add_missing_joins(tree, linked())) == sql(tree)
