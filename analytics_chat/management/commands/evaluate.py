@@ -107,6 +107,10 @@ class Command(BaseCommand):
         table.add_row("prompt tokens per question (mean)", f"{stats['prompt_tokens_mean']:.0f}")
         table.add_row("  of which reused prefix (mean)", f"{stats['cached_prompt_tokens_mean']:.0f}")
         table.add_row("generated tokens per question (mean)", f"{stats['completion_tokens_mean']:.0f}")
+        if stats["warm_up_ms"]:
+            table.add_row(
+                "prefix warm-up per source, not in latency", f"{stats['warm_up_ms'] / 1000:.1f} s in all"
+            )
         table.add_row("paths", ", ".join(f"{k} {v}" for k, v in stats["paths"].items()))
         table.add_row("verdicts", ", ".join(f"{k} {v}" for k, v in stats["verdicts"].items()))
         console.print(table)
