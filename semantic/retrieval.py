@@ -299,6 +299,21 @@ def _in_priority_order(
     return first + rest
 
 
+def statements_in_scope(source: DataSource, in_scope: set[str]) -> list[SemanticStatement]:
+    """The enabled statements of a source (and global ones) that touch no table outside ``in_scope``.
+
+    A statement that names a table outside the scope is left out whole, rather than shown in part.
+    """
+    hidden = set(source.tables.values_list("name", flat=True)) - in_scope
+    mentions_hidden = re.compile(r"\b(" + "|".join(map(re.escape, hidden)) + r")\b", re.I) if hidden else None
+    return [
+        statement
+        for statement in SemanticStatement.objects.filter(Q(source=source) | Q(source=None), enabled=True)
+        if not (statement.target_table and statement.target_table not in in_scope)
+        and not (mentions_hidden and mentions_hidden.search(statement.text))
+    ]
+
+
 def retrieve_context(
     question: str, source: DataSource, tables: list[str] | None = None, token_budget: int = 800
 ) -> SemanticContext:
@@ -336,15 +351,8 @@ def retrieve_context(
             if about_time and dimension.kind == Dimension.Kind.TIME:
                 relevance += TIME_CUE_WEIGHT * (2 if dimension.name == default_time else 0.5)
             dimensions.append(Ranked(dimension, relevance, _dimension_data(dimension)))
-    # A statement that names a table outside the scope is left out whole, rather than shown in part.
-    hidden = set(source.tables.values_list("name", flat=True)) - in_scope
-    mentions_hidden = re.compile(r"\b(" + "|".join(map(re.escape, hidden)) + r")\b", re.I) if hidden else None
     statements = []
-    for statement in SemanticStatement.objects.filter(Q(source=source) | Q(source=None), enabled=True):
-        if statement.target_table and statement.target_table not in in_scope:
-            continue
-        if mentions_hidden and mentions_hidden.search(statement.text):
-            continue
+    for statement in statements_in_scope(source, in_scope):
         relevance = score(question_words, [*statement.lookup_phrases, *statement.labels])
         if statement.always_include or relevance > 0:
             statements.append(

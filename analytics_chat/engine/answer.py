@@ -91,7 +91,6 @@ def plan_query(state: AnswerState, ctx: StageContext, source: DataSource) -> Non
     """Fill state.sql (checked DuckDB SQL), state.path, state.semantic_query and the SQL attempts."""
     tables = state.scope.tables or None
     examples = liked_examples(state, source)
-    statements = [s["text"] for s in (state.semantic_context or {}).get("statements", [])]
     history = state.history
     if history:
         state.is_new = False
@@ -102,7 +101,7 @@ def plan_query(state: AnswerState, ctx: StageContext, source: DataSource) -> Non
         ]
         plan = plan_semantic_query(
             state.ask, source, tables, history, ctx.generator, state.options, ctx.cancel,
-            candidate_metrics=state.matched_metrics, statements=statements, examples=semantic_examples, on_text=ctx.emit_text,
+            candidate_metrics=state.matched_metrics, examples=semantic_examples, on_text=ctx.emit_text,
         )  # fmt: skip
         if plan is not None:
             state.add_usage(plan.generation)

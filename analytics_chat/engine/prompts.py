@@ -209,7 +209,7 @@ $metrics
 
 Dimensions (what to group or filter by):
 $dimensions
-$span
+$span$business
 Rules:
 - "by X", "per X", "for each X", "breakdown by X" put X in dimensions.
 - "monthly", "per month", "by quarter", "each year", "trend" set time_grain and put the time dimension in dimensions.
@@ -321,6 +321,9 @@ def semantic_system_prompt(vocab: Any) -> str:
             _semantic_item_line(n, d, vocab.values.get(n)) for n, d in model.dimensions.items()
         ),
         span=span,
+        business="".join(["\nBusiness rules:\n", *(f"- {s.strip()}\n" for s in vocab.statements)])
+        if vocab.statements
+        else "",
         examples=_semantic_examples(vocab),
     )
 
@@ -329,11 +332,10 @@ def semantic_messages(
     question: str,
     vocab: Any,
     history: Sequence[Turn] = (),
-    statements: Sequence[str] = (),
     examples: Sequence[tuple[str, dict[str, Any]]] = (),
     mentions: Sequence[Any] = (),  # semantic_path.Mention
 ) -> list[dict[str, str]]:
-    rules = "".join(f"Rule: {s}\n" for s in statements)
+    rules = ""
     if mentions:
         rules += (
             "Values in the question, as stored: "

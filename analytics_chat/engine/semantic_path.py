@@ -8,7 +8,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlglot
@@ -25,6 +25,7 @@ from analytics_chat.pipeline.state import Turn
 from catalog.models import Column, DataSource
 from semantic.compiler import OPERATORS, SemanticError, SemanticModel, SemanticQuery, compile_to_sql
 from semantic.models import Dimension
+from semantic.retrieval import statements_in_scope
 
 from . import prompts
 from .linking import name_words
@@ -47,6 +48,7 @@ class SemanticVocabulary:
     model: SemanticModel
     values: dict[str, list[Any]]  # dimension name → its distinct values (low-cardinality columns only)
     time_span: tuple[str, str] | None  # first and last day of the data, for "last year" and the like
+    statements: list[str] = field(default_factory=list)  # the business rules in scope
 
     @property
     def metric_names(self) -> list[str]:
@@ -86,7 +88,12 @@ def vocabulary(source: DataSource, tables: list[str] | None = None) -> SemanticV
         if dimension.kind == Dimension.Kind.TIME and profile.get("min") and profile.get("max"):
             spans.append((str(profile["min"])[:10], str(profile["max"])[:10]))
     time_span = (min(s[0] for s in spans), max(s[1] for s in spans)) if spans else None
-    return SemanticVocabulary(model=model, values=values, time_span=time_span)
+    in_scope = {t.name for t in source.tables.filter(enabled=True)}
+    if tables:
+        in_scope &= set(tables)
+    # All of them, in the cached system prompt: a question then pays only for its own words.
+    statements = [s.text for s in statements_in_scope(source, in_scope)]
+    return SemanticVocabulary(model=model, values=values, time_span=time_span, statements=statements)
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -335,7 +342,6 @@ def plan_semantic_query(
     options: GenerationOptions,
     cancel: CancelToken,
     candidate_metrics: list[str] | None = None,
-    statements: list[str] = (),
     examples: list[tuple[str, dict[str, Any]]] = (),
     on_text: TextCallback | None = None,
 ) -> SemanticPlan | None:
@@ -359,7 +365,11 @@ def plan_semantic_query(
                 on_text(text)
             return SemanticPlan(query, sql, GenerationResult(text=text, finish_reason="stop"))
     messages = prompts.semantic_messages(
-        question, vocab, history=history, statements=statements, examples=examples, mentions=mentions
+        question,
+        vocab,
+        history=history,
+        examples=examples,
+        mentions=mentions,
     )
     generation = generator.complete(
         messages,
@@ -432,7 +442,7 @@ def _redundant(condition: dict[str, Any], metrics: list[Any]) -> bool:
     if condition.get("op") != "=" or not isinstance(condition.get("value"), str):
         return False
     value = condition["value"].lower()
-    return any(value in _string_literals(f"{m.expression} {m.filter or ''}".strip()) for m in metrics)
+    return any(value in _string_literals(m.expression) | _string_literals(m.filter or "") for m in metrics)
 
 
 def _cleaned(

@@ -246,7 +246,9 @@ class LlamaGenerator:
             self._cancel = cancel
             self._interrupt = None
             try:
-                return self._complete(messages, merged, grammar, on_text or (lambda _piece: None))
+                return self._complete(
+                    messages, merged, grammar, on_text or (lambda _piece: None), json_schema is not None
+                )
             finally:
                 self._cancel = None
                 self._interrupt = None
@@ -279,6 +281,7 @@ class LlamaGenerator:
         opts: GenerationOptions,
         grammar: str | None,
         on_text: TextCallback,
+        jump_forward: bool = False,
     ) -> GenerationResult:
         started = time.perf_counter()
         segments = self.chat_format.render(
@@ -289,7 +292,9 @@ class LlamaGenerator:
             raise PromptTooLong(len(prompt), self.context_size)
         # The first message is the reusable prefix when something follows it.
         prefix_len = len(segments[0]) if len(messages) > 1 else 0
-        sampler = self._sampler(opts, grammar)  # before any evaluation: a bad grammar fails fast
+        sampler = self._sampler(
+            opts, grammar, jump_forward
+        )  # before any evaluation: a bad grammar fails fast
         result = GenerationResult(text="", finish_reason="aborted", prompt_tokens=len(prompt))
         try:
             result.cached_prompt_tokens = self._reuse_prefix(prompt, prefix_len)
@@ -434,15 +439,23 @@ class LlamaGenerator:
         return True
 
     def _sampler(
-        self, opts: GenerationOptions, grammar: str | None
+        self, opts: GenerationOptions, grammar: str | None, jump_forward: bool = False
     ) -> llama_internals.LlamaSampler | GrammarCheckedSampler:
-        """The llama.cpp sampler chain for these options; a grammar is checked on the chosen token first."""
+        """The llama.cpp sampler chain for these options; a grammar is checked on the chosen token first.
+
+        ``jump_forward`` (JSON schemas): text the grammar dictates is appended rather than sampled. Not for
+        free-form grammars such as SQL, where the split of forced text into tokens was measured to change
+        what the model writes next (on the Spider sample it cost 4 right answers and won none).
+        """
         chain = self._sampler_chain(opts)
         if not grammar:
             return chain
         try:
             return GrammarCheckedSampler(
-                chain, self._grammars.clone_for(grammar), self._llama.n_vocab(), self._char_tokens
+                chain,
+                self._grammars.clone_for(grammar),
+                self._llama.n_vocab(),
+                self._char_tokens if jump_forward else None,
             )
         except Exception:
             chain.close()
