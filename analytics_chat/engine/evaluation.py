@@ -59,7 +59,9 @@ class Outcome:
     id: str
     question: str
     correct: bool
-    verdict: str  # "correct", "wrong_result", "no_sql", "failed", "missing_placeholders", "gold_error"
+    # "correct", "wrong_result", "no_sql", "failed", "sql_error" (the answer's SQL fails when run),
+    # "missing_placeholders", "gold_error"
+    verdict: str
     latency_ms: float
     first_token_ms: float | None
     prompt_tokens: int
@@ -209,19 +211,23 @@ def score(
         return False, ("failed" if error else "no_sql"), error
     source = DataSource.objects.get(name=question.source)
     sqlite_file = db_dir / f"{question.source}.sqlite" if db_dir else None
+    gold_sql = question.gold_for_duckdb
+    on_sqlite = gold_sql is None and sqlite_file is not None and sqlite_file.exists()
     try:
-        gold_sql = question.gold_for_duckdb
-        if gold_sql is None and sqlite_file and sqlite_file.exists():
-            # No DuckDB version of the gold query: score both on SQLite, as the set's README says.
+        if on_sqlite:  # no DuckDB version of the gold query: score both on SQLite, as the set's README says
             gold_rows, gold_cols = _sqlite_rows(sqlite_file, question.gold_sql)
-            answer_rows, answer_cols = _sqlite_rows(
-                sqlite_file, sqlglot.transpile(state.sql, read="duckdb", write="sqlite")[0]
-            )
         else:
             gold_rows, gold_cols = _rows(source, gold_sql or question.gold_sql)
-            answer_rows, answer_cols = _rows(source, state.sql)
     except (QueryError, sqlite3.Error, sqlglot.errors.SqlglotError) as exc:
         return False, "gold_error", f"{type(exc).__name__}: {exc}"
+    try:
+        if on_sqlite:
+            answer_sql = sqlglot.transpile(state.sql, read="duckdb", write="sqlite")[0]
+            answer_rows, answer_cols = _sqlite_rows(sqlite_file, answer_sql)
+        else:
+            answer_rows, answer_cols = _rows(source, state.sql)
+    except (QueryError, sqlite3.Error, sqlglot.errors.SqlglotError) as exc:
+        return False, "sql_error", f"{type(exc).__name__}: {exc}"
     if not results_match(answer_rows, answer_cols, gold_rows, gold_cols, question.order_matters):
         return False, "wrong_result", error
     if not placeholders_ok:
