@@ -178,124 +178,120 @@ def query_schema(
     """The JSON schema the model's output must satisfy; property order is the order the model writes.
 
     A fresh question is held to what its words support, since a small model otherwise groups and filters
-    by whatever it sees: no dimensions without words for a breakdown (``shape.breakdown``), no ordering
-    without a ranking or sorting word, no grain without a grain word, no time range without words for a
-    period, filters only on the stored values it names (``mentions``), free-text filters only when it
-    names something no listed value accounts for (``free_text``), metric comparisons only with a
-    comparison word, and only the metrics retrieval found for it (``candidate_metrics``). Every key stays
-    in the schema, as the model knows the format: a part the wording rules out is pinned to empty, and a
-    part it settles (a ranking, a grain, a whole year, a named value) to that value, which the generator
-    then appends without sampling. A follow-up may use everything, since it rewrites a previous query.
+    by whatever it sees: only the metrics retrieval found for it (``candidate_metrics``), filters only on
+    the stored values it names (``mentions``), free-text filters only when it names something no listed
+    value accounts for (``free_text``), and the pins of ``_pinned``. A follow-up may use everything,
+    since it rewrites a previous query.
     """
     metrics = vocab.metric_names
-    filter_values = vocab.values
-    if not follow_up:
-        if candidate_metrics:
-            metrics = [m for m in metrics if m in candidate_metrics] or metrics
-        if mentions is not None:
-            settled = settled_filters(mentions)
-            placed = {(f["field"], str(v)) for f in settled for v in _as_list(f["value"])}
-            filter_values = {}
-            for mention in mentions:
-                if (mention.dimension, str(mention.value)) not in placed:
-                    filter_values.setdefault(mention.dimension, []).append(mention.value)
+    if candidate_metrics and not follow_up:
+        metrics = [m for m in metrics if m in candidate_metrics] or metrics
     dimensions = vocab.dimension_names
-    fields = metrics + dimensions
-    filter_options: list[dict[str, Any]] = [
-        {
-            "type": "object",
-            "properties": {
-                "field": {"const": name},
-                "op": {"enum": ["=", "!=", "in"]},
-                "value": {
-                    "anyOf": [
-                        {"enum": values},
-                        {"type": "array", "items": {"enum": values}, "minItems": 1, "maxItems": 5},
-                    ]
-                },
-            },
-            "required": ["field", "op", "value"],
-        }
-        for name, values in filter_values.items()
-    ]
-    if not follow_up and mentions is not None:
-        filter_options[:0] = [{"const": f} for f in settled]
-    # Periods go through time_range, not filters on a time dimension.
-    time_dimensions = {n for n, d in vocab.model.dimensions.items() if d.kind == Dimension.Kind.TIME}
-    single_value_ops = [op for op in OPERATORS if op not in ("in", "not in", "between")]
-    free_dimensions = [d for d in dimensions if d not in vocab.values and d not in time_dimensions]
-    # A metric compares with a number per group ("customers with more than 10 orders"), so only in a
-    # breakdown; a dimension without a list of values with text or a number.
-    compares = shape is None or follow_up or (shape.breakdown and shape.comparison)
-    free_dimensions = free_dimensions if (free_text or follow_up) else []
-    for free_fields, value_type in (
-        (metrics if compares else [], "number"),
-        (free_dimensions, ["string", "number"]),
-    ):
-        if free_fields:
-            filter_options.append(
-                {
-                    "type": "object",
-                    "properties": {
-                        "field": {"enum": free_fields},
-                        "op": {"enum": single_value_ops},
-                        "value": {"type": value_type},
-                    },
-                    "required": ["field", "op", "value"],
-                }
-            )
     date = {"type": "string", "pattern": r"^[12][0-9]{3}-[01][0-9]-[0-3][0-9]$"}
     dated = {"type": "object", "properties": {"start": date, "end": date}, "required": ["start", "end"]}
     named_periods = periods(vocab.time_span)
     grains = sorted({g for d in vocab.model.dimensions.values() for g in (d.time_grains or [])})
+    filter_options = _filter_options(vocab, metrics, shape, follow_up, mentions, free_text)
     properties: dict[str, Any] = {
         "metrics": {"type": "array", "items": {"enum": metrics}, "minItems": 1, "maxItems": 3},
         "dimensions": {"type": "array", "items": {"enum": dimensions}, "minItems": 1, "maxItems": 3},
-        "filters": {"type": "array", "items": {"anyOf": filter_options}, "minItems": 1, "maxItems": 4},
+        "filters": {"type": "array", "items": {"anyOf": filter_options}, "minItems": 1, "maxItems": 4}
+        if filter_options
+        else {"const": []},
         "time_grain": _nullable({"enum": grains}) if grains else {"type": "null"},
         # A whole year, quarter or month is a short name ("2024"); any other period is start and end.
         "time_range": _nullable({"anyOf": [{"enum": named_periods}, dated]} if named_periods else dated),
-        "order_by": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {"field": {"enum": fields}, "direction": {"enum": ["asc", "desc"]}},
-                "required": ["field", "direction"],
-            },
-            "minItems": 1,
-            "maxItems": 2,
-        },
+        "order_by": _order_by(metrics + dimensions, ["asc", "desc"], most=2),
         "limit": _nullable({"type": "integer", "minimum": 1, "maximum": 1000}),
     }
-    empty_list, nothing = {"const": []}, {"type": "null"}
-    if not filter_options:
-        properties["filters"] = empty_list
     if shape is not None and not follow_up:
-        if not shape.breakdown:
-            properties["dimensions"] = empty_list
-        properties["time_grain"] = {"const": shape.grain} if shape.grain else nothing
-        if shape.year:
-            properties["time_range"] = {"const": shape.year}
-        elif not shape.period:
-            properties["time_range"] = nothing
-        if shape.ranking:
-            direction = {"const": shape.ranking.direction}
-            properties["order_by"] = {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {"field": {"enum": metrics}, "direction": direction},
-                    "required": ["field", "direction"],
-                },
-                "minItems": 1,
-                "maxItems": 1,
-            }
-            properties["limit"] = {"const": shape.ranking.limit}
-        elif not shape.sorting:
-            properties["order_by"], properties["limit"] = empty_list, nothing
+        properties.update(_pinned(shape, metrics))
     # Only metrics are required: the model writes the parts a question needs and closes the object,
     # which on two cores saves about a second of writing per question.
     return {"type": "object", "properties": properties, "required": ["metrics"]}
+
+
+def _order_by(fields: list[str], directions: list[str], most: int) -> dict[str, Any]:
+    return {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "properties": {"field": {"enum": fields}, "direction": {"enum": directions}},
+            "required": ["field", "direction"],
+        },
+        "minItems": 1,
+        "maxItems": most,
+    }
+
+
+def _pinned(shape: QuestionShape, metrics: list[str]) -> dict[str, Any]:
+    """The parts of a fresh question's query that its wording rules out or settles.
+
+    Every key stays in the schema, as the model knows the format: a part the wording rules out is pinned
+    to empty (no dimensions without words for a breakdown, no ordering without a ranking or sorting word,
+    no grain without a grain word, no time range without words for a period), and a part it settles (a
+    ranking, a grain, a whole year) to that value, which the generator then appends without sampling.
+    """
+    empty_list, nothing = {"const": []}, {"type": "null"}
+    pins: dict[str, Any] = {"time_grain": {"const": shape.grain} if shape.grain else nothing}
+    if not shape.breakdown:
+        pins["dimensions"] = empty_list
+    if shape.year:
+        pins["time_range"] = {"const": shape.year}
+    elif not shape.period:
+        pins["time_range"] = nothing
+    if shape.ranking:
+        pins["order_by"] = _order_by(metrics, [shape.ranking.direction], most=1)
+        pins["limit"] = {"const": shape.ranking.limit}
+    elif not shape.sorting:
+        pins["order_by"], pins["limit"] = empty_list, nothing
+    return pins
+
+
+def _filter_options(
+    vocab: SemanticVocabulary,
+    metrics: list[str],
+    shape: QuestionShape | None,
+    follow_up: bool,
+    mentions: list[Mention] | None,
+    free_text: bool,
+) -> list[dict[str, Any]]:
+    """What one filter may be: a settled filter as it is, a named value the wording cannot place on one
+    dimension, a metric compared with a number (in a breakdown with a comparison word: "customers with
+    more than 10 orders"), or text or a number on a dimension whose values are not listed."""
+    fresh = not follow_up and mentions is not None
+    options: list[dict[str, Any]] = []
+    filter_values = vocab.values
+    if fresh:
+        settled = settled_filters(mentions)
+        options = [{"const": f} for f in settled]
+        placed = {(f["field"], str(v)) for f in settled for v in _as_list(f["value"])}
+        filter_values = {}
+        for mention in mentions:
+            if (mention.dimension, str(mention.value)) not in placed:
+                filter_values.setdefault(mention.dimension, []).append(mention.value)
+    for name, values in filter_values.items():
+        listed = {"enum": values}
+        several = {"type": "array", "items": {"enum": values}, "minItems": 1, "maxItems": 5}
+        options.append(_filter(name, ["=", "!=", "in"], {"anyOf": [listed, several]}))
+    # Periods go through time_range, not filters on a time dimension.
+    time_dimensions = {n for n, d in vocab.model.dimensions.items() if d.kind == Dimension.Kind.TIME}
+    free_dimensions = [d for d in vocab.dimension_names if d not in vocab.values and d not in time_dimensions]
+    single_value_ops = [op for op in OPERATORS if op not in ("in", "not in", "between")]
+    if shape is None or follow_up or (shape.breakdown and shape.comparison):
+        options.append(_filter(metrics, single_value_ops, {"type": "number"}))
+    if free_dimensions and (free_text or follow_up):
+        options.append(_filter(free_dimensions, single_value_ops, {"type": ["string", "number"]}))
+    return options
+
+
+def _filter(fields: str | list[str], ops: list[str], value: dict[str, Any]) -> dict[str, Any]:
+    field_schema = {"const": fields} if isinstance(fields, str) else {"enum": fields}
+    return {
+        "type": "object",
+        "properties": {"field": field_schema, "op": {"enum": ops}, "value": value},
+        "required": ["field", "op", "value"],
+    }
 
 
 def unmodelled_column(question: str, source: DataSource, tables: list[str] | None) -> str | None:

@@ -46,7 +46,7 @@ def test_schema_pins_what_the_wording_rules_out_or_settles(demo_source):
     assert dated["time_range"] == {"const": "2024"}
     ranked = query_schema(vocab, question_shape("Top 5 channels by revenue"))["properties"]
     assert ranked["limit"] == {"const": 5}
-    assert ranked["order_by"]["items"]["properties"]["direction"] == {"const": "desc"}
+    assert ranked["order_by"]["items"]["properties"]["direction"] == {"enum": ["desc"]}
     assert "enum" in ranked["dimensions"]["items"]
     follow_up = query_schema(vocab, question_shape("only web"), follow_up=True)["properties"]
     assert "enum" in follow_up["dimensions"]["items"] and "anyOf" in follow_up["time_range"]
