@@ -424,7 +424,9 @@ class LlamaGenerator:
         size = llama_cpp.llama_state_seq_get_size(ctx, 0)
         buffer = (ctypes.c_uint8 * size)()
         written = llama_cpp.llama_state_seq_get_data(ctx, buffer, size, 0)
-        return _PrefixState(tokens=list(tokens), kv=bytes(buffer[:written]))
+        # string_at copies the bytes once; slicing a ctypes array would build a list of ints first
+        # (hundreds of MiB for a long prefix).
+        return _PrefixState(tokens=list(tokens), kv=ctypes.string_at(buffer, written))
 
     def _restore(self, state: _PrefixState) -> bool:
         llama = self._llama
