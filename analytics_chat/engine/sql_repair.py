@@ -13,6 +13,7 @@ each leaves a query alone unless it is clearly broken or clearly not what was as
   (``TRY_CAST(col AS DOUBLE)``), which DuckDB otherwise refuses.
 - ``complete_group_by``: plain columns selected beside aggregates join the GROUP BY (SQLite allows the
   bare columns; DuckDB refuses them).
+- ``distinct_joined_rows``: a plain list over a join shows each row once, not once per match.
 
 The functions after the guard expect qualified SQL (every column ``alias.column``), which the guard
 produces.
@@ -326,4 +327,22 @@ def show_group_columns(tree: exp.Expression) -> exp.Expression:
         if isinstance(grouped, exp.Column) and grouped.sql() not in shown:
             tree.select(grouped.copy(), copy=False)
             shown.add(grouped.sql())
+    return tree
+
+
+def distinct_joined_rows(tree: exp.Expression) -> exp.Expression:
+    """``SELECT owner.name FROM owner JOIN dog ...`` lists each owner once, not once per dog.
+
+    A join repeats the rows of the "one" side for every match on the other; a list of names or dates that
+    a question asks for ("which owners have a dog") means each once. Only the outermost plain SELECT with
+    a join and no aggregate, grouping, limit or ``*``.
+    """
+    if not isinstance(tree, exp.Select) or not tree.args.get("joins"):
+        return tree
+    if tree.args.get("distinct") or tree.args.get("group") or tree.args.get("limit"):
+        return tree
+    if any(isinstance(p, exp.Star) or _has_aggregate(p) for p in tree.expressions):
+        return tree
+    tree = tree.copy()
+    tree.set("distinct", exp.Distinct())
     return tree

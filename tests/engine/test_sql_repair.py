@@ -9,6 +9,7 @@ from analytics_chat.engine.sql_repair import (
     add_missing_joins,
     cast_text_numbers,
     complete_group_by,
+    distinct_joined_rows,
     prune_unused_joins,
     repair_join_conditions,
     show_group_columns,
@@ -173,3 +174,17 @@ def test_bare_columns_of_a_subquery_are_not_joined_into_the_outer_query():
         "SELECT count(*) FROM animal WHERE keeper_id = (SELECT keeper_id FROM keeper ORDER BY age DESC LIMIT 1)"
     )
     assert sql(add_missing_joins(tree, linked())) == sql(tree)
+
+
+def test_rows_a_join_repeats_are_listed_once():
+    joined = parse("SELECT keeper.name FROM keeper JOIN animal ON animal.keeper_id = keeper.keeper_id")
+    assert sql(distinct_joined_rows(joined)) == (
+        "SELECT DISTINCT keeper.name FROM keeper JOIN animal ON animal.keeper_id = keeper.keeper_id"
+    )
+    for untouched in (
+        "SELECT keeper.name FROM keeper",  # no join: duplicates are real rows
+        "SELECT keeper.name, count(*) FROM keeper JOIN animal ON animal.keeper_id = keeper.keeper_id GROUP BY keeper.name",
+        "SELECT keeper.name FROM keeper JOIN animal ON animal.keeper_id = keeper.keeper_id LIMIT 3",
+        "SELECT * FROM keeper JOIN animal ON animal.keeper_id = keeper.keeper_id",
+    ):
+        assert sql(distinct_joined_rows(parse(untouched))) == sql(parse(untouched))
