@@ -26,6 +26,7 @@ from analytics_chat.engine.sql_repair import (
     cast_text_numbers,
     complete_group_by,
     distinct_joined_rows,
+    negated_membership,
     prune_unused_joins,
     repair_join_conditions,
     show_group_columns,
@@ -167,7 +168,7 @@ def check_draft(text: str, linked: LinkedSchema, source: DataSource, question: s
         repaired = repair_join_conditions(guarded.expression, linked)
         repaired = prune_unused_joins(repaired, linked, question)
         repaired = show_group_columns(complete_group_by(cast_text_numbers(repaired, linked)))
-        repaired = distinct_joined_rows(repaired)
+        repaired = distinct_joined_rows(negated_membership(repaired, question))
         if repaired != guarded.expression:
             guarded = check_sql(repaired.sql(dialect="duckdb"), allowed_tables=linked.scope.names())
     except GuardError as error:

@@ -13,6 +13,8 @@ each leaves a query alone unless it is clearly broken or clearly not what was as
   (``TRY_CAST(col AS DOUBLE)``), which DuckDB otherwise refuses.
 - ``complete_group_by``: plain columns selected beside aggregates join the GROUP BY (SQLite allows the
   bare columns; DuckDB refuses them).
+- ``negated_membership``: "students who do not have a cat" as ``NOT IN`` the cat owners, not as a join
+  to pets that are not cats.
 - ``distinct_joined_rows``: a plain list over a join shows each row once, not once per match.
 
 The functions after the guard expect qualified SQL (every column ``alias.column``), which the guard
@@ -346,3 +348,62 @@ def distinct_joined_rows(tree: exp.Expression) -> exp.Expression:
     tree = tree.copy()
     tree.set("distinct", exp.Distinct())
     return tree
+
+
+_NEGATION = re.compile(r"\b(not|no|never|without|none|don't|doesn't|didn't|haven't|hasn't)\b", re.IGNORECASE)
+
+
+def _only_columns_of(node: exp.Expression, alias: str) -> bool:
+    return all(column.table == alias for column in node.find_all(exp.Column))
+
+
+def _only_columns_of_other(node: exp.Expression, alias: str) -> bool:
+    return all(column.table != alias for column in node.find_all(exp.Column))
+
+
+def negated_membership(tree: exp.Expression, question: str) -> exp.Expression:
+    """ "Students who do not have a cat": ``student JOIN pet ... WHERE pet.kind <> 'cat'`` lists students
+    with some other pet; the question means students with no cat, ``student.id NOT IN (SELECT pet.owner
+    ... WHERE pet.kind = 'cat')``.
+
+    Only when the question says "not", "no", "without"..., the outermost SELECT shows and filters nothing
+    but its first table, and a single ``<>`` on a joined table compares it with a value.
+    """
+    if not _NEGATION.search(question) or not isinstance(tree, exp.Select):
+        return tree
+    source, joins, where = tree.args.get("from_"), tree.args.get("joins") or [], tree.args.get("where")
+    if source is None or not isinstance(source.this, exp.Table) or not joins or where is None:
+        return tree
+    base = source.this.alias_or_name
+    conjuncts = list(where.this.flatten()) if isinstance(where.this, exp.And) else [where.this]
+    negations = [
+        c
+        for c in conjuncts
+        if isinstance(c, exp.NEQ)
+        and isinstance(c.this, exp.Column)
+        and c.this.table != base
+        and isinstance(c.expression, exp.Literal)
+    ]
+    rest = [c for c in conjuncts if c not in negations]
+    shown = [*tree.expressions, *rest, *(tree.args.get("order") or exp.Order()).expressions]
+    if len(negations) != 1 or tree.args.get("group") or not all(_only_columns_of(n, base) for n in shown):
+        return tree
+    first_on = joins[0].args.get("on")
+    # The subquery takes the joins over; a later join that reaches back to the first table cannot move.
+    later_on = [j.args.get("on") for j in joins[1:]]
+    if first_on is None or any(on is None or not _only_columns_of_other(on, base) for on in later_on):
+        return tree
+    key = [c for c in first_on.find_all(exp.Column) if c.table == base]
+    linked_key = [c for c in first_on.find_all(exp.Column) if c.table != base]
+    if len(key) != 1 or len(linked_key) != 1 or not isinstance(first_on, exp.EQ):
+        return tree
+    negation = negations[0]
+    members = exp.select(linked_key[0].copy()).from_(joins[0].this.copy())
+    members.set("joins", [j.copy() for j in joins[1:]])
+    members = members.where(exp.EQ(this=negation.this.copy(), expression=negation.expression.copy()))
+    repaired = tree.copy()
+    repaired.set("joins", None)
+    repaired.set(
+        "where", exp.Where(this=exp.and_(*[c.copy() for c in rest], exp.Not(this=key[0].isin(query=members))))
+    )
+    return repaired

@@ -10,6 +10,7 @@ from analytics_chat.engine.sql_repair import (
     cast_text_numbers,
     complete_group_by,
     distinct_joined_rows,
+    negated_membership,
     prune_unused_joins,
     repair_join_conditions,
     show_group_columns,
@@ -188,3 +189,22 @@ def test_rows_a_join_repeats_are_listed_once():
         "SELECT * FROM keeper JOIN animal ON animal.keeper_id = keeper.keeper_id",
     ):
         assert sql(distinct_joined_rows(parse(untouched))) == sql(parse(untouched))
+
+
+def test_do_not_have_means_not_among_those_who_have():
+    draft = parse(
+        "SELECT keeper.name FROM keeper JOIN animal ON animal.keeper_id = keeper.keeper_id "
+        "JOIN kind ON kind.kind_code = animal.kind_code WHERE kind.kind_description <> 'lion'"
+    )
+    assert sql(negated_membership(draft, "Which keepers do not look after a lion?")) == (
+        "SELECT keeper.name FROM keeper WHERE NOT keeper.keeper_id IN (SELECT animal.keeper_id FROM animal "
+        "JOIN kind ON kind.kind_code = animal.kind_code WHERE kind.kind_description = 'lion')"
+    )
+    # Without a negation in the question, "<>" is what was asked.
+    assert sql(negated_membership(draft, "Which keepers look after animals other than lions?")) == sql(draft)
+    # A column of the joined table in the output keeps the join.
+    shown = parse(
+        "SELECT keeper.name, animal.name FROM keeper JOIN animal ON animal.keeper_id = keeper.keeper_id "
+        "WHERE animal.weight <> '10'"
+    )
+    assert sql(negated_membership(shown, "Which animals are not 10 kg?")) == sql(shown)
