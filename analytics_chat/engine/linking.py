@@ -356,7 +356,7 @@ def link_schema(
     scope = source if isinstance(source, SchemaView) else load_scope(source, tables)
     if not scope.tables:
         raise ValueError(f"no enabled tables in scope of {scope.source_name!r}")
-    # Follow-ups ("only for Japan") lean on the previous question for what they are about.
+    # Follow-ups ("only for Canada") lean on the previous question for what they are about.
     recent = history[-1:] if history else []
     link_text = " ".join([question, *(turn.ask for turn in recent)])
     value_matches = match_values(question, scope)

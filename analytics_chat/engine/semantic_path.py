@@ -411,7 +411,7 @@ def refine(
 ) -> dict[str, Any]:
     """The previous query with a follow-up's values, grain or year put in: no model call needed.
 
-    A value replaces the filter on its own dimension ("only for Japan" after "only for France").
+    A value replaces the filter on its own dimension ("only for Canada" after "only for Mexico").
     """
     query = copy.deepcopy(previous)
     new_filters = settled_filters(mentions)

@@ -30,7 +30,7 @@ _N_MOST = re.compile(rf"\b{_COUNT}\s+(most|highest|largest|biggest|best)\b", re.
 _N_LEAST = re.compile(rf"\b{_COUNT}\s+(least|lowest|smallest|fewest|worst)\b", re.IGNORECASE)
 _WHICH_N = re.compile(rf"^\s*(which|what|who)\s+((are|were)\s+the\s+)?{_COUNT}\b", re.IGNORECASE)
 _LIST_N = re.compile(rf"\b(list|show|name|give)\s+(me\s+)?(the\s+)?{_COUNT}\b", re.IGNORECASE)
-# "Which country has the most customers?", "Who sold the least?": one row, the extreme one.
+# "Which city has the most stores?", "Who sold the least?": one row, the extreme one.
 _SINGLE = re.compile(r"^\s*(which|who|what)\b(?!.*\b(each|per|every|all)\b)", re.IGNORECASE)
 _MOST = re.compile(r"\b(most|highest|largest|biggest|best|greatest|maximum|top)\b", re.IGNORECASE)
 _LEAST = re.compile(r"\b(least|lowest|smallest|fewest|worst|minimum|bottom)\b", re.IGNORECASE)
@@ -115,7 +115,7 @@ def _ranking(question: str) -> Ranking | None:
     if listed and (most or least):
         return Ranking("asc" if least and not most else "desc", _count(listed.group(4)))
     which_n = _WHICH_N.search(question)
-    if which_n and (most or least):  # "Which 3 products generated the most revenue?"
+    if which_n and (most or least):  # "Which 4 stores sold the most units?"
         return Ranking("asc" if least and not most else "desc", _count(which_n.group(4)))
     if _SINGLE.search(question) and (most or least):
         # Whichever superlative comes first decides ("the most ... with the least ..." is rare).
@@ -168,7 +168,7 @@ def negated(text_before: str) -> bool:
     return bool(_NEGATION.search(text_before))
 
 
-# The words around a follow-up's new value or grain: "and only for Japan?", "what about 2024", "now by month".
+# The words around a follow-up's new value or grain: "and only for Canada?", "what about 2024", "now by month".
 _REFINEMENT_WORDS = frozenset(
     [
         "a",
@@ -237,7 +237,7 @@ def mentioned_year(question: str) -> str | None:
 
 
 def is_refinement(question: str, values: list[str]) -> bool:
-    """The question only adds stored values, a grain or a year to the previous one ("Only for Japan.",
+    """The question only adds stored values, a grain or a year to the previous one ("Just for Canada.",
     "and by month?", "what about 2024?"): every other word is one of the small words around such a change."""
     text = question.lower()
     for value in sorted(values, key=len, reverse=True):

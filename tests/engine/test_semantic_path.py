@@ -42,8 +42,8 @@ def test_schema_pins_what_the_wording_rules_out_or_settles(demo_source):
     total = query_schema(vocab, question_shape("What was the total revenue?"))["properties"]
     assert total["dimensions"] == {"const": []}
     assert total["time_range"] == {"type": "null"} and total["order_by"] == {"const": []}
-    dated = query_schema(vocab, question_shape("What was the total revenue in 2024?"))["properties"]
-    assert dated["time_range"] == {"const": "2024"}
+    dated = query_schema(vocab, question_shape("What were total sales in 2023?"))["properties"]
+    assert dated["time_range"] == {"const": "2023"}
     ranked = query_schema(vocab, question_shape("Top 5 channels by revenue"))["properties"]
     assert ranked["limit"] == {"const": 5}
     assert ranked["order_by"]["items"]["properties"]["direction"] == {"enum": ["desc"]}
@@ -55,20 +55,17 @@ def test_schema_pins_what_the_wording_rules_out_or_settles(demo_source):
 def test_named_values_become_filters_and_negation_is_kept(demo_source):
     vocab = vocabulary(demo_source)
     mentions = value_mentions("Revenue excluding web orders in Japan", vocab)
-    assert settled_filters(mentions) == [
-        {"field": "country", "op": "=", "value": "Japan"},
-        {"field": "channel", "op": "!=", "value": "web"},
-    ] or settled_filters(mentions) == [
+    assert sorted(settled_filters(mentions), key=lambda f: f["field"]) == [
         {"field": "channel", "op": "!=", "value": "web"},
         {"field": "country", "op": "=", "value": "Japan"},
     ]
 
 
 def test_a_column_the_semantic_layer_leaves_out_sends_the_question_to_sql(demo_source):
-    assert unmodelled_column("What is the most expensive product by list price?", demo_source, None) == (
+    assert unmodelled_column("Which product has the highest list price?", demo_source, None) == (
         "products.list_price"
     )
-    assert unmodelled_column("What is the revenue by product category?", demo_source, None) is None
+    assert unmodelled_column("What are the sales per product category?", demo_source, None) is None
 
 
 def test_named_period_becomes_an_inclusive_range(demo_source, duck):
@@ -86,7 +83,7 @@ def test_named_period_becomes_an_inclusive_range(demo_source, duck):
 def test_a_superlative_gets_its_ranking_and_skips_empty_groups(demo_source, duck):
     # The model names the metric and the dimension but forgets order and limit.
     generator = scripted(("sales rep", {"metrics": ["revenue"], "dimensions": ["rep_name"]}))
-    result = plan("Which sales rep brought in the most revenue?", demo_source, generator)
+    result = plan("Which sales rep sold the most?", demo_source, generator)
     assert result.query["limit"] == 1
     assert result.query["order_by"] == [{"field": "revenue", "direction": "desc"}]
     rows = duck.execute(result.sql).fetchall()
@@ -96,11 +93,11 @@ def test_a_superlative_gets_its_ranking_and_skips_empty_groups(demo_source, duck
 def test_a_filter_the_metric_already_applies_is_dropped(demo_source, duck):
     generator = scripted(
         (
-            "share",
+            "fraction",
             {"metrics": ["return_rate"], "filters": [{"field": "status", "op": "=", "value": "returned"}]},
         )
     )
-    result = plan("What share of orders were returned?", demo_source, generator)
+    result = plan("What fraction of orders ended up returned?", demo_source, generator)
     assert "filters" not in result.query or not result.query["filters"]
     rate = duck.execute(result.sql).fetchone()[0]
     assert 0 < rate < 1  # with the filter kept, every order in scope would be a returned one
@@ -111,9 +108,9 @@ def test_a_value_only_follow_up_refines_the_previous_query_without_the_model(dem
     previous = {"metrics": ["revenue"], "dimensions": ["category"],
                 "filters": [{"field": "country", "op": "=", "value": "France"}]}  # fmt: skip
     history = [Turn(ask="Revenue by category for France", semantic_query=previous)]
-    result = plan("Only for Japan.", demo_source, never, history)
+    result = plan("Just for Canada.", demo_source, never, history)
     assert result.query["dimensions"] == ["category"]
-    assert result.query["filters"] == [{"field": "country", "op": "=", "value": "Japan"}]
+    assert result.query["filters"] == [{"field": "country", "op": "=", "value": "Canada"}]
     assert result.generation.completion_tokens == 0
     monthly = plan("and by month?", demo_source, never, history)
     assert monthly.query["time_grain"] == "month"
@@ -121,16 +118,16 @@ def test_a_value_only_follow_up_refines_the_previous_query_without_the_model(dem
 
 def test_a_time_series_reads_in_time_order(demo_source):
     generator = scripted(
-        ("monthly", {"metrics": ["revenue"], "dimensions": ["order_date"], "time_grain": "month",
+        ("(?i)monthly", {"metrics": ["revenue"], "dimensions": ["order_date"], "time_grain": "month",
                      "order_by": [{"field": "revenue", "direction": "desc"}]})
     )  # fmt: skip
-    result = plan("Show monthly revenue for 2025", demo_source, generator)
+    result = plan("Monthly sales over 2024", demo_source, generator)
     assert not result.query.get("order_by")
     assert "ORDER BY order_date" in result.sql
 
 
 def test_year_grain_gives_year_numbers(demo_source, duck):
     generator = scripted(("each year", {"metrics": ["customer_count"], "time_grain": "year"}))
-    result = plan("How many new customers signed up in each year?", demo_source, generator)
+    result = plan("How many customers joined each year?", demo_source, generator)
     years = [row[0] for row in duck.execute(result.sql).fetchall()]
     assert years == sorted(years) and all(isinstance(y, int) for y in years)

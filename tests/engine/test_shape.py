@@ -10,12 +10,12 @@ from analytics_chat.engine.shape import Ranking, is_refinement, mentioned_year, 
 @pytest.mark.parametrize(
     "question, breakdown",
     [
-        ("What was the total revenue in 2024?", False),
-        ("What share of orders were returned?", False),
-        ("What is the average discount given on Furniture items?", False),
-        ("How many orders were placed in each channel?", True),
+        ("What were total sales in 2023?", False),
+        ("What fraction of orders got cancelled?", False),
+        ("What is the average discount on Sports products?", False),
+        ("How many customers signed up in each country?", True),
         ("Revenue by region", True),
-        ("Which country has the most customers?", True),
+        ("Which city has the most orders?", True),
         ("Top 10 products by gross margin", True),
         ("Show monthly revenue", True),
     ],
@@ -28,7 +28,7 @@ def test_breakdown_needs_words_for_it(question, breakdown):
     "question, ranking",
     [
         ("Top 10 products by gross margin", Ranking("desc", 10)),
-        ("Which country has the most customers?", Ranking("desc", 1)),
+        ("Which city has the most orders?", Ranking("desc", 1)),
         ("Who sold the least units last year?", Ranking("asc", 1)),
         ("List the five cities with the most customers.", Ranking("desc", 5)),
         ("What are the 3 lowest rated stores?", Ranking("asc", 3)),
@@ -46,8 +46,8 @@ def test_rankings(question, ranking):
     "question, grain",
     [
         ("Show monthly revenue for 2025", "month"),
-        ("What was revenue per quarter in 2024?", "quarter"),
-        ("How many new customers signed up in each year?", "year"),
+        ("Orders per quarter in 2023", "quarter"),
+        ("How many orders were placed each year?", "year"),
         ("Orders by week", "week"),
         ("Revenue in the last 3 months", None),
         ("Revenue by channel", None),
@@ -60,11 +60,11 @@ def test_grains(question, grain):
 @pytest.mark.parametrize(
     "question, period",
     [
-        ("What was the total revenue in 2024?", True),
+        ("What were total sales in 2023?", True),
         ("Orders last month", True),
         ("Revenue in Q3", True),
         ("Sales in March", True),
-        ("What is the average number of days between order and shipping?", False),
+        ("What is the average gap between ordering and delivery?", False),
         ("How many customers do we have?", False),
     ],
 )
@@ -75,7 +75,7 @@ def test_periods(question, period):
 @pytest.mark.parametrize(
     "question, values, expected",
     [
-        ("Only for Japan.", ["Japan"], True),
+        ("Only for Canada.", ["Canada"], True),
         ("and by month?", [], True),
         ("What about 2024?", [], True),
         ("And for United States and Canada instead?", ["United States", "Canada"], True),
@@ -96,4 +96,4 @@ def test_mentioned_year_only_when_one():
 
 
 def test_which_n_ranks_n():
-    assert question_shape("Which 3 products generated the most revenue?").ranking == Ranking("desc", 3)
+    assert question_shape("Which 4 cities brought in the most sales?").ranking == Ranking("desc", 4)

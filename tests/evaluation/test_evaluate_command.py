@@ -21,7 +21,7 @@ QUESTIONS = [
     {"id": "q3", "parent": "q1", "question": "Split that by region.",
      "gold_sql": "SELECT region, COUNT(*) FROM sales_reps GROUP BY region"},
     # not a query: right when the response carries the catalog
-    {"id": "q4", "question": "What tables and data can I ask about?", "gold_sql": None, "expects": ["catalog"]},
+    {"id": "q4", "question": "Which tables and data can I query?", "gold_sql": None, "expects": ["catalog"]},
 ]  # fmt: skip
 SCRIPT = {
     "rules": [

@@ -177,13 +177,13 @@ def test_values_cannot_inject_placeholders():
 
 
 def test_plain_question_gets_a_sentence_and_data():
-    state = answer("What is the revenue by product category?", data=BY_CATEGORY, sql="SELECT 1")
+    state = answer("What are the sales per product category?", data=BY_CATEGORY, sql="SELECT 1")
     assert PLACEHOLDER.findall(state.response) == ["data"]
     assert state.chart_spec is None
 
 
 def test_chart_question_gets_a_chart_spec_that_renders():
-    state = answer("Show monthly revenue for 2025 as a line chart.", data=MONTHLY, sql="SELECT 1")
+    state = answer("Plot the monthly revenue of 2025 as a line chart.", data=MONTHLY, sql="SELECT 1")
     assert PLACEHOLDER.findall(state.response) == ["chart_spec", "data"]  # short result: the table too
     assert state.chart_spec["mark"]["type"] == "line"
     assert render_svg(state.chart_spec).startswith("<svg")
@@ -228,13 +228,13 @@ def test_show_me_the_sql():
 
 
 def test_catalog_question():
-    state = answer("What tables and data can I ask about?", intent=CATALOG, catalog={"tables": []})
+    state = answer("Which tables and data can I query?", intent=CATALOG, catalog={"tables": []})
     assert PLACEHOLDER.findall(state.response) == ["catalog"]
 
 
 def test_definition_question():
     context = {"metrics": [{"name": "revenue", "format": "currency"}]}
-    state = answer("How is revenue calculated?", intent=DEFINITION, semantic_context=context)
+    state = answer("How is revenue computed?", intent=DEFINITION, semantic_context=context)
     assert PLACEHOLDER.findall(state.response) == ["semantic_context"]
 
 

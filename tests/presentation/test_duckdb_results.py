@@ -123,9 +123,7 @@ def test_monthly_timestamps_read_as_months_in_the_sentence(duck):
 def test_single_value_from_duckdb(duck, settings):
     settings.PRESENTATION_CURRENCY = "USD"
     data = run(duck, "SELECT sum(amount) AS total_revenue FROM orders WHERE year(order_date) = 2024")
-    state = AnswerState(
-        "m", "What was the total revenue in 2024?", Scope("demo"), "t", intent=DATA, data=data
-    )
+    state = AnswerState("m", "What were total sales in 2024?", Scope("demo"), "t", intent=DATA, data=data)
     present(state)
     expected = f"{data['rows'][0][0]:,.2f}"
     assert state.response == f"The total revenue is {expected} USD.\n\n{{data}}"

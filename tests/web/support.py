@@ -37,7 +37,7 @@ class ChatSite:
     model: str | None = None
     slow_model: str | None = None
     # Questions the tests ask: one that draws a chart, one that runs long enough to stop.
-    chart_question: str = "Show monthly revenue for 2025 as a line chart"
+    chart_question: str = "Plot the monthly revenue of 2025 as a line chart"
     long_question: str = "List every customer with their total order amount, slowly, sorted by amount"
     follow_up: str = "Now only for the last three months"
 
