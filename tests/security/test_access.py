@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import re
 import uuid
-from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Permission
-from django.db import transaction
 from rest_framework.test import APIClient
 
 from analytics_chat.access import resolve_scope
@@ -20,7 +18,6 @@ from analytics_chat.pipeline.runner import run_stages
 from analytics_chat.pipeline.stages import STAGES
 from analytics_chat.pipeline.state import AnswerState, StageContext, StageError
 from catalog.models import DataSource
-from semantic.demo import DEMO_FILE_NAME, build_demo_database, load_demo
 
 pytestmark = pytest.mark.django_db
 HIDDEN = "customers|products|sales_reps|order_items"
@@ -36,23 +33,9 @@ HIDDEN_PATTERN = re.compile(
 )
 
 
-@pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("access_demo")
-    build_demo_database(folder / DEMO_FILE_NAME)
-    return folder
-
-
-@pytest.fixture(scope="module")
-def _registered_demo(django_db_setup, django_db_blocker, demo_dir):
-    with django_db_blocker.unblock(), transaction.atomic():
-        yield load_demo(demo_dir)
-        transaction.set_rollback(True)
-
-
 @pytest.fixture
-def demo(_registered_demo, db) -> DataSource:
-    return _registered_demo
+def demo(demo_source) -> DataSource:  # the shared demo fixture (tests/conftest.py)
+    return demo_source
 
 
 @pytest.fixture
