@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import duckdb
@@ -11,7 +10,7 @@ import pytest
 from django.db import transaction
 
 from semantic.demo import DEMO_FILE_NAME, build_demo_database, load_demo
-from tests.live import MODELS_DIR, LiveService, create_database, drop_database, start_live_service
+from tests.live import MODELS_DIR, LiveService, fresh_live_service
 
 TEST_DATABASE_URL = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
 TEST_REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/3")
@@ -36,17 +35,9 @@ def real_model_available() -> bool:
 def live_service(real_model_available) -> LiveService:
     """uvicorn + a Celery worker on a fresh PostgreSQL database and the real Redis, demo data loaded,
     the real 0.5B model as the default. Tests that stop the worker must start it again."""
-    database_url = create_database(TEST_DATABASE_URL)
-    data_dir = Path(tempfile.mkdtemp(prefix="ac-live-"))
-    service = None
-    try:
-        service = start_live_service(database_url=database_url, redis_url=TEST_REDIS_URL, data_dir=data_dir)
+    with fresh_live_service(TEST_DATABASE_URL, TEST_REDIS_URL) as service:
         service.start_worker()
         yield service
-    finally:
-        if service is not None:
-            service.stop_all()
-        drop_database(database_url)
 
 
 @pytest.fixture

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
@@ -274,3 +277,23 @@ def start_live_service(
     service.start_web()
     service.start_beat()
     return service
+
+
+@contextmanager
+def fresh_live_service(
+    base_database_url: str, redis_url: str, *, prefix: str = "ac-live-", **options
+) -> Iterator[LiveService]:
+    """``start_live_service`` on a database and a data folder of its own, both removed afterwards."""
+    database_url = create_database(base_database_url)
+    data_dir = Path(tempfile.mkdtemp(prefix=prefix))
+    service = None
+    try:
+        service = start_live_service(
+            database_url=database_url, redis_url=redis_url, data_dir=data_dir, **options
+        )
+        yield service
+    finally:
+        if service is not None:
+            service.stop_all()
+        drop_database(database_url)
+        shutil.rmtree(data_dir, ignore_errors=True)

@@ -10,6 +10,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -109,12 +111,19 @@ def test_streaming_in_embedded_mode(embedded):
     assert events[-1][1]["response_data"]["data"]["rows"][0][0] > 0
 
 
+@contextmanager
+def slow_answer_writing(c: httpx.Client) -> Iterator[tuple[Iterator[tuple[str, dict]], str]]:
+    """A slow answer's open stream once the model has written its first text: (events, message uuid)."""
+    with c.stream("POST", "/api/chat/generate", json={"ask": "Count slowly", "streaming": True}) as r:
+        events = parse_sse(r.iter_lines())
+        uuid_ = next(events)[1]["response_uuid"]
+        next(e for e in events if e[0] == "delta")
+        yield events, uuid_
+
+
 def test_abort_in_embedded_mode(embedded):
     with client(embedded) as c:
-        with c.stream("POST", "/api/chat/generate", json={"ask": "Count slowly", "streaming": True}) as r:
-            events = parse_sse(r.iter_lines())
-            uuid_ = next(events)[1]["response_uuid"]
-            next(e for e in events if e[0] == "delta")
+        with slow_answer_writing(c) as (events, uuid_):
             started = time.monotonic()
             assert c.post(f"/api/chat/messages/{uuid_}/abort").status_code == 202
             last = list(events)[-1]
@@ -127,11 +136,8 @@ def test_abort_in_embedded_mode(embedded):
 
 def test_disconnect_aborts_in_embedded_mode(embedded):
     with client(embedded) as c:
-        with c.stream("POST", "/api/chat/generate", json={"ask": "Count slowly", "streaming": True}) as r:
-            events = parse_sse(r.iter_lines())
-            uuid_ = next(events)[1]["response_uuid"]
-            next(e for e in events if e[0] == "delta")
-        # the connection is closed here
+        with slow_answer_writing(c) as (_events, uuid_):
+            pass  # leaving the block closes the connection mid-answer
         final = wait_until(lambda: (m := c.get(f"/api/chat/messages/{uuid_}").json())["status"] != "running" and m, 5, 0.05,
                            "the disconnect to abort")  # fmt: skip
         assert final["status"] == "aborted"

@@ -23,12 +23,10 @@ import pytest
 from tests.conftest import TEST_DATABASE_URL
 from tests.live import (
     LiveService,
-    create_database,
-    drop_database,
     free_port,
+    fresh_live_service,
     parse_sse,
     scripted_model_code,
-    start_live_service,
     wait_until,
 )
 
@@ -110,26 +108,14 @@ def private_redis():
 @contextmanager
 def scripted_service(redis_url: str, extra_env: dict[str, str] | None = None) -> Iterator[LiveService]:
     """A service of its own (fresh database, own queue) whose default model is the scripted ``FAST``."""
-    database_url = create_database(TEST_DATABASE_URL)
-    data_dir = Path(tempfile.mkdtemp(prefix="ac-faults-"))
-    live = None
-    try:
-        live = start_live_service(
-            database_url=database_url,
-            redis_url=redis_url,
-            data_dir=data_dir,
-            extra_env={"AC_DEFAULT_MODEL": FAST, **(extra_env or {})},
-            with_real_model=False,
-        )
+    extra_env = {"AC_DEFAULT_MODEL": FAST, **(extra_env or {})}
+    with fresh_live_service(
+        TEST_DATABASE_URL, redis_url, prefix="ac-faults-", extra_env=extra_env, with_real_model=False
+    ) as live:
         live.shell(scripted_model_code(FAST, SCRIPT, default=True))
         live.shell(scripted_model_code(SLOW, SLOW_SCRIPT))
         live.start_worker()
         yield live
-    finally:
-        if live is not None:
-            live.stop_all()
-        drop_database(database_url)
-        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
