@@ -10,7 +10,7 @@ from analytics_chat.models import ChatMessage
 from analytics_chat.pipeline.state import AnswerState, StageContext
 from catalog.models import DataSource
 
-from .semantic_path import plan_semantic_query, unmodelled_column
+from .semantic_path import plan_semantic_query
 from .sql_path import write_sql
 
 MAX_EXAMPLES = 2
@@ -76,15 +76,11 @@ def liked_examples(state: AnswerState, source: DataSource) -> list[ChatMessage]:
     return [message for _, message in scored[:MAX_EXAMPLES]]
 
 
-def _semantic_layer_fits(state: AnswerState, source: DataSource) -> bool:
-    """The question names a metric (or follows up on a semantic answer) and no column the semantic layer
-    leaves out."""
+def _semantic_layer_fits(state: AnswerState) -> bool:
+    """The question names a metric (or follows up on a semantic answer)."""
     if state.history and state.history[-1].semantic_query:
         return True
-    return (
-        bool(state.matched_metrics)
-        and unmodelled_column(state.ask, source, state.scope.tables or None) is None
-    )
+    return bool(state.matched_metrics)
 
 
 def plan_query(state: AnswerState, ctx: StageContext, source: DataSource) -> None:
@@ -95,7 +91,7 @@ def plan_query(state: AnswerState, ctx: StageContext, source: DataSource) -> Non
     if history:
         state.is_new = False
 
-    if _semantic_layer_fits(state, source):
+    if _semantic_layer_fits(state):
         semantic_examples: list[tuple[str, dict[str, Any]]] = [
             (m.ask, m.plan["semantic_query"]) for m in examples if (m.plan or {}).get("semantic_query")
         ]

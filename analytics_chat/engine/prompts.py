@@ -1,4 +1,4 @@
-"""Every prompt of the SQL path, in one place.
+"""Every prompt of the engine (SQL path, semantic path, the benchmark's baseline), in one place.
 
 The system message depends only on the source and the scope (instructions, compact DDL with keys,
 descriptions and a few stored values, generic examples), so llama.cpp reads it once per source and reuses
@@ -11,11 +11,14 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from string import Template
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from analytics_chat.engine.grammar import quote_identifier
 from analytics_chat.engine.linking import ColumnInfo, LinkedSchema, SchemaView, TableInfo, ValueMatch
 from analytics_chat.pipeline.state import Turn
+
+if TYPE_CHECKING:  # semantic_path imports this module
+    from analytics_chat.engine.semantic_path import Mention
 
 CANNOT_ANSWER = "CANNOT_ANSWER"
 SAMPLE_VALUES = 4  # stored values shown per text column
@@ -333,7 +336,7 @@ def semantic_messages(
     vocab: Any,
     history: Sequence[Turn] = (),
     examples: Sequence[tuple[str, dict[str, Any]]] = (),
-    mentions: Sequence[Any] = (),  # semantic_path.Mention
+    mentions: Sequence[Mention] = (),
 ) -> list[dict[str, str]]:
     rules = ""
     if mentions:

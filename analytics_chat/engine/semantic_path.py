@@ -88,11 +88,8 @@ def vocabulary(source: DataSource, tables: list[str] | None = None) -> SemanticV
         if dimension.kind == Dimension.Kind.TIME and profile.get("min") and profile.get("max"):
             spans.append((str(profile["min"])[:10], str(profile["max"])[:10]))
     time_span = (min(s[0] for s in spans), max(s[1] for s in spans)) if spans else None
-    in_scope = {t.name for t in source.tables.filter(enabled=True)}
-    if tables:
-        in_scope &= set(tables)
     # All of them, in the cached system prompt: a question then pays only for its own words.
-    statements = [s.text for s in statements_in_scope(source, in_scope)]
+    statements = [s.text for s in statements_in_scope(source, model.tables)]
     return SemanticVocabulary(model=model, values=values, time_span=time_span, statements=statements)
 
 
@@ -294,10 +291,9 @@ def _filter(fields: str | list[str], ops: list[str], value: dict[str, Any]) -> d
     }
 
 
-def unmodelled_column(question: str, source: DataSource, tables: list[str] | None) -> str | None:
+def unmodelled_column(question: str, model: SemanticModel) -> str | None:
     """A column the question names (all words of its name) that no metric or dimension is built on,
     e.g. "by list price" when only unit prices are modelled: the semantic layer cannot answer it."""
-    model = SemanticModel(source, tables)
     used: set[str] = set()
     known_words: set[str] = set()
     for row in [*model.metrics.values(), *model.dimensions.values()]:
@@ -312,10 +308,8 @@ def unmodelled_column(question: str, source: DataSource, tables: list[str] | Non
         for phrase in [row.name, row.label or "", *(getattr(row, "synonyms", None) or [])]:
             known_words |= set(name_words(phrase))
     asked = set(name_words(question))
-    columns = Column.objects.filter(table__source=source, table__enabled=True).select_related("table")
-    if tables:
-        columns = columns.filter(table__name__in=tables)
-    for column in columns:
+    columns = Column.objects.filter(table__source=model.source, table__name__in=model.tables)
+    for column in columns.select_related("table"):
         words = set(name_words(column.name))
         if (
             column.name.lower() not in used
@@ -341,13 +335,14 @@ def plan_semantic_query(
     examples: list[tuple[str, dict[str, Any]]] = (),
     on_text: TextCallback | None = None,
 ) -> SemanticPlan | None:
-    """Ask the model for a semantic query and compile it; None when the semantic layer cannot express it."""
+    """Ask the model for a semantic query and compile it; None when the semantic layer cannot express it
+    (no metrics, or a fresh question about a column it leaves out)."""
     vocab = vocabulary(source, tables)
-    if not vocab.metric_names:
+    previous = next((turn.semantic_query for turn in reversed(history) if turn.semantic_query), None)
+    if not vocab.metric_names or (previous is None and unmodelled_column(question, vocab.model)):
         return None
     shape = question_shape(question)
     mentions = value_mentions(question, vocab)
-    previous = next((turn.semantic_query for turn in reversed(history) if turn.semantic_query), None)
     if previous and is_refinement(question, [str(m.value) for m in mentions]):
         refined = refine(previous, mentions, shape, mentioned_year(question))
         try:

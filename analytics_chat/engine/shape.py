@@ -42,7 +42,6 @@ _GRAINS = {
         r"month\s+by\s+month)\b",
         re.I,
     ),
-    "month_trend": re.compile(r"\b(trend|trends|over\s+time)\b", re.I),
     "quarter": re.compile(r"\b(quarterly|per\s+quarter|by\s+quarter|each\s+quarter|every\s+quarter)\b", re.I),
     "year": re.compile(
         r"\b(yearly|annual|annually|per\s+year|by\s+year|each\s+year|every\s+year|year\s+over\s+year|"
@@ -70,6 +69,7 @@ _COMPARISON = re.compile(
     r"\b(over|above|below|under|at\s+least|at\s+most|exceeds?|exceeding)\s+\$?\d|[<>]=?\s*\d",
     re.I,
 )
+_TREND = re.compile(r"\b(trend|trends|over\s+time)\b", re.I)
 _SORTING = re.compile(r"\b(sort|sorted|order\s+by|ordered|rank|ranked|ranking|ascending|descending)\b", re.I)
 # A whole year, said as such: "in 2024", "for 2023" (not "since 2023" or "2023 to 2024").
 _WHOLE_YEAR = re.compile(
@@ -126,7 +126,7 @@ def _ranking(question: str) -> Ranking | None:
 
 def question_shape(question: str) -> QuestionShape:
     grain = next((name for name, pattern in _GRAINS.items() if pattern.search(question)), None)
-    if grain == "month_trend":  # "the revenue trend": a monthly series unless a grain is named
+    if grain is None and _TREND.search(question):  # "the revenue trend": a monthly series
         grain = "month"
     ranking = _ranking(question)
     breakdown = bool(_BREAKDOWN.search(question)) or ranking is not None or grain is not None

@@ -18,6 +18,7 @@ from analytics_chat.engine.shape import question_shape
 from analytics_chat.llm.base import CancelToken, GenerationOptions
 from analytics_chat.llm.scripted import ScriptedGenerator
 from analytics_chat.pipeline.state import Turn
+from semantic.compiler import SemanticModel
 
 
 def scripted(*rules: tuple[str, dict]) -> ScriptedGenerator:
@@ -62,10 +63,10 @@ def test_named_values_become_filters_and_negation_is_kept(demo_source):
 
 
 def test_a_column_the_semantic_layer_leaves_out_sends_the_question_to_sql(demo_source):
-    assert unmodelled_column("Which product has the highest list price?", demo_source, None) == (
+    assert unmodelled_column("Which product has the highest list price?", SemanticModel(demo_source)) == (
         "products.list_price"
     )
-    assert unmodelled_column("What are the sales per product category?", demo_source, None) is None
+    assert unmodelled_column("What are the sales per product category?", SemanticModel(demo_source)) is None
 
 
 def test_named_period_becomes_an_inclusive_range(demo_source, duck):

@@ -49,6 +49,8 @@ def test_rankings(question, ranking):
         ("Orders per quarter in 2023", "quarter"),
         ("How many orders were placed each year?", "year"),
         ("Orders by week", "week"),
+        ("Quarterly revenue trend", "quarter"),  # a named grain wins over "trend"
+        ("Revenue trend", "month"),
         ("Revenue in the last 3 months", None),
         ("Revenue by channel", None),
     ],
