@@ -10,8 +10,32 @@ from pathlib import Path
 import duckdb
 import pytest
 
-# The evaluation sets sit beside the checkout (../shared), in CI as on a developer's machine.
-SPIDER_DB = Path(__file__).resolve().parents[2].parent / "shared" / "eval" / "spider" / "db"
+# A database in the style of public text-to-SQL benchmarks (quoted names, SQLite's loose declared types,
+# a composite key, foreign keys between columns declared with different types); invented rows.
+BENCHMARK_STYLE_SQL = """
+CREATE TABLE "venue" ("Venue_ID" int, "Town" text, "Name" text, "Seats" int, PRIMARY KEY ("Venue_ID"));
+CREATE TABLE "artist" ("Artist_ID" int, "Name" text, "Country" text, "Debut_year" text, "Age" int,
+    "Is_solo" bool, PRIMARY KEY ("Artist_ID"));
+CREATE TABLE "show" ("show_ID" int, "show_Name" text, "Venue_ID" text, "Year" text, PRIMARY KEY ("show_ID"),
+    FOREIGN KEY ("Venue_ID") REFERENCES "venue"("Venue_ID"));
+CREATE TABLE "artist_in_show" ("show_ID" int, "Artist_ID" text, PRIMARY KEY ("show_ID","Artist_ID"),
+    FOREIGN KEY ("show_ID") REFERENCES "show"("show_ID"), FOREIGN KEY ("Artist_ID") REFERENCES "artist"("Artist_ID"));
+INSERT INTO venue VALUES (1, 'Leeds', 'Corn Hall', 800), (2, 'Ghent', 'Vooruit', 1200);
+INSERT INTO artist VALUES (1, 'Ana Vale', 'Portugal', '1999', 44, 'T'), (2, 'The Kites', 'Ireland', '2010', 31, 'F'),
+    (3, 'Mo Reyes', 'Chile', '2015', 27, 'T'), (4, 'Lune', 'France', '2004', 39, 'T'),
+    (5, 'Paul Ek', 'Sweden', '2012', 35, 'T'), (6, 'Dune Trio', 'Spain', '2018', 29, 'F');
+INSERT INTO show VALUES (1, 'Spring Night', '1', '2014'), (2, 'Harvest', '2', '2015');
+INSERT INTO artist_in_show VALUES (1, '1'), (1, '2'), (2, '3'), (2, '6');
+"""
+
+
+@pytest.fixture
+def benchmark_style_sqlite(tmp_path: Path) -> Path:
+    path = tmp_path / "shows.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(BENCHMARK_STYLE_SQL)
+    conn.close()
+    return path
 
 
 @pytest.fixture(autouse=True)

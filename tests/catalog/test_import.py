@@ -13,7 +13,7 @@ from django.core.management import CommandError, call_command
 from catalog.execution import run_query
 from catalog.models import Column, DataSource, Relationship, Table
 from catalog.sync import guess_kind, import_source, profile_source, sync_source
-from tests.catalog.conftest import SPIDER_DB, sha256_of
+from tests.catalog.conftest import sha256_of
 
 pytestmark = pytest.mark.django_db
 
@@ -173,20 +173,20 @@ def test_resync_of_a_changed_csv_uses_a_fresh_snapshot(write_csv, catalog_cache:
     assert [p.name.split(".")[0] for p in catalog_cache.iterdir()] == ["scores"]  # the old snapshot is gone
 
 
-def test_spider_concert_singer_sqlite() -> None:
-    path = SPIDER_DB / "concert_singer.sqlite"
+def test_benchmark_style_sqlite(benchmark_style_sqlite: Path) -> None:
+    path = benchmark_style_sqlite
     before = sha256_of(path)
-    source = import_source("concert_singer", path)
-    assert {t.name for t in source.tables.all()} == {"stadium", "singer", "concert", "singer_in_concert"}
-    singer = columns_of(source, "singer")
-    assert singer["Singer_ID"].is_primary_key and singer["Age"].data_type == "BIGINT"
-    assert Table.objects.get(source=source, name="singer").row_count == 6
+    source = import_source("shows", path)
+    assert {t.name for t in source.tables.all()} == {"venue", "artist", "show", "artist_in_show"}
+    artist = columns_of(source, "artist")
+    assert artist["Artist_ID"].is_primary_key and artist["Age"].data_type == "BIGINT"
+    assert Table.objects.get(source=source, name="artist").row_count == 6
     assert {
-        ("concert.Stadium_ID", "stadium.Stadium_ID", "many_to_one", False),
-        ("singer_in_concert.concert_ID", "concert.concert_ID", "many_to_one", False),
-        ("singer_in_concert.Singer_ID", "singer.Singer_ID", "many_to_one", False),
+        ("show.Venue_ID", "venue.Venue_ID", "many_to_one", False),
+        ("artist_in_show.show_ID", "show.show_ID", "many_to_one", False),
+        ("artist_in_show.Artist_ID", "artist.Artist_ID", "many_to_one", False),
     } <= relationships_of(source)
-    assert singer["Is_male"].profile["distinct_values"] == ["F", "T"]
+    assert artist["Is_solo"].profile["distinct_values"] == ["F", "T"]
     assert sha256_of(path) == before
 
 
