@@ -15,10 +15,36 @@ export PORT
 
 .PHONY: run test install test-model frontend browser-deps lint fmt evaluate benchmark clean
 
-$(VENV)/.installed: pyproject.toml clients/python/pyproject.toml
+# llama.cpp is compiled for this CPU's vector units, named one by one from /proc/cpuinfo rather than with
+# -march=native: a native build on a CPU that advertises AMX takes ggml's AMX path, which crashes in
+# llama_decode (SIGSEGV) on virtual machines that list AMX without granting it. Elsewhere: native.
+LLAMA_CPP_VERSION := $(shell sed -n 's/.*"llama-cpp-python==\([^"]*\)".*/\1/p' pyproject.toml)
+CPU_FLAGS := $(shell grep -m1 '^flags' /proc/cpuinfo 2>/dev/null | cut -d: -f2)
+ifneq ($(filter avx2,$(CPU_FLAGS)),)
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON \
+	$(if $(filter fma,$(CPU_FLAGS)),-DGGML_FMA=ON) $(if $(filter f16c,$(CPU_FLAGS)),-DGGML_F16C=ON) \
+	$(if $(filter bmi2,$(CPU_FLAGS)),-DGGML_BMI2=ON) $(if $(filter avx_vnni,$(CPU_FLAGS)),-DGGML_AVX_VNNI=ON) \
+	$(if $(filter avx512f,$(CPU_FLAGS)),-DGGML_AVX512=ON) \
+	$(if $(filter avx512_vnni,$(CPU_FLAGS)),-DGGML_AVX512_VNNI=ON) \
+	$(if $(filter avx512vbmi,$(CPU_FLAGS)),-DGGML_AVX512_VBMI=ON) \
+	$(if $(filter avx512_bf16,$(CPU_FLAGS)),-DGGML_AVX512_BF16=ON)
+else
+LLAMA_CMAKE_ARGS ?=
+endif
+# Built once per version and set of flags, outside the clone: pip's own wheel cache ignores CMAKE_ARGS.
+LLAMA_WHEELS ?= $(HOME)/.cache/analytics-chat/llama-cpp-python-$(LLAMA_CPP_VERSION)-$(shell echo '$(strip $(LLAMA_CMAKE_ARGS))' | md5sum | cut -c1-12)
+
+$(VENV)/.installed: pyproject.toml clients/python/pyproject.toml Makefile
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip wheel
-	@echo "Installing Python packages (llama-cpp-python compiles once, a few minutes; pip caches it)..."
+	@test -n "$$(ls $(LLAMA_WHEELS)/*.whl 2>/dev/null)" || { \
+		echo "Compiling llama-cpp-python $(LLAMA_CPP_VERSION) once (about 5 minutes; kept in $(LLAMA_WHEELS))..."; \
+		rm -rf $(LLAMA_WHEELS).partial && \
+		CMAKE_ARGS="$(strip $(LLAMA_CMAKE_ARGS))" $(BIN)/pip wheel --quiet --no-cache-dir --no-deps \
+			llama-cpp-python==$(LLAMA_CPP_VERSION) -w $(LLAMA_WHEELS).partial && \
+		mv $(LLAMA_WHEELS).partial $(LLAMA_WHEELS); }
+	@echo "Installing Python packages..."
+	$(BIN)/pip install --quiet --force-reinstall --no-deps $(LLAMA_WHEELS)/*.whl
 	$(BIN)/pip install --quiet -e '.[test]' -e clients/python
 	@touch $@
 

@@ -60,7 +60,7 @@ then rewrite the previous SQL accordingly.
 )
 
 CORRECTION_TEMPLATE = Template(
-    """The query failed:
+    """$problem
 $error
 Valid tables and columns:
 $names
@@ -175,10 +175,21 @@ def sql_messages(
     ]
 
 
+QUERY_FAILED = "The query failed:"
+# A query that runs but finds nothing usually compares with a misspelt value or joins on the wrong keys.
+NO_ROWS = "The query ran but returned no rows, and the question expects some."
+NO_ROWS_HINT = (
+    "Check each compared value against the stored values, each join against the keys shown, and the "
+    "logic: rows that must match two different values of one column need INTERSECT of two queries; "
+    '"without any" needs NOT IN.'
+)
+
+
 @dataclass(frozen=True)
 class Correction:
     draft_sql: str
     error: str
+    problem: str = QUERY_FAILED
 
 
 def correction_messages(
@@ -190,7 +201,7 @@ def correction_messages(
         for t in linked.tables
     )
     follow = CORRECTION_TEMPLATE.substitute(
-        error=correction.error.strip(), names=names, question=question.strip()
+        problem=correction.problem, error=correction.error.strip(), names=names, question=question.strip()
     )
     return [
         *messages,

@@ -3,7 +3,7 @@
 A draft is parsed by sqlglot (DuckDB first, then the dialects small models drift into), transpiled to
 DuckDB, passed through the read-only guard (which qualifies every column against the catalog) and bound
 by DuckDB's EXPLAIN. A failure gets exactly one correction round that shows the model the error text and
-the valid names.
+the valid names; a draft that passes but finds no rows gets that round instead.
 """
 
 from __future__ import annotations
@@ -20,16 +20,26 @@ from sqlglot.optimizer.scope import traverse_scope
 
 from analytics_chat.engine.grammar import build_sql_grammar
 from analytics_chat.engine.linking import LinkedSchema, link_schema
-from analytics_chat.engine.prompts import CANNOT_ANSWER, Correction, correction_messages, sql_messages
+from analytics_chat.engine.prompts import (
+    CANNOT_ANSWER,
+    NO_ROWS,
+    NO_ROWS_HINT,
+    Correction,
+    correction_messages,
+    sql_messages,
+)
 from analytics_chat.engine.sql_repair import (
     add_missing_joins,
+    aggregates_to_having,
     cast_text_numbers,
     complete_group_by,
     distinct_joined_rows,
     negated_membership,
     prune_unused_joins,
     repair_join_conditions,
+    respell_columns,
     show_group_columns,
+    single_row_comparisons,
 )
 from analytics_chat.llm.base import (
     CancelToken,
@@ -39,7 +49,7 @@ from analytics_chat.llm.base import (
     TextGenerator,
 )
 from analytics_chat.pipeline.state import StageError, Turn
-from catalog.execution import QueryError, explain
+from catalog.execution import QueryError, explain, run_query
 from catalog.guard import GuardError, check_sql
 from catalog.models import DataSource
 
@@ -157,7 +167,7 @@ def check_draft(text: str, linked: LinkedSchema, source: DataSource, question: s
             "This question cannot be answered from the data in scope.",
             tables=[t.name for t in linked.scope.tables],
         )
-    tree = repair_misplaced_columns(tree, linked)
+    tree = repair_misplaced_columns(respell_columns(tree, linked), linked)
     tree = add_missing_joins(tree, linked)
     misplaced = misplaced_columns(tree, linked)
     if misplaced:
@@ -167,7 +177,8 @@ def check_draft(text: str, linked: LinkedSchema, source: DataSource, question: s
         # On the qualified query (every column alias.column): the repairs that need to know each table.
         repaired = repair_join_conditions(guarded.expression, linked)
         repaired = prune_unused_joins(repaired, linked, question)
-        repaired = show_group_columns(complete_group_by(cast_text_numbers(repaired, linked)))
+        repaired = aggregates_to_having(single_row_comparisons(cast_text_numbers(repaired, linked)))
+        repaired = show_group_columns(complete_group_by(repaired))
         repaired = distinct_joined_rows(negated_membership(repaired, question))
         if repaired != guarded.expression:
             guarded = check_sql(repaired.sql(dialect="duckdb"), allowed_tables=linked.scope.names())
@@ -178,6 +189,17 @@ def check_draft(text: str, linked: LinkedSchema, source: DataSource, question: s
     except QueryError as error:
         raise DraftError(str(error)) from error
     return guarded.sql
+
+
+def finds_rows(source: DataSource, sql: str) -> bool:
+    """Whether checked SQL returns at least one row that is not all NULL (``max`` over no rows is one
+    NULL row). Runs ``SELECT * FROM (sql) LIMIT 1``, so nothing beyond one row is computed or counted."""
+    probe = exp.select("*").from_(sqlglot.parse_one(sql, read="duckdb").subquery("probe")).limit(1)
+    try:
+        result = run_query(source, probe.sql(dialect="duckdb"), row_cap=1)
+    except QueryError:
+        return True  # the execute stage reports it; a probe is no reason to rewrite
+    return any(value is not None for row in result.rows for value in row)
 
 
 def _generation_options(options: GenerationOptions | None) -> GenerationOptions:
@@ -201,7 +223,8 @@ def write_sql(
     on_text: TextCallback | None = None,
     examples: Sequence[tuple[str, str]] = (),
 ) -> SqlDraft:
-    """Write checked DuckDB SQL for the question, with at most one correction round.
+    """Write checked DuckDB SQL for the question, with at most one correction round: for a draft that
+    fails its checks, or else for one that runs but finds no rows (kept if the rewrite finds none either).
 
     Raises StageError("cannot_answer") when the model says the data cannot answer, and
     StageError("invalid_sql") when the corrected draft still fails (details carry both attempts).
@@ -220,13 +243,17 @@ def write_sql(
     draft.generations.append(result)
     try:
         draft.sql = check_draft(result.text, linked, data_source, question)
-        return draft
     except DraftError as error:
         draft.attempts.append({"sql": result.text, "error": str(error)})
+        correction = Correction(result.text, str(error))
+    else:
+        if finds_rows(data_source, draft.sql):
+            return draft
+        # The correction round is unused: spend it on a query that finds nothing, keeping this draft
+        # unless the rewrite runs and finds rows (some questions rightly have an empty answer).
+        correction = Correction(result.text, NO_ROWS_HINT, problem=NO_ROWS)
 
-    retry = correction_messages(
-        messages, question, linked, Correction(result.text, draft.attempts[-1]["error"])
-    )
+    retry = correction_messages(messages, question, linked, correction)
     if on_text is not None:
         on_text("\n")
     # Same grammar: forbidding aliases here (table_aliases=False) was measured to push the 1.5B model
@@ -234,10 +261,18 @@ def write_sql(
     result = generator.complete(retry, options=options, grammar=grammar, on_text=on_text, cancel=cancel)
     draft.generations.append(result)
     try:
-        draft.sql = check_draft(result.text, linked, data_source, question)
-        return draft
+        rewritten = check_draft(result.text, linked, data_source, question)
     except DraftError as error:
+        if draft.sql:
+            return draft
         draft.attempts.append({"sql": result.text, "error": str(error)})
+    else:
+        if draft.sql and finds_rows(data_source, rewritten):
+            draft.attempts.append({"sql": draft.generations[0].text, "error": NO_ROWS})
+            draft.sql = rewritten
+        elif not draft.sql:
+            draft.sql = rewritten
+        return draft
     raise StageError(
         "invalid_sql",
         f"Could not write a working query: {draft.attempts[-1]['error']}",

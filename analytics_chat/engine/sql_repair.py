@@ -3,6 +3,8 @@
 Each repair fixes one slip that small models make often and that a correction round rarely fixes, and
 each leaves a query alone unless it is clearly broken or clearly not what was asked:
 
+- ``respell_columns``: ``pet_type`` where a table in FROM has ``PetType``: the one column spelled the
+  same but for case and underscores.
 - ``add_missing_joins``: ``T2.name`` where no table in FROM has ``name`` but a table that joins one of
   them (a declared key) does: that table is joined in and the column pointed at it.
 - ``repair_join_conditions``: ``JOIN b ON a.id = a.id`` (both sides the same column) becomes
@@ -10,7 +12,11 @@ each leaves a query alone unless it is clearly broken or clearly not what was as
 - ``prune_unused_joins``: a joined table that nothing but its own ON condition uses, and that the
   question does not name, is dropped (it only multiplies or filters rows nobody asked about).
 - ``cast_text_numbers``: a text column averaged, summed or compared with a number is read as a number
-  (``TRY_CAST(col AS DOUBLE)``), which DuckDB otherwise refuses.
+  (``TRY_CAST(col AS DOUBLE)``), which DuckDB otherwise refuses; the model's own CAST of one becomes a
+  TRY_CAST.
+- ``single_row_comparisons``: ``x = (SELECT y ...)`` over many rows (an error in DuckDB) is ``x IN (...)``.
+- ``aggregates_to_having``: ``WHERE count(*) > 2`` (which no database accepts) is a HAVING condition,
+  grouped by the plain columns the SELECT shows.
 - ``complete_group_by``: plain columns selected beside aggregates join the GROUP BY (SQLite allows the
   bare columns; DuckDB refuses them).
 - ``negated_membership``: "students who do not have a cat" as ``NOT IN`` the cat owners, not as a join
@@ -150,6 +156,36 @@ def _fix_one_missing_column(tree: exp.Expression, schema: SchemaView) -> bool:
     return False
 
 
+def _spelling(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def respell_columns(tree: exp.Expression, linked: LinkedSchema) -> exp.Expression:
+    """Give a column name no table in FROM has the spelling of the one column it differs from only in
+    case and separators (``pet_type`` -> ``PetType``): the grammar lets such a name through as an output
+    alias, and the correction round rarely finds the stored spelling."""
+    tree = tree.copy()
+    for scope in _scopes(tree):
+        tables = _base_tables(scope, linked.scope)
+        select = scope.expression
+        if not tables or not isinstance(select, exp.Select):
+            continue
+        outputs = {p.alias.lower() for p in select.expressions if isinstance(p, exp.Alias)}
+        for column in scope.columns:
+            if column.table and column.table not in tables:
+                continue
+            if not column.table and column.name.lower() in outputs:
+                continue
+            candidates = [tables[column.table]] if column.table else list(tables.values())
+            if any(t.column(column.name) is not None for t in candidates):
+                continue
+            wanted = _spelling(column.name)
+            matches = {c.name for t in candidates for c in t.columns if _spelling(c.name) == wanted}
+            if len(matches) == 1:
+                column.set("this", exp.to_identifier(matches.pop()))
+    return tree
+
+
 def add_missing_joins(tree: exp.Expression, linked: LinkedSchema, limit: int = 3) -> exp.Expression:
     """Join in the tables that columns the FROM clause lacks live in, along declared keys."""
     tree = tree.copy()
@@ -268,7 +304,10 @@ def cast_text_numbers(tree: exp.Expression, linked: LinkedSchema) -> exp.Express
             if not _is_text(column, tables):
                 continue
             parent = column.parent
-            if isinstance(parent, (exp.Avg, exp.Sum)) and parent.this is column:
+            if type(parent) is exp.Cast and parent.to.is_type(*exp.DataType.NUMERIC_TYPES):
+                # Stored text like 'null' or 'n/a' makes CAST fail the whole query; TRY_CAST reads NULL.
+                parent.replace(exp.TryCast(this=column.copy(), to=parent.to.copy()))
+            elif isinstance(parent, (exp.Avg, exp.Sum)) and parent.this is column:
                 column.replace(_as_number(column))
             elif isinstance(parent, _ORDERING):
                 other = parent.expression if parent.this is column else parent.this
@@ -284,8 +323,65 @@ def cast_text_numbers(tree: exp.Expression, linked: LinkedSchema) -> exp.Express
     return tree
 
 
+def single_row_comparisons(tree: exp.Expression) -> exp.Expression:
+    """``x = (SELECT y FROM ...)`` is ``x IN (SELECT y ...)`` unless the subquery yields one row by design.
+
+    SQLite silently takes the first row of such a subquery; DuckDB refuses it. A subquery that aggregates
+    without grouping, or ends in ``LIMIT 1``, is left as it is.
+    """
+    tree = tree.copy()
+    for comparison in list(tree.find_all(exp.EQ)):
+        for side, other in (
+            (comparison.expression, comparison.this),
+            (comparison.this, comparison.expression),
+        ):
+            query = side.this if isinstance(side, exp.Subquery) else None
+            if not isinstance(query, exp.Select) or len(query.expressions) != 1:
+                continue
+            limit = query.args.get("limit")
+            one_row = (_has_aggregate(query.expressions[0]) and not query.args.get("group")) or (
+                limit is not None and limit.expression.sql() == "1"
+            )
+            if not one_row and not isinstance(other, exp.Subquery):
+                comparison.replace(other.copy().isin(query=query.copy()))
+            break
+    return tree
+
+
 def _has_aggregate(node: exp.Expression) -> bool:
     return any(isinstance(n, exp.AggFunc) for n in node.walk()) or isinstance(node, exp.AggFunc)
+
+
+def _own_aggregate(node: exp.Expression) -> bool:
+    """An aggregate of this query itself, not one inside a subquery of the condition."""
+    return any(isinstance(n, exp.AggFunc) for n in node.walk(prune=lambda n: isinstance(n, exp.Subquery)))
+
+
+def aggregates_to_having(tree: exp.Expression) -> exp.Expression:
+    """Move the WHERE conditions that aggregate (``count(*) > 2``) to HAVING, grouping if needed."""
+    tree = tree.copy()
+    for select in list(tree.find_all(exp.Select)):
+        where = select.args.get("where")
+        if where is None:
+            continue
+        conjuncts = list(where.this.flatten()) if isinstance(where.this, exp.And) else [where.this]
+        moving = [c for c in conjuncts if _own_aggregate(c)]
+        if not moving:
+            continue
+        staying = [c for c in conjuncts if c not in moving]
+        select.set("where", exp.Where(this=exp.and_(*[c.copy() for c in staying])) if staying else None)
+        having = select.args.get("having")
+        conditions = ([having.this] if having is not None else []) + [c.copy() for c in moving]
+        select.set("having", exp.Having(this=exp.and_(*conditions)))
+        if select.args.get("group") is None:
+            plain = [
+                value.copy()
+                for p in select.expressions
+                if isinstance(value := (p.this if isinstance(p, exp.Alias) else p), exp.Column)
+            ]
+            if plain:
+                select.set("group", exp.Group(expressions=plain))
+    return tree
 
 
 def complete_group_by(tree: exp.Expression) -> exp.Expression:

@@ -66,6 +66,29 @@ def test_failing_draft_gets_exactly_one_correction_that_sees_the_error(shop):
     assert len(draft.generations) == 2
 
 
+def test_a_draft_that_finds_no_rows_gets_the_correction_round(shop):
+    generator = Recording([
+        {"match": "returned no rows", "response": "SELECT name FROM customers WHERE country = 'France'"},
+        {"match": "France", "response": "SELECT name FROM customers WHERE country = 'france'"},
+    ])  # fmt: skip
+    draft = ask(generator, shop, "Which customers are from France?")
+    assert len(generator.calls) == 2
+    assert "INTERSECT" in generator.calls[1]["messages"][-1]["content"]  # the hint names the usual causes
+    assert rows(shop, draft.sql) == [("Luc Petit",), ("Marie Curie",)]
+    assert [a["sql"] for a in draft.attempts] == ["SELECT name FROM customers WHERE country = 'france'"]
+
+
+def test_an_empty_answer_is_kept_when_the_rewrite_finds_nothing_either(shop):
+    first = "SELECT name FROM customers WHERE country = 'Peru'"
+    generator = Recording([
+        {"match": "returned no rows", "response": "SELECT name FROM customers WHERE country = 'peru'"},
+        {"match": "Peru", "response": first},
+    ])  # fmt: skip
+    draft = ask(generator, shop, "Which customers are from Peru?")
+    assert len(generator.calls) == 2 and draft.attempts == []
+    assert "'Peru'" in draft.sql and rows(shop, draft.sql) == []
+
+
 def test_second_failure_stops_with_both_attempts(shop):
     generator = Recording([{"match": ".", "response": "SELECT price FROM customers"}])
     with pytest.raises(StageError) as caught:

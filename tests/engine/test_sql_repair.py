@@ -7,13 +7,16 @@ import sqlglot
 from analytics_chat.engine.linking import ColumnInfo, Join, LinkedSchema, SchemaView, TableInfo, link_schema
 from analytics_chat.engine.sql_repair import (
     add_missing_joins,
+    aggregates_to_having,
     cast_text_numbers,
     complete_group_by,
     distinct_joined_rows,
     negated_membership,
     prune_unused_joins,
     repair_join_conditions,
+    respell_columns,
     show_group_columns,
+    single_row_comparisons,
 )
 
 
@@ -123,6 +126,30 @@ def test_text_numbers_are_cast_where_used_as_numbers():
     )
 
 
+def test_a_cast_of_stored_text_to_a_number_reads_bad_values_as_null():
+    tree = parse("SELECT avg(CAST(t1.weight AS DOUBLE)) FROM animal AS t1")
+    assert (
+        sql(cast_text_numbers(tree, linked()))
+        == "SELECT AVG(TRY_CAST(t1.weight AS DOUBLE)) FROM animal AS t1"
+    )
+
+
+def test_equality_with_a_many_row_subquery_becomes_membership():
+    tree = parse(
+        "SELECT t1.name FROM animal AS t1 WHERE t1.keeper_id = (SELECT k.keeper_id FROM keeper AS k WHERE k.age > 30)"
+    )
+    assert "WHERE t1.keeper_id IN (SELECT k.keeper_id FROM keeper AS k" in sql(single_row_comparisons(tree))
+
+
+def test_equality_with_a_single_row_subquery_stays():
+    for subquery in (
+        "SELECT max(k.keeper_id) FROM keeper AS k",
+        "SELECT k.keeper_id FROM keeper AS k LIMIT 1",
+    ):
+        tree = parse(f"SELECT t1.name FROM animal AS t1 WHERE t1.keeper_id = ({subquery})")
+        assert sql(single_row_comparisons(tree)) == sql(tree)
+
+
 def test_number_columns_are_not_cast():
     tree = parse("SELECT avg(animal.animal_id) FROM animal WHERE animal.keeper_id > 3")
     assert sql(cast_text_numbers(tree, linked())) == sql(tree)
@@ -134,6 +161,22 @@ def test_bare_selected_columns_join_the_group_by():
         "ON t1.keeper_id = t2.keeper_id GROUP BY t1.keeper_id ORDER BY count(*) DESC"
     )
     assert "GROUP BY t1.keeper_id, t1.name ORDER BY" in sql(complete_group_by(tree))
+
+
+def test_an_aggregate_in_where_becomes_a_having_grouped_by_the_shown_columns():
+    tree = parse(
+        "SELECT t1.name FROM keeper AS t1 JOIN animal AS t2 ON t1.keeper_id = t2.keeper_id "
+        "WHERE t1.age > 30 AND count(t2.animal_id) > 2"
+    )
+    assert sql(aggregates_to_having(tree)) == (
+        "SELECT t1.name FROM keeper AS t1 JOIN animal AS t2 ON t1.keeper_id = t2.keeper_id "
+        "WHERE t1.age > 30 GROUP BY t1.name HAVING COUNT(t2.animal_id) > 2"
+    )
+
+
+def test_an_aggregate_inside_a_where_subquery_stays_there():
+    tree = parse("SELECT t1.name FROM animal AS t1 WHERE t1.weight > (SELECT avg(weight) FROM animal)")
+    assert sql(aggregates_to_having(tree)) == sql(tree)
 
 
 def test_group_by_position_is_left_alone():
@@ -208,3 +251,15 @@ def test_do_not_have_means_not_among_those_who_have():
         "WHERE animal.weight <> '10'"
     )
     assert sql(negated_membership(shown, "Which animals are not 10 kg?")) == sql(shown)
+
+
+def test_a_column_spelled_with_other_case_and_separators_takes_the_stored_spelling():
+    tree = parse("SELECT max(a.weight), KindCode FROM animal AS a GROUP BY kindCode")
+    assert sql(respell_columns(tree, linked())) == (
+        "SELECT MAX(a.weight), kind_code FROM animal AS a GROUP BY kind_code"
+    )
+
+
+def test_an_output_alias_is_not_respelled():
+    tree = parse("SELECT count(*) AS KeeperId FROM animal AS a ORDER BY KeeperId")
+    assert sql(respell_columns(tree, linked())) == sql(tree)
