@@ -31,6 +31,8 @@ from analytics_chat.engine.prompts import (
 from analytics_chat.engine.sql_repair import (
     add_missing_joins,
     aggregates_to_having,
+    align_membership_types,
+    bridge_joins,
     cast_text_numbers,
     complete_group_by,
     distinct_joined_rows,
@@ -38,6 +40,7 @@ from analytics_chat.engine.sql_repair import (
     prune_unused_joins,
     repair_join_conditions,
     respell_columns,
+    set_operation_keys,
     show_group_columns,
     single_row_comparisons,
 )
@@ -168,7 +171,7 @@ def check_draft(text: str, linked: LinkedSchema, source: DataSource, question: s
             tables=[t.name for t in linked.scope.tables],
         )
     tree = repair_misplaced_columns(respell_columns(tree, linked), linked)
-    tree = add_missing_joins(tree, linked)
+    tree = bridge_joins(add_missing_joins(tree, linked), linked)
     misplaced = misplaced_columns(tree, linked)
     if misplaced:
         raise DraftError("\n".join(misplaced))
@@ -177,7 +180,8 @@ def check_draft(text: str, linked: LinkedSchema, source: DataSource, question: s
         # On the qualified query (every column alias.column): the repairs that need to know each table.
         repaired = repair_join_conditions(guarded.expression, linked)
         repaired = prune_unused_joins(repaired, linked, question)
-        repaired = aggregates_to_having(single_row_comparisons(cast_text_numbers(repaired, linked)))
+        repaired = single_row_comparisons(align_membership_types(cast_text_numbers(repaired, linked), linked))
+        repaired = aggregates_to_having(set_operation_keys(repaired, linked))
         repaired = show_group_columns(complete_group_by(repaired))
         repaired = distinct_joined_rows(negated_membership(repaired, question))
         if repaired != guarded.expression:

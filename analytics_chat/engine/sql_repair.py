@@ -7,6 +7,9 @@ each leaves a query alone unless it is clearly broken or clearly not what was as
   same but for case and underscores.
 - ``add_missing_joins``: ``T2.name`` where no table in FROM has ``name`` but a table that joins one of
   them (a declared key) does: that table is joined in and the column pointed at it.
+- ``bridge_joins``: ``car_makers JOIN cars_data ON car_makers.id = cars_data.maker`` where cars_data has
+  no such column and no key to the tables before it: the tables of the shortest chain of declared keys
+  are joined in between.
 - ``repair_join_conditions``: ``JOIN b ON a.id = a.id`` (both sides the same column) becomes
   ``a.id = b.id``, or ``a.id = b.x`` when a declared key joins a.id to b.x.
 - ``prune_unused_joins``: a joined table that nothing but its own ON condition uses, and that the
@@ -14,6 +17,10 @@ each leaves a query alone unless it is clearly broken or clearly not what was as
 - ``cast_text_numbers``: a text column averaged, summed or compared with a number is read as a number
   (``TRY_CAST(col AS DOUBLE)``), which DuckDB otherwise refuses; the model's own CAST of one becomes a
   TRY_CAST.
+- ``align_membership_types``: ``stadium_id IN (SELECT stadium_id ...)`` between a number column and a
+  text column (loosely typed imports store keys both ways), which DuckDB refuses, compares both as text.
+- ``set_operation_keys``: ``SELECT name FROM orchestra EXCEPT SELECT orchestra_id FROM performance``
+  compares names with ids; it means the orchestras whose key is not (or, for INTERSECT, is) among them.
 - ``single_row_comparisons``: ``x = (SELECT y ...)`` over many rows (an error in DuckDB) is ``x IN (...)``.
 - ``aggregates_to_having``: ``WHERE count(*) > 2`` (which no database accepts) is a HAVING condition,
   grouped by the plain columns the SELECT shows.
@@ -29,11 +36,13 @@ produces.
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections import deque
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.optimizer.scope import Scope, traverse_scope
+from sqlglot.optimizer.scope import Scope, build_scope, traverse_scope
 
 from analytics_chat.engine.linking import Join, LinkedSchema, SchemaView, TableInfo, content_words, name_words
 
@@ -195,6 +204,79 @@ def add_missing_joins(tree: exp.Expression, linked: LinkedSchema, limit: int = 3
     return tree
 
 
+def _key_path(starts: list[str], goal: str, joins: list[Join], hops: int = 3) -> list[str]:
+    """The shortest chain of table names from one of ``starts`` to ``goal`` along declared keys; [] when
+    there is none within ``hops`` keys."""
+    goal = goal.lower()
+    paths = deque([[start] for start in starts])
+    seen = {start.lower() for start in starts}
+    while paths:
+        path = paths.popleft()
+        if len(path) > hops:
+            continue
+        for j in joins:
+            for here, there in ((j.from_table, j.to_table), (j.to_table, j.from_table)):
+                if here.lower() != path[-1].lower() or there.lower() in seen:
+                    continue
+                if there.lower() == goal:
+                    return [*path, there]
+                seen.add(there.lower())
+                paths.append([*path, there])
+    return []
+
+
+def bridge_joins(tree: exp.Expression, linked: LinkedSchema) -> exp.Expression:
+    """Join through the missing tables when a JOIN's ON names a column its tables lack and the joined
+    table has no declared key to any table before it."""
+    tree = tree.copy()
+    schema = linked.scope
+    for scope in _scopes(tree):
+        select = scope.expression
+        tables = _base_tables(scope, schema)
+        source = select.args.get("from_") if isinstance(select, exp.Select) else None
+        if (
+            source is None
+            or not isinstance(source.this, exp.Table)
+            or source.this.alias_or_name not in tables
+        ):
+            continue
+        taken = set(scope.sources)
+        earlier = [source.this.alias_or_name]
+        joins: list[exp.Expression] = []
+        for join in select.args.get("joins") or ():
+            joins.append(join.copy())
+            alias = join.this.alias_or_name if isinstance(join.this, exp.Table) else None
+            target, condition = tables.get(alias), join.args.get("on")
+            if target is None or condition is None:
+                continue
+            earlier.append(alias)
+            broken = any(
+                (owner := tables.get(c.table)) is not None and owner.column(c.name) is None
+                for c in condition.find_all(exp.Column)
+            )
+            before = [tables[a].name for a in earlier[:-1]]
+            if not broken or any(_direct_join(name, target.name, schema.joins) for name in before):
+                continue
+            path = _key_path(before, target.name, schema.joins)
+            if not path:
+                continue
+            previous = next(a for a in earlier if tables[a].name.lower() == path[0].lower())
+            bridges: list[exp.Expression] = []
+            for here, there in itertools.pairwise(path):
+                here_column, there_column = _direct_join(here, there, schema.joins)
+                there_alias = alias if there == path[-1] else _new_alias(select, schema.table(there), taken)
+                taken.add(there_alias)
+                on = exp.column(here_column, table=previous).eq(exp.column(there_column, table=there_alias))
+                bridges.append(exp.Join(this=exp.alias_(exp.to_table(there), there_alias, table=True), on=on))
+                previous = there_alias
+            last = join.copy()
+            last.set("on", bridges[-1].args["on"])
+            joins.pop()
+            joins.extend([*bridges[:-1], last])
+        select.set("joins", joins or None)
+    return tree
+
+
 def repair_join_conditions(tree: exp.Expression, linked: LinkedSchema) -> exp.Expression:
     """``JOIN b ON a.x = a.x`` (a column equal to itself, true for every row) becomes ``a.x = b.x``."""
     tree = tree.copy()
@@ -321,6 +403,82 @@ def cast_text_numbers(tree: exp.Expression, linked: LinkedSchema) -> exp.Express
             ):
                 column.replace(_as_number(column))
     return tree
+
+
+def _column_types(tree: exp.Expression, schema: SchemaView) -> dict[int, str]:
+    """id(column node) -> its catalog type, for every column of a base table in any scope."""
+    types: dict[int, str] = {}
+    for scope in _scopes(tree):
+        tables = _base_tables(scope, schema)
+        for column in scope.columns:
+            table = tables.get(column.table)
+            info = table.column(column.name) if table is not None else None
+            if info is not None:
+                types[id(column)] = (info.data_type or "VARCHAR").upper()
+    return types
+
+
+def align_membership_types(tree: exp.Expression, linked: LinkedSchema) -> exp.Expression:
+    """Compare a number column ``IN (SELECT text_column ...)`` (or the reverse) as text on both sides."""
+    tree = tree.copy()
+    types = _column_types(tree, linked.scope)
+    for membership in list(tree.find_all(exp.In)):
+        query = membership.args.get("query")
+        query = query.this if isinstance(query, exp.Subquery) else query
+        if not isinstance(query, exp.Select) or len(query.expressions) != 1:
+            continue
+        left = membership.this
+        right = query.expressions[0]
+        right = right.this if isinstance(right, exp.Alias) else right
+        left_type, right_type = types.get(id(left)), types.get(id(right))
+        if left_type is None or right_type is None:
+            continue
+        left_text, right_text = left_type.startswith(_TEXT_TYPES), right_type.startswith(_TEXT_TYPES)
+        if left_text == right_text:
+            continue
+        number = right if left_text else left
+        number.replace(exp.Cast(this=number.copy(), to=exp.DataType.build("VARCHAR")))
+    return tree
+
+
+def _single_column(select: exp.Expression) -> exp.Column | None:
+    if not isinstance(select, exp.Select) or len(select.expressions) != 1:
+        return None
+    value = select.expressions[0]
+    value = value.this if isinstance(value, exp.Alias) else value
+    return value if isinstance(value, exp.Column) else None
+
+
+def set_operation_keys(tree: exp.Expression, linked: LinkedSchema) -> exp.Expression:
+    """``SELECT x.name FROM x EXCEPT SELECT y.x_id FROM y`` -> ``... WHERE x.id NOT IN (SELECT y.x_id ...)``.
+
+    Only when the right side's one column is declared to reference the left table's key and the left
+    side shows another column of that table: the two sides then hold different things and the set
+    operation cannot mean what was asked.
+    """
+    if not isinstance(tree, (exp.Except, exp.Intersect)) or tree.args.get("order") or tree.args.get("limit"):
+        return tree
+    left, right = tree.this, tree.expression
+    shown, member = _single_column(left), _single_column(right)
+    if shown is None or member is None or left.args.get("group") or right.args.get("group"):
+        return tree
+    try:
+        left_scope, right_scope = build_scope(left), build_scope(right)
+    except sqlglot.errors.SqlglotError:
+        return tree
+    if left_scope is None or right_scope is None:
+        return tree
+    owner = _base_tables(left_scope, linked.scope).get(shown.table)
+    referrer = _base_tables(right_scope, linked.scope).get(member.table)
+    if owner is None or referrer is None:
+        return tree
+    key = _direct_join(referrer.name, owner.name, linked.scope.joins)
+    if key is None or key[0].lower() != member.name.lower() or key[1].lower() == shown.name.lower():
+        return tree
+    condition = exp.column(key[1], table=shown.table).isin(query=right.copy())
+    if isinstance(tree, exp.Except):
+        condition = exp.Not(this=condition)
+    return left.copy().where(condition, copy=False)
 
 
 def single_row_comparisons(tree: exp.Expression) -> exp.Expression:

@@ -8,6 +8,8 @@ from analytics_chat.engine.linking import ColumnInfo, Join, LinkedSchema, Schema
 from analytics_chat.engine.sql_repair import (
     add_missing_joins,
     aggregates_to_having,
+    align_membership_types,
+    bridge_joins,
     cast_text_numbers,
     complete_group_by,
     distinct_joined_rows,
@@ -15,6 +17,7 @@ from analytics_chat.engine.sql_repair import (
     prune_unused_joins,
     repair_join_conditions,
     respell_columns,
+    set_operation_keys,
     show_group_columns,
     single_row_comparisons,
 )
@@ -263,3 +266,48 @@ def test_a_column_spelled_with_other_case_and_separators_takes_the_stored_spelli
 def test_an_output_alias_is_not_respelled():
     tree = parse("SELECT count(*) AS KeeperId FROM animal AS a ORDER BY KeeperId")
     assert sql(respell_columns(tree, linked())) == sql(tree)
+
+
+def test_membership_between_a_number_and_a_text_column_compares_text():
+    tree = parse(
+        "SELECT a.name FROM animal AS a WHERE NOT a.keeper_id IN (SELECT k.home_zone FROM keeper AS k)"
+    )
+    assert sql(align_membership_types(tree, linked())) == (
+        "SELECT a.name FROM animal AS a WHERE NOT CAST(a.keeper_id AS TEXT) IN (SELECT k.home_zone FROM keeper AS k)"
+    )
+    same_types = parse(
+        "SELECT a.name FROM animal AS a WHERE a.keeper_id IN (SELECT k.keeper_id FROM keeper AS k)"
+    )
+    assert sql(align_membership_types(same_types, linked())) == sql(same_types)
+
+
+def test_a_set_operation_of_names_against_ids_becomes_key_membership():
+    tree = parse(
+        "SELECT k.name FROM keeper AS k EXCEPT SELECT a.keeper_id FROM animal AS a WHERE a.weight > 100"
+    )
+    assert sql(set_operation_keys(tree, linked())) == (
+        "SELECT k.name FROM keeper AS k WHERE NOT k.keeper_id IN "
+        "(SELECT a.keeper_id FROM animal AS a WHERE a.weight > 100)"
+    )
+    both = parse("SELECT k.name FROM keeper AS k INTERSECT SELECT a.keeper_id FROM animal AS a")
+    assert "WHERE k.keeper_id IN (SELECT a.keeper_id" in sql(set_operation_keys(both, linked()))
+
+
+def test_a_set_operation_of_like_columns_stays():
+    tree = parse("SELECT k.keeper_id FROM keeper AS k EXCEPT SELECT a.keeper_id FROM animal AS a")
+    assert sql(set_operation_keys(tree, linked())) == sql(tree)
+
+
+def test_a_join_to_a_table_two_keys_away_goes_through_the_table_between():
+    tree = parse(
+        "SELECT k.name FROM keeper AS k JOIN feeding AS f ON k.keeper_id = f.keeper_id WHERE f.food = 'fish'"
+    )
+    assert sql(bridge_joins(tree, linked())) == (
+        "SELECT k.name FROM keeper AS k JOIN animal AS animal ON k.keeper_id = animal.keeper_id "
+        "JOIN feeding AS f ON animal.animal_id = f.animal_id WHERE f.food = 'fish'"
+    )
+
+
+def test_a_join_with_a_declared_key_is_left_to_the_other_repairs():
+    tree = parse("SELECT k.name FROM keeper AS k JOIN animal AS a ON k.keeper_id = a.keeper_ref")
+    assert sql(bridge_joins(tree, linked())) == sql(tree)
