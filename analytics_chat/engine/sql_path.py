@@ -32,9 +32,9 @@ from analytics_chat.engine.sql_repair import (
     add_missing_joins,
     aggregates_to_having,
     align_membership_types,
+    any_value_of_ungrouped,
     bridge_joins,
     cast_text_numbers,
-    complete_group_by,
     distinct_joined_rows,
     negated_membership,
     prune_unused_joins,
@@ -43,6 +43,7 @@ from analytics_chat.engine.sql_repair import (
     set_operation_keys,
     show_group_columns,
     single_row_comparisons,
+    values_where_stored,
 )
 from analytics_chat.llm.base import (
     CancelToken,
@@ -180,9 +181,11 @@ def check_draft(text: str, linked: LinkedSchema, source: DataSource, question: s
         # On the qualified query (every column alias.column): the repairs that need to know each table.
         repaired = repair_join_conditions(guarded.expression, linked)
         repaired = prune_unused_joins(repaired, linked, question)
-        repaired = single_row_comparisons(align_membership_types(cast_text_numbers(repaired, linked), linked))
-        repaired = aggregates_to_having(set_operation_keys(repaired, linked))
-        repaired = show_group_columns(complete_group_by(repaired))
+        repaired = set_operation_keys(
+            values_where_stored(cast_text_numbers(repaired, linked), linked), linked
+        )
+        repaired = aggregates_to_having(single_row_comparisons(align_membership_types(repaired, linked)))
+        repaired = show_group_columns(any_value_of_ungrouped(repaired))
         repaired = distinct_joined_rows(negated_membership(repaired, question))
         if repaired != guarded.expression:
             guarded = check_sql(repaired.sql(dialect="duckdb"), allowed_tables=linked.scope.names())

@@ -21,11 +21,14 @@ each leaves a query alone unless it is clearly broken or clearly not what was as
   text column (loosely typed imports store keys both ways), which DuckDB refuses, compares both as text.
 - ``set_operation_keys``: ``SELECT name FROM orchestra EXCEPT SELECT orchestra_id FROM performance``
   compares names with ids; it means the orchestras whose key is not (or, for INTERSECT, is) among them.
+- ``values_where_stored``: ``car_makers.country = 'usa'`` where that column's stored values are codes
+  and 'usa' is a value of the table its key references: ``country IN (SELECT countryid FROM countries
+  WHERE countryname = 'usa')``; a value stored in another case takes the stored spelling.
 - ``single_row_comparisons``: ``x = (SELECT y ...)`` over many rows (an error in DuckDB) is ``x IN (...)``.
 - ``aggregates_to_having``: ``WHERE count(*) > 2`` (which no database accepts) is a HAVING condition,
   grouped by the plain columns the SELECT shows.
-- ``complete_group_by``: plain columns selected beside aggregates join the GROUP BY (SQLite allows the
-  bare columns; DuckDB refuses them).
+- ``any_value_of_ungrouped``: a plain column selected beside a GROUP BY that lacks it is read as
+  ``ANY_VALUE(column)``, as SQLite reads the bare column (DuckDB refuses it).
 - ``negated_membership``: "students who do not have a cat" as ``NOT IN`` the cat owners, not as a join
   to pets that are not cats.
 - ``distinct_joined_rows``: a plain list over a join shows each row once, not once per match.
@@ -44,7 +47,15 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.optimizer.scope import Scope, build_scope, traverse_scope
 
-from analytics_chat.engine.linking import Join, LinkedSchema, SchemaView, TableInfo, content_words, name_words
+from analytics_chat.engine.linking import (
+    ColumnInfo,
+    Join,
+    LinkedSchema,
+    SchemaView,
+    TableInfo,
+    content_words,
+    name_words,
+)
 
 _ALIAS_NUMBER = re.compile(r"^[A-Za-z]+(\d+)$")
 _TEXT_TYPES = ("VARCHAR", "TEXT", "CHAR", "STRING")
@@ -481,6 +492,62 @@ def set_operation_keys(tree: exp.Expression, linked: LinkedSchema) -> exp.Expres
     return left.copy().where(condition, copy=False)
 
 
+def _column_infos(tree: exp.Expression, schema: SchemaView) -> dict[int, tuple[TableInfo, ColumnInfo]]:
+    """id(column node) -> (catalog table, catalog column), for every base-table column in any scope."""
+    found: dict[int, tuple[TableInfo, ColumnInfo]] = {}
+    for scope in _scopes(tree):
+        tables = _base_tables(scope, schema)
+        for column in scope.columns:
+            table = tables.get(column.table)
+            info = table.column(column.name) if table is not None else None
+            if info is not None:
+                found[id(column)] = (table, info)
+    return found
+
+
+def _stored(info: ColumnInfo, value: str) -> str | None:
+    """The stored spelling of ``value`` in a column whose every distinct value is profiled, else None."""
+    wanted = value.lower()
+    return next((v for v in info.profile.get("distinct_values") or () if str(v).lower() == wanted), None)
+
+
+def values_where_stored(tree: exp.Expression, linked: LinkedSchema) -> exp.Expression:
+    """Point a text comparison at the column that stores the value (see the module docstring)."""
+    tree = tree.copy()
+    schema = linked.scope
+    infos = _column_infos(tree, schema)
+    for comparison in list(tree.find_all(exp.EQ)):
+        column, literal = comparison.this, comparison.expression
+        if not (isinstance(column, exp.Column) and isinstance(literal, exp.Literal) and literal.is_string):
+            continue
+        if id(column) not in infos or not infos[id(column)][1].profile.get("distinct_values"):
+            continue
+        table, info = infos[id(column)]
+        stored = _stored(info, literal.this)
+        if stored is not None:
+            if stored != literal.this:
+                literal.replace(exp.Literal.string(stored))
+            continue
+        homes = []
+        for other in schema.tables:
+            key = _direct_join(table.name, other.name, schema.joins) if other is not table else None
+            if key is None or key[0].lower() != info.name.lower():
+                continue
+            homes += [
+                (other, key[1], c, spelled) for c in other.columns if (spelled := _stored(c, literal.this))
+            ]
+        if len(homes) != 1:
+            continue
+        other, other_key, holder, spelled = homes[0]
+        members = (
+            exp.select(exp.column(other_key, table=other.name))
+            .from_(exp.to_table(other.name))
+            .where(exp.column(holder.name, table=other.name).eq(exp.Literal.string(spelled)))
+        )
+        comparison.replace(column.copy().isin(query=members))
+    return tree
+
+
 def single_row_comparisons(tree: exp.Expression) -> exp.Expression:
     """``x = (SELECT y FROM ...)`` is ``x IN (SELECT y ...)`` unless the subquery yields one row by design.
 
@@ -542,28 +609,34 @@ def aggregates_to_having(tree: exp.Expression) -> exp.Expression:
     return tree
 
 
-def complete_group_by(tree: exp.Expression) -> exp.Expression:
-    """Add the plain columns a grouped SELECT shows (or orders by) to its GROUP BY."""
+def any_value_of_ungrouped(tree: exp.Expression) -> exp.Expression:
+    """A plain column shown (or ordered by) beside a GROUP BY that does not list it becomes
+    ``ANY_VALUE(column)``: the groups stay the ones the query names, as SQLite (which allows the bare
+    column) would read it; DuckDB refuses the bare column. Grouping by it instead would split the
+    groups the question asked for ("for each type") by another column."""
     tree = tree.copy()
-    for select in tree.find_all(exp.Select):
+    for select in list(tree.find_all(exp.Select)):
         group = select.args.get("group")
         if group is None or any(isinstance(g, exp.Literal) for g in group.expressions):
             continue
         grouped = {g.sql() for g in group.expressions}
         output_names = {p.alias_or_name.lower() for p in select.expressions}
-        wanted: list[exp.Expression] = []
-        for projection in select.expressions:
+        for projection in list(select.expressions):
             value = projection.this if isinstance(projection, exp.Alias) else projection
-            if isinstance(value, exp.Column) and not _has_aggregate(value):
-                wanted.append(value)
+            if not isinstance(value, exp.Column) or value.sql() in grouped:
+                continue
+            picked = exp.AnyValue(this=value.copy())
+            if isinstance(projection, exp.Alias):
+                value.replace(picked)
+            else:
+                projection.replace(exp.alias_(picked, value.name))
         for ordered in (select.args.get("order") or exp.Order()).expressions:
             value = ordered.this
-            if isinstance(value, exp.Column) and not (not value.table and value.name.lower() in output_names):
-                wanted.append(value)
-        for value in wanted:
-            if value.sql() not in grouped:
-                group.append("expressions", value.copy())
-                grouped.add(value.sql())
+            if not isinstance(value, exp.Column) or value.sql() in grouped:
+                continue
+            if not value.table and value.name.lower() in output_names:
+                continue  # an output name
+            value.replace(exp.AnyValue(this=value.copy()))
     return tree
 
 

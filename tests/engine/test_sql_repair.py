@@ -9,9 +9,9 @@ from analytics_chat.engine.sql_repair import (
     add_missing_joins,
     aggregates_to_having,
     align_membership_types,
+    any_value_of_ungrouped,
     bridge_joins,
     cast_text_numbers,
-    complete_group_by,
     distinct_joined_rows,
     negated_membership,
     prune_unused_joins,
@@ -20,6 +20,7 @@ from analytics_chat.engine.sql_repair import (
     set_operation_keys,
     show_group_columns,
     single_row_comparisons,
+    values_where_stored,
 )
 
 
@@ -158,12 +159,15 @@ def test_number_columns_are_not_cast():
     assert sql(cast_text_numbers(tree, linked())) == sql(tree)
 
 
-def test_bare_selected_columns_join_the_group_by():
+def test_bare_selected_columns_keep_the_groups_the_query_names():
     tree = parse(
         "SELECT t1.keeper_id, t1.name, count(*) FROM keeper AS t1 JOIN animal AS t2 "
-        "ON t1.keeper_id = t2.keeper_id GROUP BY t1.keeper_id ORDER BY count(*) DESC"
+        "ON t1.keeper_id = t2.keeper_id GROUP BY t1.keeper_id ORDER BY t1.age DESC"
     )
-    assert "GROUP BY t1.keeper_id, t1.name ORDER BY" in sql(complete_group_by(tree))
+    assert sql(any_value_of_ungrouped(tree)) == (
+        "SELECT t1.keeper_id, ANY_VALUE(t1.name) AS name, COUNT(*) FROM keeper AS t1 JOIN animal AS t2 "
+        "ON t1.keeper_id = t2.keeper_id GROUP BY t1.keeper_id ORDER BY ANY_VALUE(t1.age) DESC"
+    )
 
 
 def test_an_aggregate_in_where_becomes_a_having_grouped_by_the_shown_columns():
@@ -184,7 +188,7 @@ def test_an_aggregate_inside_a_where_subquery_stays_there():
 
 def test_group_by_position_is_left_alone():
     tree = parse("SELECT t1.name, count(*) FROM keeper AS t1 GROUP BY 1")
-    assert sql(complete_group_by(tree)) == sql(tree)
+    assert sql(any_value_of_ungrouped(tree)) == sql(tree)
 
 
 def test_grouped_columns_are_shown_beside_the_aggregate():
@@ -311,3 +315,34 @@ def test_a_join_to_a_table_two_keys_away_goes_through_the_table_between():
 def test_a_join_with_a_declared_key_is_left_to_the_other_repairs():
     tree = parse("SELECT k.name FROM keeper AS k JOIN animal AS a ON k.keeper_id = a.keeper_ref")
     assert sql(bridge_joins(tree, linked())) == sql(tree)
+
+
+def _profiled(values: list[str]) -> dict:
+    return {"distinct_count": len(values), "distinct_values": values}
+
+
+PROFILED = SchemaView(
+    "zones",
+    "",
+    [
+        TableInfo("keeper", [ColumnInfo("name", "VARCHAR"), ColumnInfo("home_zone", "VARCHAR", profile=_profiled(["Z1", "Z2"]))]),
+        TableInfo("zone", [ColumnInfo("zone_code", "VARCHAR", profile=_profiled(["Z1", "Z2"])),
+                           ColumnInfo("zone_name", "VARCHAR", profile=_profiled(["North", "South"]))]),
+    ],
+    [Join("keeper", "home_zone", "zone", "zone_code")],
+)  # fmt: skip
+
+
+def test_a_value_stored_in_the_referenced_table_is_looked_up_there():
+    tree = parse("SELECT k.name FROM keeper AS k WHERE k.home_zone = 'north'")
+    assert sql(values_where_stored(tree, link_schema("q", PROFILED, None, []))) == (
+        "SELECT k.name FROM keeper AS k WHERE k.home_zone IN "
+        "(SELECT zone.zone_code FROM zone WHERE zone.zone_name = 'North')"
+    )
+
+
+def test_a_value_stored_in_another_case_takes_the_stored_spelling():
+    tree = parse("SELECT k.name FROM keeper AS k WHERE k.home_zone = 'z2'")
+    assert sql(values_where_stored(tree, link_schema("q", PROFILED, None, []))) == (
+        "SELECT k.name FROM keeper AS k WHERE k.home_zone = 'Z2'"
+    )
