@@ -69,13 +69,22 @@ def test_failing_draft_gets_exactly_one_correction_that_sees_the_error(shop):
 def test_a_draft_that_finds_no_rows_gets_the_correction_round(shop):
     generator = Recording([
         {"match": "returned no rows", "response": "SELECT name FROM customers WHERE country = 'France'"},
-        {"match": "France", "response": "SELECT name FROM customers WHERE country = 'france'"},
+        {"match": "France", "response": "SELECT name FROM customers WHERE country = 'Frence'"},
     ])  # fmt: skip
     draft = ask(generator, shop, "Which customers are from France?")
     assert len(generator.calls) == 2
     assert "INTERSECT" in generator.calls[1]["messages"][-1]["content"]  # the hint names the usual causes
     assert rows(shop, draft.sql) == [("Luc Petit",), ("Marie Curie",)]
-    assert [a["sql"] for a in draft.attempts] == ["SELECT name FROM customers WHERE country = 'france'"]
+    assert [a["sql"] for a in draft.attempts] == ["SELECT name FROM customers WHERE country = 'Frence'"]
+
+
+def test_a_value_in_another_case_takes_the_stored_spelling_without_a_round(shop):
+    generator = Recording(
+        [{"match": "France", "response": "SELECT name FROM customers WHERE country = 'france'"}]
+    )
+    draft = ask(generator, shop, "Which customers are from France?")
+    assert len(generator.calls) == 1 and "'France'" in draft.sql
+    assert rows(shop, draft.sql) == [("Luc Petit",), ("Marie Curie",)]
 
 
 def test_an_empty_answer_is_kept_when_the_rewrite_finds_nothing_either(shop):
