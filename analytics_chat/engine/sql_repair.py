@@ -362,10 +362,14 @@ def prune_unused_joins(tree: exp.Expression, linked: LinkedSchema, question: str
     return tree
 
 
+def _is_text_type(info: ColumnInfo) -> bool:
+    return (info.data_type or "VARCHAR").upper().startswith(_TEXT_TYPES)
+
+
 def _is_text(column: exp.Column, tables: dict[str, TableInfo]) -> bool:
     table = tables.get(column.table)
     info = table.column(column.name) if table is not None else None
-    return info is not None and (info.data_type or "VARCHAR").upper().startswith(_TEXT_TYPES)
+    return info is not None and _is_text_type(info)
 
 
 def _is_number(node: exp.Expression) -> bool:
@@ -416,40 +420,17 @@ def cast_text_numbers(tree: exp.Expression, linked: LinkedSchema) -> exp.Express
     return tree
 
 
-def _column_types(tree: exp.Expression, schema: SchemaView) -> dict[int, str]:
-    """id(column node) -> its catalog type, for every column of a base table in any scope."""
-    types: dict[int, str] = {}
+def _column_infos(tree: exp.Expression, schema: SchemaView) -> dict[int, tuple[TableInfo, ColumnInfo]]:
+    """id(column node) -> (catalog table, catalog column), for every base-table column in any scope."""
+    found: dict[int, tuple[TableInfo, ColumnInfo]] = {}
     for scope in _scopes(tree):
         tables = _base_tables(scope, schema)
         for column in scope.columns:
             table = tables.get(column.table)
             info = table.column(column.name) if table is not None else None
             if info is not None:
-                types[id(column)] = (info.data_type or "VARCHAR").upper()
-    return types
-
-
-def align_membership_types(tree: exp.Expression, linked: LinkedSchema) -> exp.Expression:
-    """Compare a number column ``IN (SELECT text_column ...)`` (or the reverse) as text on both sides."""
-    tree = tree.copy()
-    types = _column_types(tree, linked.scope)
-    for membership in list(tree.find_all(exp.In)):
-        query = membership.args.get("query")
-        query = query.this if isinstance(query, exp.Subquery) else query
-        if not isinstance(query, exp.Select) or len(query.expressions) != 1:
-            continue
-        left = membership.this
-        right = query.expressions[0]
-        right = right.this if isinstance(right, exp.Alias) else right
-        left_type, right_type = types.get(id(left)), types.get(id(right))
-        if left_type is None or right_type is None:
-            continue
-        left_text, right_text = left_type.startswith(_TEXT_TYPES), right_type.startswith(_TEXT_TYPES)
-        if left_text == right_text:
-            continue
-        number = right if left_text else left
-        number.replace(exp.Cast(this=number.copy(), to=exp.DataType.build("VARCHAR")))
-    return tree
+                found[id(column)] = (table, info)
+    return found
 
 
 def _single_column(select: exp.Expression) -> exp.Column | None:
@@ -458,6 +439,26 @@ def _single_column(select: exp.Expression) -> exp.Column | None:
     value = select.expressions[0]
     value = value.this if isinstance(value, exp.Alias) else value
     return value if isinstance(value, exp.Column) else None
+
+
+def align_membership_types(tree: exp.Expression, linked: LinkedSchema) -> exp.Expression:
+    """Compare a number column ``IN (SELECT text_column ...)`` (or the reverse) as text on both sides."""
+    tree = tree.copy()
+    infos = _column_infos(tree, linked.scope)
+    for membership in list(tree.find_all(exp.In)):
+        query = membership.args.get("query")
+        left, right = (
+            membership.this,
+            _single_column(query.this if isinstance(query, exp.Subquery) else query),
+        )
+        if id(left) not in infos or right is None or id(right) not in infos:
+            continue
+        left_text, right_text = _is_text_type(infos[id(left)][1]), _is_text_type(infos[id(right)][1])
+        if left_text == right_text:
+            continue
+        number = right if left_text else left
+        number.replace(exp.Cast(this=number.copy(), to=exp.DataType.build("VARCHAR")))
+    return tree
 
 
 def set_operation_keys(tree: exp.Expression, linked: LinkedSchema) -> exp.Expression:
@@ -490,19 +491,6 @@ def set_operation_keys(tree: exp.Expression, linked: LinkedSchema) -> exp.Expres
     if isinstance(tree, exp.Except):
         condition = exp.Not(this=condition)
     return left.copy().where(condition, copy=False)
-
-
-def _column_infos(tree: exp.Expression, schema: SchemaView) -> dict[int, tuple[TableInfo, ColumnInfo]]:
-    """id(column node) -> (catalog table, catalog column), for every base-table column in any scope."""
-    found: dict[int, tuple[TableInfo, ColumnInfo]] = {}
-    for scope in _scopes(tree):
-        tables = _base_tables(scope, schema)
-        for column in scope.columns:
-            table = tables.get(column.table)
-            info = table.column(column.name) if table is not None else None
-            if info is not None:
-                found[id(column)] = (table, info)
-    return found
 
 
 def _stored(info: ColumnInfo, value: str) -> str | None:
