@@ -269,9 +269,11 @@ def write_sql(
     draft.generations.append(result)
     try:
         rewritten = check_draft(result.text, linked, data_source, question)
-    except DraftError as error:
+    except (DraftError, StageError) as error:
         if draft.sql:
-            return draft
+            return draft  # the first draft ran: a failed or refused rewrite does not undo it
+        if isinstance(error, StageError):
+            raise
         draft.attempts.append({"sql": result.text, "error": str(error)})
     else:
         if draft.sql and finds_rows(data_source, rewritten):

@@ -98,6 +98,16 @@ def test_an_empty_answer_is_kept_when_the_rewrite_finds_nothing_either(shop):
     assert "'Peru'" in draft.sql and rows(shop, draft.sql) == []
 
 
+def test_an_empty_answer_stands_when_the_rewrite_gives_up(shop):
+    first = "SELECT name FROM customers WHERE country = 'Peru'"
+    generator = Recording([
+        {"match": "returned no rows", "response": "SELECT 'CANNOT_ANSWER'"},
+        {"match": "Peru", "response": first},
+    ])  # fmt: skip
+    draft = ask(generator, shop, "Which customers are from Peru?")
+    assert len(generator.calls) == 2 and "'Peru'" in draft.sql and rows(shop, draft.sql) == []
+
+
 def test_second_failure_stops_with_both_attempts(shop):
     generator = Recording([{"match": ".", "response": "SELECT price FROM customers"}])
     with pytest.raises(StageError) as caught:
