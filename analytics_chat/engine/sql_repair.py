@@ -3,11 +3,11 @@
 Each repair fixes one slip that small models make often and that a correction round rarely fixes, and
 each leaves a query alone unless it is clearly broken or clearly not what was asked:
 
-- ``respell_columns``: ``pet_type`` where a table in FROM has ``PetType``: the one column spelled the
+- ``respell_columns``: ``order_date`` where a table in FROM has ``OrderDate``: the one column spelled the
   same but for case and underscores.
 - ``add_missing_joins``: ``T2.name`` where no table in FROM has ``name`` but a table that joins one of
   them (a declared key) does: that table is joined in and the column pointed at it.
-- ``bridge_joins``: ``car_makers JOIN cars_data ON car_makers.id = cars_data.maker`` where cars_data has
+- ``bridge_joins``: ``author JOIN sale ON author.id = sale.author_id`` where sale has
   no such column and no key to the tables before it: the tables of the shortest chain of declared keys
   are joined in between.
 - ``repair_join_conditions``: ``JOIN b ON a.id = a.id`` (both sides the same column) becomes
@@ -17,13 +17,13 @@ each leaves a query alone unless it is clearly broken or clearly not what was as
 - ``cast_text_numbers``: a text column averaged, summed or compared with a number is read as a number
   (``TRY_CAST(col AS DOUBLE)``), which DuckDB otherwise refuses; the model's own CAST of one becomes a
   TRY_CAST.
-- ``align_membership_types``: ``stadium_id IN (SELECT stadium_id ...)`` between a number column and a
+- ``align_membership_types``: ``shop_id IN (SELECT shop_id ...)`` between a number column and a
   text column (loosely typed imports store keys both ways), which DuckDB refuses, compares both as text.
-- ``set_operation_keys``: ``SELECT name FROM orchestra EXCEPT SELECT orchestra_id FROM performance``
-  compares names with ids; it means the orchestras whose key is not (or, for INTERSECT, is) among them.
-- ``values_where_stored``: ``car_makers.country = 'usa'`` where that column's stored values are codes
-  and 'usa' is a value of the table its key references: ``country IN (SELECT countryid FROM countries
-  WHERE countryname = 'usa')``; a value stored in another case takes the stored spelling.
+- ``set_operation_keys``: ``SELECT name FROM author EXCEPT SELECT author_id FROM book`` compares names
+  with ids; it means the authors whose key is not (or, for INTERSECT, is) among them.
+- ``values_where_stored``: ``author.country = 'Italy'`` where that column's stored values are codes
+  and 'Italy' is a value of the table its key references: ``country IN (SELECT code FROM country
+  WHERE name = 'Italy')``; a value stored in another case takes the stored spelling.
 - ``single_row_comparisons``: ``x = (SELECT y ...)`` over many rows (an error in DuckDB) is ``x IN (...)``.
 - ``aggregates_to_having``: ``WHERE count(*) > 2`` (which no database accepts) is a HAVING condition,
   grouped by the plain columns the SELECT shows.
@@ -182,7 +182,7 @@ def _spelling(name: str) -> str:
 
 def respell_columns(tree: exp.Expression, linked: LinkedSchema) -> exp.Expression:
     """Give a column name no table in FROM has the spelling of the one column it differs from only in
-    case and separators (``pet_type`` -> ``PetType``): the grammar lets such a name through as an output
+    case and separators (``order_date`` -> ``OrderDate``): the grammar lets such a name through as an output
     alias, and the correction round rarely finds the stored spelling."""
     tree = tree.copy()
     for scope in _scopes(tree):
@@ -271,19 +271,22 @@ def bridge_joins(tree: exp.Expression, linked: LinkedSchema) -> exp.Expression:
             path = _key_path(before, target.name, schema.joins)
             if not path:
                 continue
+            # Each table between is joined in on its declared key; the JOIN itself takes the last key.
+            target_join = joins.pop()
             previous = next(a for a in earlier if tables[a].name.lower() == path[0].lower())
-            bridges: list[exp.Expression] = []
             for here, there in itertools.pairwise(path):
                 here_column, there_column = _direct_join(here, there, schema.joins)
                 there_alias = alias if there == path[-1] else _new_alias(select, schema.table(there), taken)
                 taken.add(there_alias)
                 on = exp.column(here_column, table=previous).eq(exp.column(there_column, table=there_alias))
-                bridges.append(exp.Join(this=exp.alias_(exp.to_table(there), there_alias, table=True), on=on))
+                if there_alias == alias:
+                    target_join.set("on", on)
+                else:
+                    joins.append(
+                        exp.Join(this=exp.alias_(exp.to_table(there), there_alias, table=True), on=on)
+                    )
                 previous = there_alias
-            last = join.copy()
-            last.set("on", bridges[-1].args["on"])
-            joins.pop()
-            joins.extend([*bridges[:-1], last])
+            joins.append(target_join)
         select.set("joins", joins or None)
     return tree
 
@@ -383,9 +386,7 @@ def _is_numeric_query(node: exp.Expression) -> bool:
     query = node.this if isinstance(node, exp.Subquery) else None
     if not isinstance(query, exp.Select) or len(query.expressions) != 1:
         return False
-    value = query.expressions[0]
-    value = value.this if isinstance(value, exp.Alias) else value
-    return isinstance(value, (exp.Avg, exp.Sum, exp.Count))
+    return isinstance(query.expressions[0].unalias(), (exp.Avg, exp.Sum, exp.Count))
 
 
 def _as_number(column: exp.Column) -> exp.Expression:
@@ -436,8 +437,7 @@ def _column_infos(tree: exp.Expression, schema: SchemaView) -> dict[int, tuple[T
 def _single_column(select: exp.Expression) -> exp.Column | None:
     if not isinstance(select, exp.Select) or len(select.expressions) != 1:
         return None
-    value = select.expressions[0]
-    value = value.this if isinstance(value, exp.Alias) else value
+    value = select.expressions[0].unalias()
     return value if isinstance(value, exp.Column) else None
 
 
@@ -565,6 +565,11 @@ def _has_aggregate(node: exp.Expression) -> bool:
     return any(isinstance(n, exp.AggFunc) for n in node.walk()) or isinstance(node, exp.AggFunc)
 
 
+def _conjuncts(where: exp.Where) -> list[exp.Expression]:
+    """The conditions a WHERE (or HAVING) ANDs together."""
+    return list(where.this.flatten()) if isinstance(where.this, exp.And) else [where.this]
+
+
 def _own_aggregate(node: exp.Expression) -> bool:
     """An aggregate of this query itself, not one inside a subquery of the condition."""
     return any(isinstance(n, exp.AggFunc) for n in node.walk(prune=lambda n: isinstance(n, exp.Subquery)))
@@ -577,7 +582,7 @@ def aggregates_to_having(tree: exp.Expression) -> exp.Expression:
         where = select.args.get("where")
         if where is None:
             continue
-        conjuncts = list(where.this.flatten()) if isinstance(where.this, exp.And) else [where.this]
+        conjuncts = _conjuncts(where)
         moving = [c for c in conjuncts if _own_aggregate(c)]
         if not moving:
             continue
@@ -587,11 +592,7 @@ def aggregates_to_having(tree: exp.Expression) -> exp.Expression:
         conditions = ([having.this] if having is not None else []) + [c.copy() for c in moving]
         select.set("having", exp.Having(this=exp.and_(*conditions)))
         if select.args.get("group") is None:
-            plain = [
-                value.copy()
-                for p in select.expressions
-                if isinstance(value := (p.this if isinstance(p, exp.Alias) else p), exp.Column)
-            ]
+            plain = [p.unalias().copy() for p in select.expressions if isinstance(p.unalias(), exp.Column)]
             if plain:
                 select.set("group", exp.Group(expressions=plain))
     return tree
@@ -610,7 +611,7 @@ def any_value_of_ungrouped(tree: exp.Expression) -> exp.Expression:
         grouped = {g.sql() for g in group.expressions}
         output_names = {p.alias_or_name.lower() for p in select.expressions}
         for projection in list(select.expressions):
-            value = projection.this if isinstance(projection, exp.Alias) else projection
+            value = projection.unalias()
             if not isinstance(value, exp.Column) or value.sql() in grouped:
                 continue
             picked = exp.AnyValue(this=value.copy())
@@ -637,7 +638,7 @@ def show_group_columns(tree: exp.Expression) -> exp.Expression:
     if not isinstance(tree, exp.Select) or tree.args.get("group") is None:
         return tree
     tree = tree.copy()
-    shown = {(p.this if isinstance(p, exp.Alias) else p).sql() for p in tree.expressions}
+    shown = {p.unalias().sql() for p in tree.expressions}
     if any(isinstance(p, exp.Star) for p in tree.expressions):
         return tree
     for grouped in tree.args["group"].expressions:
@@ -690,7 +691,7 @@ def negated_membership(tree: exp.Expression, question: str) -> exp.Expression:
     if source is None or not isinstance(source.this, exp.Table) or not joins or where is None:
         return tree
     base = source.this.alias_or_name
-    conjuncts = list(where.this.flatten()) if isinstance(where.this, exp.And) else [where.this]
+    conjuncts = _conjuncts(where)
     negations = [
         c
         for c in conjuncts
