@@ -292,11 +292,16 @@ def bridge_joins(tree: exp.Expression, linked: LinkedSchema) -> exp.Expression:
 
 
 def repair_join_conditions(tree: exp.Expression, linked: LinkedSchema) -> exp.Expression:
-    """``JOIN b ON a.x = a.x`` (a column equal to itself, true for every row) becomes ``a.x = b.x``."""
+    """``JOIN b ON a.x = a.x`` (a column equal to itself, true for every row) becomes ``a.x = b.x``.
+
+    When nothing links b to a (no such column, no declared key), b joins every row of a to every row of
+    its own; if each column read from b is one that a has too, the model meant a's: they move to a and
+    b is dropped.
+    """
     tree = tree.copy()
     for scope in _scopes(tree):
         tables = _base_tables(scope, linked.scope)
-        for join in scope.expression.args.get("joins") or ():
+        for join in list(scope.expression.args.get("joins") or ()):
             condition = join.args.get("on")
             joined = join.this.alias_or_name if isinstance(join.this, exp.Table) else None
             if not isinstance(condition, exp.EQ) or joined not in tables:
@@ -317,7 +322,26 @@ def repair_join_conditions(tree: exp.Expression, linked: LinkedSchema) -> exp.Ex
                 others = [a for a, t in tables.items() if a != joined and t.column(left.name) is not None]
                 if len(others) == 1:
                     left.set("table", exp.to_identifier(others[0]))
+            elif owner is not None and key is None:
+                _read_from_instead(scope, join, joined, left.table, owner)
     return tree
+
+
+def _read_from_instead(scope: Scope, join: exp.Join, joined: str, alias: str, table: TableInfo) -> None:
+    """Drop ``join`` and read its alias's columns from ``alias`` when ``table`` has every one of them."""
+    on_columns = {id(c) for c in join.args["on"].find_all(exp.Column)}
+    uses = [c for c in scope.expression.find_all(exp.Column) if c.table == joined and id(c) not in on_columns]
+    nested = [c for c in uses if c.find_ancestor(exp.Select) is not scope.expression]
+    if (
+        not uses
+        or nested
+        or any(table.column(c.name) is None for c in uses)
+        or any(isinstance(s, exp.Star) for s in scope.expression.expressions)
+    ):
+        return
+    for column in uses:
+        column.set("table", exp.to_identifier(alias))
+    join.pop()
 
 
 def _question_names(words: set[str], table: TableInfo, others: list[TableInfo]) -> bool:
@@ -677,13 +701,26 @@ def _only_columns_of_other(node: exp.Expression, alias: str) -> bool:
     return all(column.table != alias for column in node.find_all(exp.Column))
 
 
+def _same_column(a: exp.Expression, b: exp.Expression) -> bool:
+    return (
+        isinstance(a, exp.Column)
+        and isinstance(b, exp.Column)
+        and a.table == b.table
+        and a.name.lower() == b.name.lower()
+    )
+
+
 def negated_membership(tree: exp.Expression, question: str) -> exp.Expression:
     """ "Students who do not have a cat": ``student JOIN pet ... WHERE pet.kind <> 'cat'`` lists students
     with some other pet; the question means students with no cat, ``student.id NOT IN (SELECT pet.owner
     ... WHERE pet.kind = 'cat')``.
 
+    "Students who have a dog but not a cat": ``... WHERE pet.kind = 'dog' AND pet.kind <> 'cat'`` (the
+    ``<>`` says nothing beside the ``=``) keeps its joins for the dog and gets the same NOT IN for the cat.
+
     Only when the question says "not", "no", "without"..., the outermost SELECT shows and filters nothing
-    but its first table, and a single ``<>`` on a joined table compares it with a value.
+    but its first table (besides such an ``=``), and a single ``<>`` on a joined table compares it with a
+    value.
     """
     if not _NEGATION.search(question) or not isinstance(tree, exp.Select):
         return tree
@@ -700,9 +737,18 @@ def negated_membership(tree: exp.Expression, question: str) -> exp.Expression:
         and c.this.table != base
         and isinstance(c.expression, exp.Literal)
     ]
-    rest = [c for c in conjuncts if c not in negations]
-    shown = [*tree.expressions, *rest, *(tree.args.get("order") or exp.Order()).expressions]
-    if len(negations) != 1 or tree.args.get("group") or not all(_only_columns_of(n, base) for n in shown):
+    if len(negations) != 1:
+        return tree
+    negation = negations[0]
+    rest = [c for c in conjuncts if c is not negation]
+    wanted = [c for c in rest if isinstance(c, exp.EQ) and _same_column(c.this, negation.this)
+              and isinstance(c.expression, exp.Literal)]  # fmt: skip
+    shown = [
+        *tree.expressions,
+        *(c for c in rest if c not in wanted),
+        *(tree.args.get("order") or exp.Order()).expressions,
+    ]
+    if tree.args.get("group") or not all(_only_columns_of(n, base) for n in shown):
         return tree
     first_on = joins[0].args.get("on")
     # The subquery takes the joins over; a later join that reaches back to the first table cannot move.
@@ -713,12 +759,12 @@ def negated_membership(tree: exp.Expression, question: str) -> exp.Expression:
     linked_key = [c for c in first_on.find_all(exp.Column) if c.table != base]
     if len(key) != 1 or len(linked_key) != 1 or not isinstance(first_on, exp.EQ):
         return tree
-    negation = negations[0]
     members = exp.select(linked_key[0].copy()).from_(joins[0].this.copy())
     members.set("joins", [j.copy() for j in joins[1:]])
     members = members.where(exp.EQ(this=negation.this.copy(), expression=negation.expression.copy()))
     repaired = tree.copy()
-    repaired.set("joins", None)
+    if not wanted:
+        repaired.set("joins", None)
     repaired.set(
         "where", exp.Where(this=exp.and_(*[c.copy() for c in rest], exp.Not(this=key[0].isin(query=members))))
     )

@@ -98,6 +98,33 @@ def test_a_join_on_a_column_equal_to_itself_follows_the_declared_key():
     assert sql(repair_join_conditions(other, linked())) == sql(other)
 
 
+def test_a_join_that_links_nothing_reads_its_columns_from_the_first_table():
+    # Nothing links keepers to visitors: every keeper paired with every visitor. Both have a city, so
+    # the city asked about is the keeper's own.
+    schema = SchemaView(
+        "zoo",
+        "",
+        [
+            _table("keeper", ("keeper_id", "BIGINT"), ("name", "VARCHAR"), ("city", "VARCHAR")),
+            _table("visitor", ("visitor_id", "BIGINT"), ("city", "VARCHAR"), ("ticket", "VARCHAR")),
+        ],
+        [],
+    )
+    visitors = link_schema("anything", schema, None, [])
+    tree = parse(
+        "SELECT t1.name FROM keeper AS t1 JOIN visitor AS t2 ON t1.keeper_id = t1.keeper_id WHERE t2.city LIKE '%West%'"
+    )
+    assert (
+        sql(repair_join_conditions(tree, visitors))
+        == "SELECT t1.name FROM keeper AS t1 WHERE t1.city LIKE '%West%'"
+    )
+    # A column only the joined table has: the join stays as written.
+    ticket = parse(
+        "SELECT t1.name FROM keeper AS t1 JOIN visitor AS t2 ON t1.keeper_id = t1.keeper_id WHERE t2.ticket = 'day'"
+    )
+    assert sql(repair_join_conditions(ticket, visitors)) == sql(ticket)
+
+
 def test_a_joined_table_used_only_in_its_on_and_not_asked_about_is_dropped():
     question = "Which animals weigh the most?"
     tree = parse(
@@ -258,6 +285,27 @@ def test_do_not_have_means_not_among_those_who_have():
         "WHERE animal.weight <> '10'"
     )
     assert sql(negated_membership(shown, "Which animals are not 10 kg?")) == sql(shown)
+
+
+def test_has_one_but_not_another_keeps_the_join_for_the_one():
+    # kind = 'tiger' AND kind <> 'lion' says no more than kind = 'tiger': the <> meant "has no lion".
+    draft = parse(
+        "SELECT keeper.name FROM keeper JOIN animal ON animal.keeper_id = keeper.keeper_id "
+        "JOIN kind ON kind.kind_code = animal.kind_code "
+        "WHERE kind.kind_description = 'tiger' AND kind.kind_description <> 'lion'"
+    )
+    assert sql(negated_membership(draft, "Which keepers look after a tiger but not a lion?")) == (
+        "SELECT keeper.name FROM keeper JOIN animal ON animal.keeper_id = keeper.keeper_id "
+        "JOIN kind ON kind.kind_code = animal.kind_code WHERE kind.kind_description = 'tiger' AND "
+        "NOT keeper.keeper_id IN (SELECT animal.keeper_id FROM animal "
+        "JOIN kind ON kind.kind_code = animal.kind_code WHERE kind.kind_description = 'lion')"
+    )
+    # An = on another column of the joined table is a filter of its own: the join stays as written.
+    other = parse(
+        "SELECT keeper.name FROM keeper JOIN animal ON animal.keeper_id = keeper.keeper_id "
+        "WHERE animal.name = 'Rex' AND animal.weight <> '10'"
+    )
+    assert sql(negated_membership(other, "Which keepers of Rex are not 10 kg?")) == sql(other)
 
 
 def test_a_column_spelled_with_other_case_and_separators_takes_the_stored_spelling():
