@@ -36,6 +36,7 @@ from analytics_chat.engine.sql_repair import (
     bridge_joins,
     cast_text_numbers,
     distinct_joined_rows,
+    follow_declared_keys,
     negated_membership,
     prune_unused_joins,
     repair_join_conditions,
@@ -179,7 +180,7 @@ def check_draft(text: str, linked: LinkedSchema, source: DataSource, question: s
     try:
         guarded = check_sql(tree.sql(dialect="duckdb"), allowed_tables=linked.scope.names())
         # On the qualified query (every column alias.column): the repairs that need to know each table.
-        repaired = repair_join_conditions(guarded.expression, linked)
+        repaired = follow_declared_keys(repair_join_conditions(guarded.expression, linked), linked)
         repaired = prune_unused_joins(repaired, linked, question)
         repaired = set_operation_keys(
             values_where_stored(cast_text_numbers(repaired, linked), linked), linked

@@ -327,6 +327,50 @@ def repair_join_conditions(tree: exp.Expression, linked: LinkedSchema) -> exp.Ex
     return tree
 
 
+def _key_targets(column: str, table: str, other: str, joins: list[Join]) -> set[str]:
+    """The columns of ``other`` that a declared key pairs with ``table.column``."""
+    targets = set()
+    for j in joins:
+        if (j.from_table.lower(), j.from_column.lower(), j.to_table.lower()) == (table, column, other):
+            targets.add(j.to_column.lower())
+        if (j.to_table.lower(), j.to_column.lower(), j.from_table.lower()) == (table, column, other):
+            targets.add(j.from_column.lower())
+    return targets
+
+
+def follow_declared_keys(tree: exp.Expression, linked: LinkedSchema) -> exp.Expression:
+    """``JOIN b ON a.x = b.y`` where a declared key pairs a.x with b.z, not b.y, becomes ``a.x = b.z``.
+
+    E.g. a model name joined to the models' numeric id instead of their name column, which DuckDB
+    refuses (text against a number) or matches nothing.
+    """
+    tree = tree.copy()
+    for scope in _scopes(tree):
+        tables = _base_tables(scope, linked.scope)
+        for join in scope.expression.args.get("joins") or ():
+            condition = join.args.get("on")
+            if condition is None:
+                continue
+            for pair in condition.find_all(exp.EQ):
+                left, right = pair.this, pair.expression
+                if not (isinstance(left, exp.Column) and isinstance(right, exp.Column)):
+                    continue
+                if left.table == right.table or left.table not in tables or right.table not in tables:
+                    continue
+                for this, that in ((left, right), (right, left)):
+                    targets = _key_targets(
+                        this.name.lower(), tables[this.table].name.lower(), tables[that.table].name.lower(),
+                        linked.scope.joins,
+                    )  # fmt: skip
+                    if not targets:
+                        continue
+                    if that.name.lower() not in targets and len(targets) == 1:
+                        column = tables[that.table].column(targets.pop())
+                        that.set("this", exp.to_identifier(column.name if column else that.name))
+                    break
+    return tree
+
+
 def _read_from_instead(scope: Scope, join: exp.Join, joined: str, alias: str, table: TableInfo) -> None:
     """Drop ``join`` and read its alias's columns from ``alias`` when ``table`` has every one of them."""
     on_columns = {id(c) for c in join.args["on"].find_all(exp.Column)}

@@ -13,6 +13,7 @@ from analytics_chat.engine.sql_repair import (
     bridge_joins,
     cast_text_numbers,
     distinct_joined_rows,
+    follow_declared_keys,
     negated_membership,
     prune_unused_joins,
     repair_join_conditions,
@@ -96,6 +97,23 @@ def test_a_join_on_a_column_equal_to_itself_follows_the_declared_key():
     assert "ON t1.home_zone = t2.zone_code" in sql(repair_join_conditions(renamed, linked()))
     other = parse("SELECT t1.name FROM keeper AS t1 JOIN kind AS t2 ON t1.age = t1.age")
     assert sql(repair_join_conditions(other, linked())) == sql(other)
+
+
+def test_a_join_follows_the_declared_key_of_its_column():
+    # animal.keeper_id references keeper.keeper_id, not the keeper's age.
+    tree = parse("SELECT t1.name FROM animal AS t1 JOIN keeper AS t2 ON t1.keeper_id = t2.age")
+    assert "ON t1.keeper_id = t2.keeper_id" in sql(follow_declared_keys(tree, linked()))
+    # Either side, and inside an AND.
+    flipped = parse(
+        "SELECT t1.name FROM keeper AS t1 JOIN zone AS t2 ON t2.zone_name = t1.home_zone AND t1.age > '3'"
+    )
+    assert "ON t2.zone_code = t1.home_zone AND t1.age > '3'" in sql(follow_declared_keys(flipped, linked()))
+    # The declared pair, and columns no key speaks of, stay as written.
+    for untouched in (
+        "SELECT t1.name FROM animal AS t1 JOIN keeper AS t2 ON t1.keeper_id = t2.keeper_id",
+        "SELECT t1.name FROM animal AS t1 JOIN keeper AS t2 ON t1.name = t2.name",
+    ):
+        assert sql(follow_declared_keys(parse(untouched), linked())) == sql(parse(untouched))
 
 
 def test_a_join_that_links_nothing_reads_its_columns_from_the_first_table():
