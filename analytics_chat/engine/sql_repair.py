@@ -400,7 +400,10 @@ def _question_names(words: set[str], table: TableInfo, others: list[TableInfo]) 
 
 
 def prune_unused_joins(tree: exp.Expression, linked: LinkedSchema, question: str) -> exp.Expression:
-    """Drop joined tables used only by their own ON condition, when the question does not name them."""
+    """Drop joined tables used only by their own ON condition, when the question does not name them.
+
+    The same for the FROM table used only by the first join's ON: the first joined table takes its place.
+    """
     tree = tree.copy()
     words = content_words(question)
     valued = {m.table.lower() for m in linked.value_matches}
@@ -430,7 +433,40 @@ def prune_unused_joins(tree: exp.Expression, linked: LinkedSchema, question: str
             if not others or _question_names(words, table, others):
                 continue
             join.pop()
+        _prune_unused_from(select, tables, words, valued)
     return tree
+
+
+def _prune_unused_from(
+    select: exp.Select, tables: dict[str, TableInfo], words: set[str], valued: set[str]
+) -> None:
+    source, joins = select.args.get("from_"), select.args.get("joins") or []
+    if source is None or not isinstance(source.this, exp.Table) or not joins:
+        return
+    first = joins[0]
+    alias, condition = source.this.alias_or_name, first.args.get("on")
+    table = tables.get(alias)
+    if (
+        table is None
+        or condition is None
+        or not isinstance(first.this, exp.Table)
+        or table.name.lower() in valued
+    ):
+        return
+    if first.args.get("kind") not in (None, "", "INNER") or first.side:
+        return
+    if any(isinstance(node, exp.Literal) for node in condition.find_all(exp.Literal)):
+        return  # the ON carries a filter
+    on_columns = {id(c) for c in condition.find_all(exp.Column)}
+    if any(c.table == alias and id(c) not in on_columns for c in select.find_all(exp.Column)):
+        return
+    if any(isinstance(s, exp.Star) for s in select.expressions):
+        return
+    others = [t for a, t in tables.items() if a != alias]
+    if not others or _question_names(words, table, others):
+        return
+    select.set("from_", exp.From(this=first.this.pop()))
+    first.pop()
 
 
 def _is_text_type(info: ColumnInfo) -> bool:

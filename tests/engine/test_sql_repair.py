@@ -153,6 +153,26 @@ def test_a_joined_table_used_only_in_its_on_and_not_asked_about_is_dropped():
     )
 
 
+def test_a_from_table_used_only_to_join_gives_way_to_the_joined_table():
+    # Feedings counted per kind: the keeper table only multiplies the rows.
+    question = "Which kind of animal is fed most often?"
+    tree = parse(
+        "SELECT t3.kind_description FROM keeper AS t1 JOIN animal AS t2 ON t1.keeper_id = t2.keeper_id "
+        "JOIN kind AS t3 ON t2.kind_code = t3.kind_code GROUP BY t3.kind_description ORDER BY count(*) DESC LIMIT 1"
+    )
+    assert sql(prune_unused_joins(tree, linked(question), question)) == (
+        "SELECT t3.kind_description FROM animal AS t2 JOIN kind AS t3 ON t2.kind_code = t3.kind_code "
+        "GROUP BY t3.kind_description ORDER BY COUNT(*) DESC LIMIT 1"
+    )
+    # Named by the question, or read elsewhere in the query: it stays.
+    named = "Which kind of animal do keepers look after most often?"
+    assert sql(prune_unused_joins(tree, linked(named), named)) == sql(tree)
+    read = parse(
+        "SELECT t2.name FROM keeper AS t1 JOIN animal AS t2 ON t1.keeper_id = t2.keeper_id WHERE t1.age > '30'"
+    )
+    assert sql(prune_unused_joins(read, linked(question), question)) == sql(read)
+
+
 def test_a_joined_table_the_question_names_or_uses_is_kept():
     tree = parse("SELECT t1.name FROM animal AS t1 JOIN feeding AS t2 ON t1.animal_id = t2.animal_id")
     question = "Which animals have had a feeding?"
