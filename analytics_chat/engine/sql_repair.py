@@ -171,7 +171,9 @@ def _fix_one_missing_column(tree: exp.Expression, schema: SchemaView) -> bool:
                 join_type="inner",
                 copy=False,
             )
-            column.set("table", exp.to_identifier(alias))
+            # Every mention of the same missing column (SELECT and GROUP BY, say) reads the new table.
+            for same in [c for c in scope.columns if c.table == column.table and c.name == column.name]:
+                same.set("table", exp.to_identifier(alias))
             return True
     return False
 

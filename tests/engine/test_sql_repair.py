@@ -70,6 +70,18 @@ def test_a_column_of_an_unjoined_table_brings_its_join_along_the_key():
     assert "T3.kind_description" in repaired
 
 
+def test_every_mention_of_a_missing_column_reads_the_joined_table():
+    tree = parse(
+        "SELECT T2.kind_description, count(*) FROM animal AS T1 JOIN feeding AS T2 ON T1.animal_id = T2.animal_id "
+        "GROUP BY T2.kind_description"
+    )
+    repaired = sql(add_missing_joins(tree, linked()))
+    assert repaired == (
+        "SELECT T3.kind_description, COUNT(*) FROM animal AS T1 JOIN feeding AS T2 ON T1.animal_id = T2.animal_id "
+        "INNER JOIN kind AS T3 ON T1.kind_code = T3.kind_code GROUP BY T3.kind_description"
+    )
+
+
 def test_a_table_named_but_not_joined_is_joined():
     tree = parse(
         "SELECT keeper.name, count(animal.animal_id) FROM feeding JOIN animal ON feeding.animal_id = animal.animal_id GROUP BY keeper.name"
