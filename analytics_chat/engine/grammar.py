@@ -51,8 +51,8 @@ exprs ::= expr (sp "," sp expr)*
 expr ::= conj (ws OR ws conj)*
 conj ::= neg (ws AND ws neg)*
 neg ::= (NOT ws)? pred
-pred ::= sum (ws? tail)?
-tail ::= cmp sp sum | (NOT ws)? IN sp "(" sp (query | exprs) sp ")" | (NOT ws)? BETWEEN ws sum ws AND ws sum | (NOT ws)? (LIKE | ILIKE) ws sum | IS ws (NOT ws)? NULL
+pred ::= sum (sp cmp sp sum | ws tail)?
+tail ::= (NOT ws)? IN sp "(" sp (query | exprs) sp ")" | (NOT ws)? BETWEEN ws sum ws AND ws sum | (NOT ws)? (LIKE | ILIKE) ws sum | IS ws (NOT ws)? NULL
 cmp ::= "=" | "!=" | "<>" | "<=" | ">=" | "<" | ">"
 sum ::= prod (sp ("+" | "-" | "||") sp prod)*
 prod ::= unary (sp ("*" | "/" | "%") sp unary)*

@@ -24,8 +24,11 @@ CANNOT_ANSWER = "CANNOT_ANSWER"
 SAMPLE_VALUES = 4  # stored values shown per text column
 SAMPLE_VALUE_CHARS = 40
 
+# "SQLite dialect": small models learnt text-to-SQL mostly on SQLite (Spider-style) data and reason best
+# in it; sqlglot reads that dialect and writes DuckDB. Measured on the Spider sample: 103/133 against
+# 102 when asked for DuckDB SQL.
 SYSTEM_TEMPLATE = Template(
-    """You are an expert data analyst. You write one DuckDB SQL query that answers the user's question \
+    """You are an expert data analyst. You write one SQL query (SQLite dialect) that answers the user's question \
 about the database below. Rules:
 - Use only the tables and columns listed below, spelled exactly as shown.
 - When a column of another table is needed, JOIN on the keys shown (REFERENCES).

@@ -37,6 +37,7 @@ VALID = [
     "SELECT 'CANNOT_ANSWER'",
     "SELECT\n    Name\nFROM singer\nWHERE Age >= 30",
     "SELECT year(DATE '2020-01-05'), strftime(DATE '2020-01-05', '%Y')",
+    "SELECT Name FROM singer WHERE Age>30 AND Age NOT IN (31, 32) AND Country IS NOT NULL",
 ]
 VALID[18] = "select Name from singer"
 
@@ -51,6 +52,7 @@ INVALID = [
     "DROP TABLE singer",
     "SELECT Name FROM singer; DROP TABLE singer",
     "Here is the query: SELECT Name FROM singer",
+    "SELECT Name FROM singer WHERE Agenot IN (SELECT Age FROM singer)",  # a keyword glued to a name
 ]
 
 
