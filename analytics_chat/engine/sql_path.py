@@ -44,6 +44,7 @@ from analytics_chat.engine.sql_repair import (
     set_operation_keys,
     show_group_columns,
     single_row_comparisons,
+    unmatched_rows,
     values_where_stored,
 )
 from analytics_chat.llm.base import (
@@ -187,7 +188,7 @@ def check_draft(text: str, linked: LinkedSchema, source: DataSource, question: s
         )
         repaired = aggregates_to_having(single_row_comparisons(align_membership_types(repaired, linked)))
         repaired = show_group_columns(any_value_of_ungrouped(repaired))
-        repaired = distinct_joined_rows(negated_membership(repaired, question))
+        repaired = distinct_joined_rows(negated_membership(unmatched_rows(repaired), question))
         if repaired != guarded.expression:
             guarded = check_sql(repaired.sql(dialect="duckdb"), allowed_tables=linked.scope.names())
     except GuardError as error:

@@ -344,7 +344,8 @@ def follow_declared_keys(tree: exp.Expression, linked: LinkedSchema) -> exp.Expr
     """``JOIN b ON a.x = b.y`` where a declared key pairs a.x with b.z, not b.y, becomes ``a.x = b.z``.
 
     E.g. a model name joined to the models' numeric id instead of their name column, which DuckDB
-    refuses (text against a number) or matches nothing.
+    refuses (text against a number) or matches nothing. When no key speaks of either column, the one
+    key declared between the two tables replaces the pair.
     """
     tree = tree.copy()
     for scope in _scopes(tree):
@@ -370,7 +371,27 @@ def follow_declared_keys(tree: exp.Expression, linked: LinkedSchema) -> exp.Expr
                         column = tables[that.table].column(targets.pop())
                         that.set("this", exp.to_identifier(column.name if column else that.name))
                     break
+                else:
+                    _pair_on_the_only_key(left, right, tables, linked.scope.joins)
     return tree
+
+
+def _pair_on_the_only_key(
+    left: exp.Column, right: exp.Column, tables: dict[str, TableInfo], joins: list[Join]
+) -> None:
+    """Two differently named columns no key speaks of, between tables with exactly one declared key:
+    compare the key's columns instead (``model_list.modelid = car_names.makeid`` pairs two ids)."""
+    if left.name.lower() == right.name.lower():
+        return  # same-named columns are a deliberate pairing
+    a, b = tables[left.table].name.lower(), tables[right.table].name.lower()
+    keys = [
+        (j.from_column, j.to_column) if j.from_table.lower() == a else (j.to_column, j.from_column)
+        for j in joins
+        if {j.from_table.lower(), j.to_table.lower()} == {a, b} and a != b
+    ]
+    if len(keys) == 1:
+        left.set("this", exp.to_identifier(keys[0][0]))
+        right.set("this", exp.to_identifier(keys[0][1]))
 
 
 def _read_from_instead(scope: Scope, join: exp.Join, joined: str, alias: str, table: TableInfo) -> None:
@@ -850,4 +871,52 @@ def negated_membership(tree: exp.Expression, question: str) -> exp.Expression:
     repaired.set(
         "where", exp.Where(this=exp.and_(*[c.copy() for c in rest], exp.Not(this=key[0].isin(query=members))))
     )
+    return repaired
+
+
+def _counts_zero(having: exp.Expression | None) -> bool:
+    """``HAVING count(*) = 0`` (or ``count(x) = 0``, ``0 = count(*)``)."""
+    condition = having.this if isinstance(having, exp.Having) else None
+    if not isinstance(condition, exp.EQ):
+        return False
+    sides = (condition.this, condition.expression)
+    return any(isinstance(s, exp.Count) for s in sides) and any(
+        isinstance(s, exp.Literal) and s.this == "0" for s in sides
+    )
+
+
+def unmatched_rows(tree: exp.Expression) -> exp.Expression:
+    """``A JOIN B ... GROUP BY a.x HAVING count(*) = 0`` never holds (an inner join keeps only matched
+    rows); it means the rows of A with no match in B: ``SELECT a.x FROM A WHERE a.k NOT IN (SELECT b.k
+    FROM B ...)``. Only when the output, grouping and WHERE read nothing but A."""
+    if not isinstance(tree, exp.Select) or not _counts_zero(tree.args.get("having")):
+        return tree
+    source, joins, where = tree.args.get("from_"), tree.args.get("joins") or [], tree.args.get("where")
+    if source is None or not isinstance(source.this, exp.Table) or not joins:
+        return tree
+    if any(j.side or j.args.get("kind") not in (None, "", "INNER") for j in joins):
+        return tree
+    base = source.this.alias_or_name
+    group = tree.args.get("group")
+    shown = [*tree.expressions, *(group.expressions if group else []), *([where.this] if where else [])]
+    if any(_has_aggregate(node) for node in tree.expressions) or not all(
+        _only_columns_of(n, base) for n in shown
+    ):
+        return tree
+    first_on = joins[0].args.get("on")
+    if not isinstance(first_on, exp.EQ) or any(
+        on is None or not _only_columns_of_other(on, base) for on in (j.args.get("on") for j in joins[1:])
+    ):
+        return tree
+    key = [c for c in first_on.find_all(exp.Column) if c.table == base]
+    linked_key = [c for c in first_on.find_all(exp.Column) if c.table != base]
+    if len(key) != 1 or len(linked_key) != 1:
+        return tree
+    members = exp.select(linked_key[0].copy()).from_(joins[0].this.copy())
+    members.set("joins", [j.copy() for j in joins[1:]] or None)
+    repaired = tree.copy()
+    for part in ("joins", "group", "having"):
+        repaired.set(part, None)
+    unmatched = exp.Not(this=key[0].copy().isin(query=members))
+    repaired.set("where", exp.Where(this=exp.and_(where.this.copy(), unmatched) if where else unmatched))
     return repaired

@@ -21,6 +21,7 @@ from analytics_chat.engine.sql_repair import (
     set_operation_keys,
     show_group_columns,
     single_row_comparisons,
+    unmatched_rows,
     values_where_stored,
 )
 
@@ -120,12 +121,38 @@ def test_a_join_follows_the_declared_key_of_its_column():
         "SELECT t1.name FROM keeper AS t1 JOIN zone AS t2 ON t2.zone_name = t1.home_zone AND t1.age > '3'"
     )
     assert "ON t2.zone_code = t1.home_zone AND t1.age > '3'" in sql(follow_declared_keys(flipped, linked()))
-    # The declared pair, and columns no key speaks of, stay as written.
+    # Two ids no key speaks of, between tables with one declared key: the key's columns.
+    ids = parse("SELECT t1.name FROM animal AS t1 JOIN keeper AS t2 ON t1.animal_id = t2.age")
+    assert "ON t1.keeper_id = t2.keeper_id" in sql(follow_declared_keys(ids, linked()))
+    # The declared pair, same-named columns, and tables without a key stay as written.
     for untouched in (
         "SELECT t1.name FROM animal AS t1 JOIN keeper AS t2 ON t1.keeper_id = t2.keeper_id",
         "SELECT t1.name FROM animal AS t1 JOIN keeper AS t2 ON t1.name = t2.name",
+        "SELECT t1.name FROM keeper AS t1 JOIN kind AS t2 ON t1.age = t2.kind_description",
     ):
         assert sql(follow_declared_keys(parse(untouched), linked())) == sql(parse(untouched))
+
+
+def test_no_match_counted_over_an_inner_join_means_not_in():
+    # HAVING count(*) = 0 never holds after an inner join: the keepers with no animal were asked for.
+    tree = parse(
+        "SELECT t1.name FROM keeper AS t1 JOIN animal AS t2 ON t1.keeper_id = t2.keeper_id "
+        "WHERE t1.age > '30' GROUP BY t1.name HAVING count(*) = 0"
+    )
+    assert sql(unmatched_rows(tree)) == (
+        "SELECT t1.name FROM keeper AS t1 WHERE t1.age > '30' AND "
+        "NOT t1.keeper_id IN (SELECT t2.keeper_id FROM animal AS t2)"
+    )
+    for untouched in (
+        # A LEFT JOIN counting a joined column is the right way to write it.
+        "SELECT t1.name FROM keeper AS t1 LEFT JOIN animal AS t2 ON t1.keeper_id = t2.keeper_id "
+        "GROUP BY t1.name HAVING count(t2.animal_id) = 0",
+        "SELECT t1.name FROM keeper AS t1 JOIN animal AS t2 ON t1.keeper_id = t2.keeper_id "
+        "GROUP BY t1.name HAVING count(*) = 2",
+        "SELECT t2.name FROM keeper AS t1 JOIN animal AS t2 ON t1.keeper_id = t2.keeper_id "
+        "GROUP BY t2.name HAVING count(*) = 0",
+    ):
+        assert sql(unmatched_rows(parse(untouched))) == sql(parse(untouched))
 
 
 def test_a_join_that_links_nothing_reads_its_columns_from_the_first_table():
