@@ -35,6 +35,7 @@ from analytics_chat.engine.sql_repair import (
     any_value_of_ungrouped,
     bridge_joins,
     cast_text_numbers,
+    compared_aggregates_to_having,
     distinct_joined_rows,
     follow_declared_keys,
     negated_membership,
@@ -174,7 +175,8 @@ def check_draft(text: str, linked: LinkedSchema, source: DataSource, question: s
             tables=[t.name for t in linked.scope.tables],
         )
     tree = repair_misplaced_columns(respell_columns(tree, linked), linked)
-    tree = bridge_joins(add_missing_joins(tree, linked), linked)
+    # Again after the joins: a column can only be moved to a table once that table is joined.
+    tree = repair_misplaced_columns(bridge_joins(add_missing_joins(tree, linked), linked), linked)
     misplaced = misplaced_columns(tree, linked)
     if misplaced:
         raise DraftError("\n".join(misplaced))
@@ -187,6 +189,7 @@ def check_draft(text: str, linked: LinkedSchema, source: DataSource, question: s
             values_where_stored(cast_text_numbers(repaired, linked), linked), linked
         )
         repaired = aggregates_to_having(single_row_comparisons(align_membership_types(repaired, linked)))
+        repaired = compared_aggregates_to_having(repaired, question)
         repaired = show_group_columns(any_value_of_ungrouped(repaired))
         repaired = distinct_joined_rows(negated_membership(unmatched_rows(repaired), question))
         if repaired != guarded.expression:

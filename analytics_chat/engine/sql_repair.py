@@ -725,6 +725,54 @@ def aggregates_to_having(tree: exp.Expression) -> exp.Expression:
     return tree
 
 
+_COMPARATIVE = r"(?:less|fewer|shorter|smaller|lower|below|under|more|greater|larger|bigger|higher|longer|above|over|at least|at most)"
+# "where the average life expectancy is shorter than 72": the verb ties the comparison to the aggregate.
+_AGGREGATE_COMPARED = {
+    exp.Avg: re.compile(
+        rf"\b(?:average|mean)\b(?:\s+[\w-]+){{1,4}}?\s+(?:is|are|was|were)\s+(?:\w+\s+)?{_COMPARATIVE}\b",
+        re.I,
+    ),
+    exp.Sum: re.compile(
+        rf"\btotal\b(?:\s+[\w-]+){{1,4}}?\s+(?:is|are|was|were)\s+(?:\w+\s+)?{_COMPARATIVE}\b", re.I
+    ),
+}
+
+
+def compared_aggregates_to_having(tree: exp.Expression, question: str) -> exp.Expression:
+    """``SELECT avg(x) ... WHERE x < 72 GROUP BY g`` for "groups whose average x is less than 72": the
+    condition is on the aggregate the query shows, ``HAVING avg(x) < 72``.
+
+    Only when the question ties "average" (or "total") to a comparison with a verb ("is shorter than"),
+    since "the average age of students older than 20" compares rows, and the query groups and shows
+    exactly one such aggregate of the compared column.
+    """
+    kinds = [kind for kind, wording in _AGGREGATE_COMPARED.items() if wording.search(question)]
+    if len(kinds) != 1 or not isinstance(tree, exp.Select) or tree.args.get("group") is None:
+        return tree
+    where = tree.args.get("where")
+    if where is None:
+        return tree
+    shown = [node for e in tree.expressions for node in e.find_all(kinds[0])]
+    conjuncts = _conjuncts(where)
+    moving = [
+        c for c in conjuncts
+        if isinstance(c, _ORDERING) and isinstance(c.this, exp.Column) and _is_number(c.expression)
+        and len([a for a in shown if _same_column(a.this, c.this)]) == 1
+    ]  # fmt: skip
+    if len(moving) != 1:
+        return tree
+    condition = moving[0]
+    aggregate = next(a for a in shown if _same_column(a.this, condition.this))
+    repaired = tree.copy()
+    staying = [c.copy() for c in conjuncts if c is not condition]
+    repaired.set("where", exp.Where(this=exp.and_(*staying)) if staying else None)
+    compared = condition.copy()
+    compared.set("this", aggregate.copy())
+    having = tree.args.get("having")
+    repaired.set("having", exp.Having(this=exp.and_(having.this.copy(), compared) if having else compared))
+    return repaired
+
+
 def any_value_of_ungrouped(tree: exp.Expression) -> exp.Expression:
     """A plain column shown (or ordered by) beside a GROUP BY that does not list it becomes
     ``ANY_VALUE(column)``: the groups stay the ones the query names, as SQLite (which allows the bare

@@ -198,3 +198,14 @@ def test_a_column_on_the_wrong_joined_table_is_moved_without_a_model_round(shop)
     draft = ask(generator, shop, "Who returned an order?")
     assert len(generator.calls) == 1 and draft.attempts == []
     assert rows(shop, draft.sql) == [("Luc Petit",)]
+
+
+def test_two_columns_of_a_table_missing_from_the_query_both_read_it(shop):
+    # title brings products in; category, on the same wrong table, is then moved to it as well.
+    generator = Recording([
+        {"match": ".", "response": "SELECT T1.title, T1.category FROM orders AS T1 WHERE T1.status = 'returned'"},
+    ])  # fmt: skip
+    draft = ask(generator, shop, "Which products were returned?")
+    assert len(generator.calls) == 1 and draft.attempts == []
+    assert "JOIN products" in draft.sql
+    assert rows(shop, draft.sql) == [("Floor Lamp", "Lighting")]

@@ -12,6 +12,7 @@ from analytics_chat.engine.sql_repair import (
     any_value_of_ungrouped,
     bridge_joins,
     cast_text_numbers,
+    compared_aggregates_to_having,
     distinct_joined_rows,
     follow_declared_keys,
     negated_membership,
@@ -471,3 +472,24 @@ def test_a_value_stored_in_another_case_takes_the_stored_spelling():
     assert sql(values_where_stored(tree, link_schema("q", PROFILED, None, []))) == (
         "SELECT k.name FROM keeper AS k WHERE k.home_zone = 'Z2'"
     )
+
+
+def test_a_compared_average_moves_to_having():
+    tree = parse(
+        "SELECT t1.kind_code, avg(t1.weight) FROM animal AS t1 WHERE t1.name <> 'Rex' AND t1.weight < 72 "
+        "GROUP BY t1.kind_code"
+    )
+    question = "Show the average weight of each kind whose average weight is less than 72."
+    assert sql(compared_aggregates_to_having(tree, question)) == (
+        "SELECT t1.kind_code, AVG(t1.weight) FROM animal AS t1 WHERE t1.name <> 'Rex' "
+        "GROUP BY t1.kind_code HAVING AVG(t1.weight) < 72"
+    )
+    # Rows compared, not the average: the WHERE stays.
+    rows = "Show the average weight of animals lighter than 72 for each kind."
+    assert sql(compared_aggregates_to_having(tree, rows)) == sql(tree)
+    # No aggregate of that column shown, or no grouping: nothing to move.
+    for untouched in (
+        "SELECT t1.kind_code, avg(t1.animal_id) FROM animal AS t1 WHERE t1.weight < 72 GROUP BY t1.kind_code",
+        "SELECT avg(t1.weight) FROM animal AS t1 WHERE t1.weight < 72",
+    ):
+        assert sql(compared_aggregates_to_having(parse(untouched), question)) == sql(parse(untouched))
