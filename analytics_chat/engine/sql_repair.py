@@ -423,7 +423,8 @@ def _question_names(words: set[str], table: TableInfo, others: list[TableInfo]) 
 
 
 def prune_unused_joins(tree: exp.Expression, linked: LinkedSchema, question: str) -> exp.Expression:
-    """Drop joined tables used only by their own ON condition, when the question does not name them.
+    """Drop joined tables used only by their own ON condition, when the question does not name them
+    or the ON reads nothing but the joined table.
 
     The same for the FROM table used only by the first join's ON: the first joined table takes its place.
     """
@@ -453,7 +454,9 @@ def prune_unused_joins(tree: exp.Expression, linked: LinkedSchema, question: str
             if uses or any(isinstance(s, exp.Star) for s in select.expressions):
                 continue
             others = [t for a, t in tables.items() if a != alias]
-            if not others or _question_names(words, table, others):
+            # An ON that reads only the joined table links it to nothing: named or not, it only repeats rows.
+            links = any(c.table != alias for c in condition.find_all(exp.Column))
+            if not others or (links and _question_names(words, table, others)):
                 continue
             join.pop()
         _prune_unused_from(select, tables, words, valued)

@@ -213,6 +213,13 @@ def test_a_from_table_used_only_to_join_gives_way_to_the_joined_table():
     assert sql(prune_unused_joins(read, linked(question), question)) == sql(read)
 
 
+def test_a_join_whose_on_reads_only_itself_is_dropped_even_when_named():
+    # keeper.keeper_id = keeper.age links the keepers to no animal: every animal times every such keeper.
+    question = "Which animals do the keepers look after?"
+    tree = parse("SELECT t1.name FROM animal AS t1 JOIN keeper AS t2 ON t2.keeper_id = t2.age")
+    assert sql(prune_unused_joins(tree, linked(question), question)) == "SELECT t1.name FROM animal AS t1"
+
+
 def test_a_joined_table_the_question_names_or_uses_is_kept():
     tree = parse("SELECT t1.name FROM animal AS t1 JOIN feeding AS t2 ON t1.animal_id = t2.animal_id")
     question = "Which animals have had a feeding?"
