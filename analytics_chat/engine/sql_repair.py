@@ -450,7 +450,8 @@ def prune_unused_joins(tree: exp.Expression, linked: LinkedSchema, question: str
             if any(isinstance(node, exp.Literal) for node in condition.find_all(exp.Literal)):
                 continue  # the ON carries a filter
             on_columns = {id(c) for c in condition.find_all(exp.Column)}
-            uses = [c for c in tree.find_all(exp.Column) if c.table == alias and id(c) not in on_columns]
+            # This SELECT and its subqueries, not the other half of a set operation reusing the alias.
+            uses = [c for c in select.find_all(exp.Column) if c.table == alias and id(c) not in on_columns]
             if uses or any(isinstance(s, exp.Star) for s in select.expressions):
                 continue
             others = [t for a, t in tables.items() if a != alias]

@@ -218,6 +218,14 @@ def test_a_join_whose_on_reads_only_itself_is_dropped_even_when_named():
     question = "Which animals do the keepers look after?"
     tree = parse("SELECT t1.name FROM animal AS t1 JOIN keeper AS t2 ON t2.keeper_id = t2.age")
     assert sql(prune_unused_joins(tree, linked(question), question)) == "SELECT t1.name FROM animal AS t1"
+    # Each half of a set operation is judged on its own, though both call the keeper t2.
+    both = parse(
+        "SELECT t1.name FROM animal AS t1 JOIN keeper AS t2 ON t2.keeper_id = t2.age "
+        "INTERSECT SELECT t1.name FROM animal AS t1 JOIN keeper AS t2 ON t2.keeper_id = t2.age"
+    )
+    assert sql(prune_unused_joins(both, linked(question), question)) == (
+        "SELECT t1.name FROM animal AS t1 INTERSECT SELECT t1.name FROM animal AS t1"
+    )
 
 
 def test_a_joined_table_the_question_names_or_uses_is_kept():
