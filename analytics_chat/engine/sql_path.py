@@ -38,6 +38,7 @@ from analytics_chat.engine.sql_repair import (
     compared_aggregates_to_having,
     distinct_joined_rows,
     follow_declared_keys,
+    impossible_extremes,
     negated_membership,
     prune_unused_joins,
     repair_join_conditions,
@@ -189,7 +190,7 @@ def check_draft(text: str, linked: LinkedSchema, source: DataSource, question: s
             values_where_stored(cast_text_numbers(repaired, linked), linked), linked
         )
         repaired = aggregates_to_having(single_row_comparisons(align_membership_types(repaired, linked)))
-        repaired = compared_aggregates_to_having(repaired, question)
+        repaired = impossible_extremes(compared_aggregates_to_having(repaired, question))
         repaired = show_group_columns(any_value_of_ungrouped(repaired))
         repaired = distinct_joined_rows(negated_membership(unmatched_rows(repaired), question))
         if repaired != guarded.expression:

@@ -972,3 +972,50 @@ def unmatched_rows(tree: exp.Expression) -> exp.Expression:
     unmatched = exp.Not(this=key[0].copy().isin(query=members))
     repaired.set("where", exp.Where(this=exp.and_(where.this.copy(), unmatched) if where else unmatched))
     return repaired
+
+
+def _table_of(column: exp.Column, select: exp.Select) -> str | None:
+    """The name of the base table ``column`` reads in ``select`` (by its alias or name)."""
+    tables = [t for t in select.find_all(exp.Table) if t.find_ancestor(exp.Select) is select]
+    matches = [t.name.lower() for t in tables if t.alias_or_name == column.table or not column.table]
+    return matches[0] if len(matches) == 1 else None
+
+
+def _whole_table_extreme(node: exp.Expression) -> tuple[type, str, str] | None:
+    """(Min or Max, table, column) for ``(SELECT min(col) FROM table)`` over the whole table."""
+    query = node.this if isinstance(node, exp.Subquery) else None
+    if not isinstance(query, exp.Select) or len(query.expressions) != 1 or query.args.get("joins"):
+        return None
+    if any(query.args.get(part) for part in ("where", "group", "having")):
+        return None
+    aggregate = query.expressions[0].unalias()
+    source = query.args.get("from_")
+    column = aggregate.this if isinstance(aggregate, (exp.Min, exp.Max)) else None
+    if isinstance(column, (exp.Cast, exp.TryCast)):
+        column = column.this
+    if not isinstance(column, exp.Column) or source is None or not isinstance(source.this, exp.Table):
+        return None
+    return type(aggregate), source.this.name.lower(), column.name.lower()
+
+
+def impossible_extremes(tree: exp.Expression) -> exp.Expression:
+    """``x < (SELECT min(x) FROM t)`` holds for no row of t (nor ``x > max(x)``): the comparison the
+    question meant ("more than the lowest") points the other way, so it is turned round."""
+    tree = tree.copy()
+    for comparison in list(tree.find_all(exp.LT, exp.GT)):
+        left, right = comparison.this, comparison.expression
+        flipped = isinstance(comparison, exp.GT)  # read as "column < extreme" after putting the column left
+        if isinstance(left, exp.Subquery):
+            left, right, flipped = right, left, not flipped
+        column = left.this if isinstance(left, (exp.Cast, exp.TryCast)) else left
+        extreme = _whole_table_extreme(right)
+        select = comparison.find_ancestor(exp.Select)
+        if not isinstance(column, exp.Column) or extreme is None or select is None:
+            continue
+        kind, table, name = extreme
+        if column.name.lower() != name or _table_of(column, select) != table:
+            continue
+        if (kind is exp.Min and not flipped) or (kind is exp.Max and flipped):
+            opposite = exp.GT if isinstance(comparison, exp.LT) else exp.LT
+            comparison.replace(opposite(this=comparison.this.copy(), expression=comparison.expression.copy()))
+    return tree

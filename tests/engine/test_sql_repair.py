@@ -15,6 +15,7 @@ from analytics_chat.engine.sql_repair import (
     compared_aggregates_to_having,
     distinct_joined_rows,
     follow_declared_keys,
+    impossible_extremes,
     negated_membership,
     prune_unused_joins,
     repair_join_conditions,
@@ -508,3 +509,22 @@ def test_a_compared_average_moves_to_having():
         "SELECT avg(t1.weight) FROM animal AS t1 WHERE t1.weight < 72",
     ):
         assert sql(compared_aggregates_to_having(parse(untouched), question)) == sql(parse(untouched))
+
+
+def test_a_comparison_no_row_can_meet_is_turned_round():
+    # "heavier than the lightest": below the table's own minimum is no row at all.
+    tree = parse("SELECT t1.name FROM animal AS t1 WHERE t1.weight < (SELECT min(weight) FROM animal)")
+    assert sql(impossible_extremes(tree)) == (
+        "SELECT t1.name FROM animal AS t1 WHERE t1.weight > (SELECT MIN(weight) FROM animal)"
+    )
+    written_round = parse("SELECT name FROM animal WHERE (SELECT max(weight) FROM animal) < weight")
+    assert sql(impossible_extremes(written_round)) == (
+        "SELECT name FROM animal WHERE (SELECT MAX(weight) FROM animal) > weight"
+    )
+    for untouched in (
+        "SELECT name FROM animal WHERE weight > (SELECT min(weight) FROM animal)",  # possible
+        "SELECT name FROM animal WHERE weight < (SELECT min(weight) FROM animal WHERE kind_code = 'cat')",
+        "SELECT name FROM keeper WHERE age < (SELECT min(weight) FROM animal)",  # another column
+        "SELECT t1.name FROM keeper AS t1 WHERE t1.age < (SELECT min(age) FROM animal)",  # another table
+    ):
+        assert sql(impossible_extremes(parse(untouched))) == sql(parse(untouched))
