@@ -489,6 +489,8 @@ def _prune_unused_from(
         return
     if any(isinstance(s, exp.Star) for s in select.expressions):
         return
+    if any(select.find_all(exp.Count)):
+        return  # what a count counts is the joined rows, the first table's among them
     others = [t for a, t in tables.items() if a != alias]
     if not others or _question_names(words, table, others):
         return
@@ -1019,3 +1021,30 @@ def impossible_extremes(tree: exp.Expression) -> exp.Expression:
             opposite = exp.GT if isinstance(comparison, exp.LT) else exp.LT
             comparison.replace(opposite(this=comparison.this.copy(), expression=comparison.expression.copy()))
     return tree
+
+
+def grouped_ties_by_key(tree: exp.Expression) -> exp.Expression:
+    """A grouped ranking (``GROUP BY x ORDER BY count(*)``) breaks its ties by the group key, ascending.
+
+    DuckDB returns tied groups in whatever order its threads finish, so the same question would list them
+    differently from run to run (and a ``LIMIT`` would pick a different one); SQLite, like most readers'
+    expectation, lists groups by their key.
+    """
+    if not isinstance(tree, exp.Select):
+        return tree
+    group, order = tree.args.get("group"), tree.args.get("order")
+    if group is None or order is None or not group.expressions:
+        return tree
+    ordered = {o.this.sql() for o in order.expressions}
+    shown = {e.alias_or_name: e.unalias().sql() for e in tree.expressions}
+    ordered |= {shown.get(name, name) for name in ordered}
+    extra = [key for key in group.expressions if key.sql() not in ordered]
+    if not extra:
+        return tree
+    repaired = tree.copy()
+    repaired.set(
+        "order",
+        exp.Order(expressions=[*(o.copy() for o in order.expressions),
+                               *(exp.Ordered(this=key.copy(), desc=False, nulls_first=True) for key in extra)]),
+    )  # fmt: skip
+    return repaired

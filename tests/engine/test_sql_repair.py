@@ -15,6 +15,7 @@ from analytics_chat.engine.sql_repair import (
     compared_aggregates_to_having,
     distinct_joined_rows,
     follow_declared_keys,
+    grouped_ties_by_key,
     impossible_extremes,
     negated_membership,
     prune_unused_joins,
@@ -195,18 +196,24 @@ def test_a_joined_table_used_only_in_its_on_and_not_asked_about_is_dropped():
 
 
 def test_a_from_table_used_only_to_join_gives_way_to_the_joined_table():
-    # Feedings counted per kind: the keeper table only multiplies the rows.
-    question = "Which kind of animal is fed most often?"
+    # The heaviest animals' kinds: the keeper table only repeats the rows.
+    question = "Which kinds do the heaviest animals belong to?"
     tree = parse(
         "SELECT t3.kind_description FROM keeper AS t1 JOIN animal AS t2 ON t1.keeper_id = t2.keeper_id "
-        "JOIN kind AS t3 ON t2.kind_code = t3.kind_code GROUP BY t3.kind_description ORDER BY count(*) DESC LIMIT 1"
+        "JOIN kind AS t3 ON t2.kind_code = t3.kind_code ORDER BY t2.weight DESC LIMIT 3"
     )
     assert sql(prune_unused_joins(tree, linked(question), question)) == (
         "SELECT t3.kind_description FROM animal AS t2 JOIN kind AS t3 ON t2.kind_code = t3.kind_code "
-        "GROUP BY t3.kind_description ORDER BY COUNT(*) DESC LIMIT 1"
+        "ORDER BY t2.weight DESC LIMIT 3"
     )
+    # A count counts the joined rows: the first table may be what is counted.
+    counted = parse(
+        "SELECT t3.kind_description FROM keeper AS t1 JOIN animal AS t2 ON t1.keeper_id = t2.keeper_id "
+        "JOIN kind AS t3 ON t2.kind_code = t3.kind_code GROUP BY t3.kind_description ORDER BY count(*) DESC"
+    )
+    assert sql(prune_unused_joins(counted, linked(question), question)) == sql(counted)
     # Named by the question, or read elsewhere in the query: it stays.
-    named = "Which kind of animal do keepers look after most often?"
+    named = "Which kinds do the heaviest animals that keepers look after belong to?"
     assert sql(prune_unused_joins(tree, linked(named), named)) == sql(tree)
     read = parse(
         "SELECT t2.name FROM keeper AS t1 JOIN animal AS t2 ON t1.keeper_id = t2.keeper_id WHERE t1.age > '30'"
@@ -528,3 +535,17 @@ def test_a_comparison_no_row_can_meet_is_turned_round():
         "SELECT t1.name FROM keeper AS t1 WHERE t1.age < (SELECT min(age) FROM animal)",  # another table
     ):
         assert sql(impossible_extremes(parse(untouched))) == sql(parse(untouched))
+
+
+def test_grouped_ties_are_broken_by_the_group_key():
+    tree = parse("SELECT t1.kind_code FROM animal AS t1 GROUP BY t1.kind_code ORDER BY count(*) DESC LIMIT 2")
+    assert sql(grouped_ties_by_key(tree)) == (
+        "SELECT t1.kind_code FROM animal AS t1 GROUP BY t1.kind_code "
+        "ORDER BY COUNT(*) DESC, t1.kind_code ASC NULLS FIRST LIMIT 2"
+    )
+    for untouched in (
+        "SELECT t1.kind_code FROM animal AS t1 GROUP BY t1.kind_code ORDER BY t1.kind_code DESC",  # already
+        "SELECT t1.kind_code AS k FROM animal AS t1 GROUP BY t1.kind_code ORDER BY k",  # by its output name
+        "SELECT t1.name FROM animal AS t1 ORDER BY t1.weight DESC",  # not grouped
+    ):
+        assert sql(grouped_ties_by_key(parse(untouched))) == sql(parse(untouched))
