@@ -38,7 +38,6 @@ from analytics_chat.engine.sql_repair import (
     compared_aggregates_to_having,
     distinct_joined_rows,
     follow_declared_keys,
-    grouped_ties_by_key,
     impossible_extremes,
     negated_membership,
     prune_unused_joins,
@@ -194,7 +193,6 @@ def check_draft(text: str, linked: LinkedSchema, source: DataSource, question: s
         repaired = impossible_extremes(compared_aggregates_to_having(repaired, question))
         repaired = show_group_columns(any_value_of_ungrouped(repaired))
         repaired = distinct_joined_rows(negated_membership(unmatched_rows(repaired), question))
-        repaired = grouped_ties_by_key(repaired)
         if repaired != guarded.expression:
             guarded = check_sql(repaired.sql(dialect="duckdb"), allowed_tables=linked.scope.names())
     except GuardError as error:

@@ -457,6 +457,8 @@ def prune_unused_joins(tree: exp.Expression, linked: LinkedSchema, question: str
             others = [t for a, t in tables.items() if a != alias]
             # An ON that reads only the joined table links it to nothing: named or not, it only repeats rows.
             links = any(c.table != alias for c in condition.find_all(exp.Column))
+            if links and any(select.find_all(exp.Count)):
+                continue  # what a count counts is the joined rows, this table's among them
             if not others or (links and _question_names(words, table, others)):
                 continue
             join.pop()
@@ -1021,30 +1023,3 @@ def impossible_extremes(tree: exp.Expression) -> exp.Expression:
             opposite = exp.GT if isinstance(comparison, exp.LT) else exp.LT
             comparison.replace(opposite(this=comparison.this.copy(), expression=comparison.expression.copy()))
     return tree
-
-
-def grouped_ties_by_key(tree: exp.Expression) -> exp.Expression:
-    """A grouped ranking (``GROUP BY x ORDER BY count(*)``) breaks its ties by the group key, ascending.
-
-    DuckDB returns tied groups in whatever order its threads finish, so the same question would list them
-    differently from run to run (and a ``LIMIT`` would pick a different one); SQLite, like most readers'
-    expectation, lists groups by their key.
-    """
-    if not isinstance(tree, exp.Select):
-        return tree
-    group, order = tree.args.get("group"), tree.args.get("order")
-    if group is None or order is None or not group.expressions:
-        return tree
-    ordered = {o.this.sql() for o in order.expressions}
-    shown = {e.alias_or_name: e.unalias().sql() for e in tree.expressions}
-    ordered |= {shown.get(name, name) for name in ordered}
-    extra = [key for key in group.expressions if key.sql() not in ordered]
-    if not extra:
-        return tree
-    repaired = tree.copy()
-    repaired.set(
-        "order",
-        exp.Order(expressions=[*(o.copy() for o in order.expressions),
-                               *(exp.Ordered(this=key.copy(), desc=False, nulls_first=True) for key in extra)]),
-    )  # fmt: skip
-    return repaired
