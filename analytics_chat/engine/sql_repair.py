@@ -457,8 +457,6 @@ def prune_unused_joins(tree: exp.Expression, linked: LinkedSchema, question: str
             others = [t for a, t in tables.items() if a != alias]
             # An ON that reads only the joined table links it to nothing: named or not, it only repeats rows.
             links = any(c.table != alias for c in condition.find_all(exp.Column))
-            if links and any(select.find_all(exp.Count)):
-                continue  # what a count counts is the joined rows, this table's among them
             if not others or (links and _question_names(words, table, others)):
                 continue
             join.pop()
