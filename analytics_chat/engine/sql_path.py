@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -163,6 +163,28 @@ def repair_misplaced_columns(tree: exp.Expression, linked: LinkedSchema) -> exp.
     return tree
 
 
+# On the qualified draft (every column alias.column), in this order: the repairs that need to know each
+# table. Each takes a tree and returns it, a changed copy when it repairs something.
+QUALIFIED_REPAIRS: tuple[Callable[[exp.Expression, LinkedSchema, str], exp.Expression], ...] = (
+    lambda tree, linked, question: repair_join_conditions(tree, linked),
+    lambda tree, linked, question: follow_declared_keys(tree, linked),
+    prune_unused_joins,
+    lambda tree, linked, question: cast_text_numbers(tree, linked),
+    lambda tree, linked, question: values_where_stored(tree, linked),
+    lambda tree, linked, question: set_operation_keys(tree, linked),
+    lambda tree, linked, question: align_membership_types(tree, linked),
+    lambda tree, linked, question: single_row_comparisons(tree),
+    lambda tree, linked, question: aggregates_to_having(tree),
+    lambda tree, linked, question: compared_aggregates_to_having(tree, question),
+    lambda tree, linked, question: impossible_extremes(tree),
+    lambda tree, linked, question: any_value_of_ungrouped(tree),
+    lambda tree, linked, question: show_group_columns(tree),
+    lambda tree, linked, question: unmatched_rows(tree),
+    lambda tree, linked, question: negated_membership(tree, question),
+    lambda tree, linked, question: distinct_joined_rows(tree),
+)
+
+
 def check_draft(text: str, linked: LinkedSchema, source: DataSource, question: str = "") -> str:
     """Checked DuckDB SQL for a draft, or DraftError with the exact problem; StageError if unanswerable."""
     cleaned = _FENCE.sub("", text.strip()).strip().rstrip(";").strip()
@@ -183,16 +205,9 @@ def check_draft(text: str, linked: LinkedSchema, source: DataSource, question: s
         raise DraftError("\n".join(misplaced))
     try:
         guarded = check_sql(tree.sql(dialect="duckdb"), allowed_tables=linked.scope.names())
-        # On the qualified query (every column alias.column): the repairs that need to know each table.
-        repaired = follow_declared_keys(repair_join_conditions(guarded.expression, linked), linked)
-        repaired = prune_unused_joins(repaired, linked, question)
-        repaired = set_operation_keys(
-            values_where_stored(cast_text_numbers(repaired, linked), linked), linked
-        )
-        repaired = aggregates_to_having(single_row_comparisons(align_membership_types(repaired, linked)))
-        repaired = impossible_extremes(compared_aggregates_to_having(repaired, question))
-        repaired = show_group_columns(any_value_of_ungrouped(repaired))
-        repaired = distinct_joined_rows(negated_membership(unmatched_rows(repaired), question))
+        repaired = guarded.expression
+        for repair in QUALIFIED_REPAIRS:
+            repaired = repair(repaired, linked, question)
         if repaired != guarded.expression:
             guarded = check_sql(repaired.sql(dialect="duckdb"), allowed_tables=linked.scope.names())
     except GuardError as error:

@@ -80,14 +80,21 @@ def _base_tables(scope: Scope, schema: SchemaView) -> dict[str, TableInfo]:
     return found
 
 
-def _direct_join(a: str, b: str, joins: list[Join]) -> tuple[str, str] | None:
-    """(column of a, column of b) of a declared key between tables a and b, if there is one."""
+def _declared_keys(a: str, b: str, joins: list[Join]) -> list[tuple[str, str]]:
+    """(column of a, column of b) of every declared key between tables a and b, in declaration order."""
+    keys = []
     for j in joins:
         if j.from_table.lower() == a.lower() and j.to_table.lower() == b.lower():
-            return j.from_column, j.to_column
+            keys.append((j.from_column, j.to_column))
         if j.to_table.lower() == a.lower() and j.from_table.lower() == b.lower():
-            return j.to_column, j.from_column
-    return None
+            keys.append((j.to_column, j.from_column))
+    return keys
+
+
+def _direct_join(a: str, b: str, joins: list[Join]) -> tuple[str, str] | None:
+    """(column of a, column of b) of a declared key between tables a and b, if there is one."""
+    keys = _declared_keys(a, b, joins)
+    return keys[0] if keys else None
 
 
 def _new_alias(select: exp.Select, table: TableInfo, taken: set[str]) -> str:
@@ -329,17 +336,6 @@ def repair_join_conditions(tree: exp.Expression, linked: LinkedSchema) -> exp.Ex
     return tree
 
 
-def _key_targets(column: str, table: str, other: str, joins: list[Join]) -> set[str]:
-    """The columns of ``other`` that a declared key pairs with ``table.column``."""
-    targets = set()
-    for j in joins:
-        if (j.from_table.lower(), j.from_column.lower(), j.to_table.lower()) == (table, column, other):
-            targets.add(j.to_column.lower())
-        if (j.to_table.lower(), j.to_column.lower(), j.from_table.lower()) == (table, column, other):
-            targets.add(j.from_column.lower())
-    return targets
-
-
 def follow_declared_keys(tree: exp.Expression, linked: LinkedSchema) -> exp.Expression:
     """``JOIN b ON a.x = b.y`` where a declared key pairs a.x with b.z, not b.y, becomes ``a.x = b.z``.
 
@@ -360,38 +356,25 @@ def follow_declared_keys(tree: exp.Expression, linked: LinkedSchema) -> exp.Expr
                     continue
                 if left.table == right.table or left.table not in tables or right.table not in tables:
                     continue
-                for this, that in ((left, right), (right, left)):
-                    targets = _key_targets(
-                        this.name.lower(), tables[this.table].name.lower(), tables[that.table].name.lower(),
-                        linked.scope.joins,
-                    )  # fmt: skip
+                keys = _declared_keys(tables[left.table].name, tables[right.table].name, linked.scope.joins)
+                for this, that, column_of in ((left, right, 0), (right, left, 1)):
+                    # The columns of that's table which a key pairs with this column.
+                    targets = {k[1 - column_of].lower(): k[1 - column_of] for k in keys
+                               if k[column_of].lower() == this.name.lower()}  # fmt: skip
                     if not targets:
                         continue
                     if that.name.lower() not in targets and len(targets) == 1:
-                        column = tables[that.table].column(targets.pop())
-                        that.set("this", exp.to_identifier(column.name if column else that.name))
+                        that.set("this", exp.to_identifier(next(iter(targets.values()))))
                     break
                 else:
-                    _pair_on_the_only_key(left, right, tables, linked.scope.joins)
+                    # No key speaks of either column. Two differently named columns (same names are a
+                    # deliberate pairing) between tables with one declared key: compare that key's columns
+                    # (``model_list.modelid = car_names.makeid`` pairs two ids).
+                    same_table = tables[left.table].name.lower() == tables[right.table].name.lower()
+                    if len(keys) == 1 and left.name.lower() != right.name.lower() and not same_table:
+                        left.set("this", exp.to_identifier(keys[0][0]))
+                        right.set("this", exp.to_identifier(keys[0][1]))
     return tree
-
-
-def _pair_on_the_only_key(
-    left: exp.Column, right: exp.Column, tables: dict[str, TableInfo], joins: list[Join]
-) -> None:
-    """Two differently named columns no key speaks of, between tables with exactly one declared key:
-    compare the key's columns instead (``model_list.modelid = car_names.makeid`` pairs two ids)."""
-    if left.name.lower() == right.name.lower():
-        return  # same-named columns are a deliberate pairing
-    a, b = tables[left.table].name.lower(), tables[right.table].name.lower()
-    keys = [
-        (j.from_column, j.to_column) if j.from_table.lower() == a else (j.to_column, j.from_column)
-        for j in joins
-        if {j.from_table.lower(), j.to_table.lower()} == {a, b} and a != b
-    ]
-    if len(keys) == 1:
-        left.set("this", exp.to_identifier(keys[0][0]))
-        right.set("this", exp.to_identifier(keys[0][1]))
 
 
 def _read_from_instead(scope: Scope, join: exp.Join, joined: str, alias: str, table: TableInfo) -> None:
@@ -447,12 +430,7 @@ def prune_unused_joins(tree: exp.Expression, linked: LinkedSchema, question: str
             condition = join.args.get("on")
             if table is None or condition is None or table.name.lower() in valued:
                 continue
-            if any(isinstance(node, exp.Literal) for node in condition.find_all(exp.Literal)):
-                continue  # the ON carries a filter
-            on_columns = {id(c) for c in condition.find_all(exp.Column)}
-            # This SELECT and its subqueries, not the other half of a set operation reusing the alias.
-            uses = [c for c in select.find_all(exp.Column) if c.table == alias and id(c) not in on_columns]
-            if uses or any(isinstance(s, exp.Star) for s in select.expressions):
+            if not _read_only_by(condition, alias, select):
                 continue
             others = [t for a, t in tables.items() if a != alias]
             # An ON that reads only the joined table links it to nothing: named or not, it only repeats rows.
@@ -462,6 +440,18 @@ def prune_unused_joins(tree: exp.Expression, linked: LinkedSchema, question: str
             join.pop()
         _prune_unused_from(select, tables, words, valued)
     return tree
+
+
+def _read_only_by(condition: exp.Expression, alias: str, select: exp.Select) -> bool:
+    """Is ``alias`` read by this filter-free ON condition and nowhere else in ``select`` (nor by ``*``)?
+
+    Uses are looked for in this SELECT and its subqueries, not in the other half of a set operation that
+    reuses the alias.
+    """
+    if any(condition.find_all(exp.Literal)) or any(isinstance(s, exp.Star) for s in select.expressions):
+        return False  # the ON carries a filter, or every column is shown
+    on_columns = {id(c) for c in condition.find_all(exp.Column)}
+    return not any(c.table == alias and id(c) not in on_columns for c in select.find_all(exp.Column))
 
 
 def _prune_unused_from(
@@ -482,12 +472,7 @@ def _prune_unused_from(
         return
     if first.args.get("kind") not in (None, "", "INNER") or first.side:
         return
-    if any(isinstance(node, exp.Literal) for node in condition.find_all(exp.Literal)):
-        return  # the ON carries a filter
-    on_columns = {id(c) for c in condition.find_all(exp.Column)}
-    if any(c.table == alias and id(c) not in on_columns for c in select.find_all(exp.Column)):
-        return
-    if any(isinstance(s, exp.Star) for s in select.expressions):
+    if not _read_only_by(condition, alias, select):
         return
     if any(select.find_all(exp.Count)):
         return  # what a count counts is the joined rows, the first table's among them
@@ -907,25 +892,37 @@ def negated_membership(tree: exp.Expression, question: str) -> exp.Expression:
     ]
     if tree.args.get("group") or not all(_only_columns_of(n, base) for n in shown):
         return tree
-    first_on = joins[0].args.get("on")
-    # The subquery takes the joins over; a later join that reaches back to the first table cannot move.
-    later_on = [j.args.get("on") for j in joins[1:]]
-    if first_on is None or any(on is None or not _only_columns_of_other(on, base) for on in later_on):
+    moved = _joins_as_members(base, joins)
+    if moved is None:
         return tree
-    key = [c for c in first_on.find_all(exp.Column) if c.table == base]
-    linked_key = [c for c in first_on.find_all(exp.Column) if c.table != base]
-    if len(key) != 1 or len(linked_key) != 1 or not isinstance(first_on, exp.EQ):
-        return tree
-    members = exp.select(linked_key[0].copy()).from_(joins[0].this.copy())
-    members.set("joins", [j.copy() for j in joins[1:]])
+    key, members = moved
     members = members.where(exp.EQ(this=negation.this.copy(), expression=negation.expression.copy()))
     repaired = tree.copy()
     if not wanted:
         repaired.set("joins", None)
     repaired.set(
-        "where", exp.Where(this=exp.and_(*[c.copy() for c in rest], exp.Not(this=key[0].isin(query=members))))
+        "where", exp.Where(this=exp.and_(*[c.copy() for c in rest], exp.Not(this=key.isin(query=members))))
     )
     return repaired
+
+
+def _joins_as_members(base: str, joins: list[exp.Join]) -> tuple[exp.Column, exp.Select] | None:
+    """The first table's join key and ``SELECT <its partner> FROM <the joined tables>``: the joins moved
+    into a subquery, for ``key [NOT] IN (...)``. None unless the first join is one ``base.k = other.j``
+    and no later join reaches back to the first table (it could not move)."""
+    first_on = joins[0].args.get("on")
+    later_on = [j.args.get("on") for j in joins[1:]]
+    if not isinstance(first_on, exp.EQ) or any(
+        on is None or not _only_columns_of_other(on, base) for on in later_on
+    ):
+        return None
+    key = [c for c in first_on.find_all(exp.Column) if c.table == base]
+    linked_key = [c for c in first_on.find_all(exp.Column) if c.table != base]
+    if len(key) != 1 or len(linked_key) != 1:
+        return None
+    members = exp.select(linked_key[0].copy()).from_(joins[0].this.copy())
+    members.set("joins", [j.copy() for j in joins[1:]] or None)
+    return key[0].copy(), members
 
 
 def _counts_zero(having: exp.Expression | None) -> bool:
@@ -957,21 +954,14 @@ def unmatched_rows(tree: exp.Expression) -> exp.Expression:
         _only_columns_of(n, base) for n in shown
     ):
         return tree
-    first_on = joins[0].args.get("on")
-    if not isinstance(first_on, exp.EQ) or any(
-        on is None or not _only_columns_of_other(on, base) for on in (j.args.get("on") for j in joins[1:])
-    ):
+    moved = _joins_as_members(base, joins)
+    if moved is None:
         return tree
-    key = [c for c in first_on.find_all(exp.Column) if c.table == base]
-    linked_key = [c for c in first_on.find_all(exp.Column) if c.table != base]
-    if len(key) != 1 or len(linked_key) != 1:
-        return tree
-    members = exp.select(linked_key[0].copy()).from_(joins[0].this.copy())
-    members.set("joins", [j.copy() for j in joins[1:]] or None)
+    key, members = moved
     repaired = tree.copy()
     for part in ("joins", "group", "having"):
         repaired.set(part, None)
-    unmatched = exp.Not(this=key[0].copy().isin(query=members))
+    unmatched = exp.Not(this=key.isin(query=members))
     repaired.set("where", exp.Where(this=exp.and_(where.this.copy(), unmatched) if where else unmatched))
     return repaired
 
