@@ -339,7 +339,7 @@ def repair_join_conditions(tree: exp.Expression, linked: LinkedSchema) -> exp.Ex
 def follow_declared_keys(tree: exp.Expression, linked: LinkedSchema) -> exp.Expression:
     """``JOIN b ON a.x = b.y`` where a declared key pairs a.x with b.z, not b.y, becomes ``a.x = b.z``.
 
-    E.g. a model name joined to the models' numeric id instead of their name column, which DuckDB
+    E.g. a product code joined to the products' numeric id instead of their code column, which DuckDB
     refuses (text against a number) or matches nothing. When no key speaks of either column, the one
     key declared between the two tables replaces the pair.
     """
@@ -369,7 +369,7 @@ def follow_declared_keys(tree: exp.Expression, linked: LinkedSchema) -> exp.Expr
                 else:
                     # No key speaks of either column. Two differently named columns (same names are a
                     # deliberate pairing) between tables with one declared key: compare that key's columns
-                    # (``model_list.modelid = car_names.makeid`` pairs two ids).
+                    # (``orders.order_id = customers.customer_id`` pairs two ids).
                     same_table = tables[left.table].name.lower() == tables[right.table].name.lower()
                     if len(keys) == 1 and left.name.lower() != right.name.lower() and not same_table:
                         left.set("this", exp.to_identifier(keys[0][0]))
@@ -717,7 +717,7 @@ def aggregates_to_having(tree: exp.Expression) -> exp.Expression:
 
 
 _COMPARATIVE = r"(?:less|fewer|shorter|smaller|lower|below|under|more|greater|larger|bigger|higher|longer|above|over|at least|at most)"
-# "where the average life expectancy is shorter than 72": the verb ties the comparison to the aggregate.
+# "regions whose average delivery time is longer than 3 days": the verb ties the comparison to the aggregate.
 _AGGREGATE_COMPARED = {
     exp.Avg: re.compile(
         rf"\b(?:average|mean)\b(?:\s+[\w-]+){{1,4}}?\s+(?:is|are|was|were)\s+(?:\w+\s+)?{_COMPARATIVE}\b",
@@ -733,7 +733,7 @@ def compared_aggregates_to_having(tree: exp.Expression, question: str) -> exp.Ex
     """``SELECT avg(x) ... WHERE x < 72 GROUP BY g`` for "groups whose average x is less than 72": the
     condition is on the aggregate the query shows, ``HAVING avg(x) < 72``.
 
-    Only when the question ties "average" (or "total") to a comparison with a verb ("is shorter than"),
+    Only when the question ties "average" (or "total") to a comparison with a verb ("is longer than"),
     since "the average age of students older than 20" compares rows, and the query groups and shows
     exactly one such aggregate of the compared column.
     """
@@ -857,8 +857,9 @@ def negated_membership(tree: exp.Expression, question: str) -> exp.Expression:
     with some other pet; the question means students with no cat, ``student.id NOT IN (SELECT pet.owner
     ... WHERE pet.kind = 'cat')``.
 
-    "Students who have a dog but not a cat": ``... WHERE pet.kind = 'dog' AND pet.kind <> 'cat'`` (the
-    ``<>`` says nothing beside the ``=``) keeps its joins for the dog and gets the same NOT IN for the cat.
+    "Customers who bought a lamp but not a desk": ``... WHERE product.kind = 'lamp' AND product.kind <>
+    'desk'`` (the ``<>`` says nothing beside the ``=``) keeps its joins for the lamp and gets the same NOT IN
+    for the desk.
 
     Only when the question says "not", "no", "without"..., the outermost SELECT shows and filters nothing
     but its first table (besides such an ``=``), and a single ``<>`` on a joined table compares it with a
