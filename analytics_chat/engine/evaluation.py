@@ -187,6 +187,29 @@ def baseline_answer(
     return state, (first_text[0] if first_text else None), None
 
 
+def floor_answer(
+    question: Question, generator: TextGenerator
+) -> tuple[AnswerState, float | None, str | None]:
+    """The floor: the pipeline's own SQL prompt read, then the gold SQL written token by token, with no
+    choosing, checking or running. No answer that this model writes itself can come sooner."""
+    from .linking import link_schema
+    from .prompts import sql_messages
+
+    state = AnswerState(message_uuid=str(uuid.uuid4()), ask=question.question, scope=Scope(question.source),
+                        model_name=generator.name)  # fmt: skip
+    replay = getattr(generator, "replay", None)
+    if replay is None or not question.gold_sql:
+        return state, None, "the floor needs a llama.cpp model and a gold query"
+    source = DataSource.objects.get(name=question.source)
+    result = replay(sql_messages(question.question, link_schema(question.question, source, None, [])),
+                    question.gold_sql)  # fmt: skip
+    state.add_usage(result)
+    state.timings_ms["sql"] = round(result.prompt_ms + result.generation_ms, 1)
+    state.path = "floor"
+    state.sql = question.gold_for_duckdb or question.gold_sql
+    return state, result.first_token_ms, None
+
+
 def _rows(source: DataSource, sql: str) -> tuple[list[tuple], list[str]]:
     result = run_query(source, sql, row_cap=SCORING_ROW_CAP)
     return [tuple(row) for row in result.rows], result.columns
@@ -241,8 +264,10 @@ def evaluate(
     db_dir: Path | None = None,
     options: GenerationOptions | None = None,
     baseline: bool = False,
+    floor: bool = False,
 ) -> Iterator[Outcome]:
-    """Answer and score each question in order, yielding as it goes (``baseline``: the plain approach).
+    """Answer and score each question in order, yielding as it goes (``baseline``: the plain approach;
+    ``floor``: the time the model takes to write the gold SQL alone, see ``floor_answer``).
 
     Like a worker, which reads a source's prompt prefixes when it starts, the pipeline warms them before
     the first question on each source; that time is not in any question's latency (``warm_up_ms``).
@@ -269,11 +294,16 @@ def evaluate(
         started = time.perf_counter()
         if baseline:
             state, first_token_ms, error = baseline_answer(question, generator)
+        elif floor:
+            state, first_token_ms, error = floor_answer(question, generator)
         else:
             state, first_token_ms, error = answer_question(question, generator, history, options)
         latency_ms = (time.perf_counter() - started) * 1000
         answered[question.id] = (question, state)
-        correct, verdict, detail = score(question, state, error, db_dir)
+        if floor:  # nothing to score: the gold query was replayed, not written
+            correct, verdict, detail = error is None, ("replayed" if error is None else "failed"), error
+        else:
+            correct, verdict, detail = score(question, state, error, db_dir)
         yield Outcome(
             id=question.id,
             question=question.question,

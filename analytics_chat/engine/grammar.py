@@ -1,8 +1,10 @@
 """A GBNF grammar for the DuckDB SELECT subset the model may write, naming only real tables and columns.
 
 Expressions are written without left recursion (``a (op a)*``) because llama.cpp's grammar engine
-cannot handle it. Keywords accept upper or lower case; identifiers are exactly as stored, double-quoted
-when DuckDB needs it ("SHOW", "Unit Price"), optionally quoted otherwise.
+cannot handle it. Keywords accept upper or lower case. Identifiers are double-quoted, exactly as stored, when DuckDB needs
+it ("SHOW", "Unit Price"); otherwise they may be bare in any case, as DuckDB reads them (``petid`` for
+``PetID``): held to the stored case, a model that began ``pet`` for ``PetID`` could only go on to
+``pet_age``.
 
 ``table.column`` can only name that table's own columns. Table aliases are short (``T1``, ``s``, ``sc``):
 a model trained on Spider-style SQL reaches for them, and forbidding them pushes it down odd paths (``T``
@@ -147,13 +149,20 @@ def quote_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"' if needs_quotes(name) else name
 
 
+def _any_case(name: str) -> str:
+    """A bare name in any mix of case (``[pP] [eE] [tT] "_" ...``): DuckDB reads ``petid`` as ``PetID``."""
+    return " ".join(
+        f"[{char.lower()}{char.upper()}]" if char.lower() != char.upper() else _literal(char) for char in name
+    )
+
+
 def _name_alternatives(names: Sequence[str]) -> str:
     options: list[str] = []
     for name in sorted(set(names), key=lambda n: (-len(n), n)):
         quoted = '"' + name.replace('"', '""') + '"'
         options.append(_literal(quoted))
         if not needs_quotes(name):
-            options.append(_literal(name))
+            options.append(f"({_any_case(name)})")
     return " | ".join(options)
 
 

@@ -31,6 +31,28 @@ def _schema(domain: str, tables: int) -> str:
     return f"You write DuckDB SQL for the {domain} database. Answer with one SQL query.\n{ddl}"
 
 
+def _batch_decode_ms(
+    llama, sizes: tuple[int, ...] = (1, 2, 4, 8, 16, 32), repeats: int = 5
+) -> dict[int, float]:
+    """Median time of one ``llama_decode`` of k tokens with logits at every position, after the prompt in
+    the cache: what checking k drafted tokens at once would cost (speculative or prompt-lookup decoding)."""
+    import statistics
+
+    base = llama.n_tokens
+    token = int(llama.input_ids[base - 1])  # any token: the content does not change the cost
+    costs = {}
+    for size in sizes:
+        times = []
+        for _ in range(repeats):
+            llama._batch.set_batch(batch=[token] * size, n_past=base, logits_all=True)
+            started = time.perf_counter()
+            llama._ctx.decode(llama._batch)
+            times.append((time.perf_counter() - started) * 1000)
+            llama._ctx.kv_cache_seq_rm(-1, base, -1)
+        costs[size] = round(statistics.median(times), 1)
+    return costs
+
+
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "analytics_chat.settings")
     import django
@@ -103,9 +125,12 @@ def main() -> None:
         "switch_back_prompt_ms": switched.prompt_ms,
         "switch_back_cached": switched.cached_prompt_tokens,
     }
+    report["batch_decode_ms"] = _batch_decode_ms(generator._llama)
     report["rss_mib"] = _rss_mib()
     report["load_average"] = os.getloadavg()
     print(json.dumps(report, indent=2))
+    print("\ntokens in one decode | " + " | ".join(str(k) for k in report["batch_decode_ms"]))
+    print("ms                   | " + " | ".join(str(v) for v in report["batch_decode_ms"].values()))
 
 
 if __name__ == "__main__":

@@ -253,6 +253,27 @@ class LlamaGenerator:
                 self._cancel = None
                 self._interrupt = None
 
+    def replay(self, messages: list[dict[str, str]], text: str) -> GenerationResult:
+        """Time the model writing ``text`` as its answer, without choosing it: the prompt is read as in
+        ``complete`` (saved prefixes reused), then each token of ``text`` is decoded alone, as sampling
+        would decode it. No answer that ends in this text can come sooner (``evaluate --floor``).
+        """
+        with self._lock:
+            started = time.perf_counter()
+            prompt, prefix_len = self._render(messages)
+            if len(prompt) >= self.context_size:
+                raise PromptTooLong(len(prompt), self.context_size)
+            result = GenerationResult(text=text, finish_reason="stop", prompt_tokens=len(prompt))
+            result.cached_prompt_tokens = self._reuse_prefix(prompt, prefix_len)
+            self._eval_prompt(prompt, prefix_len)
+            result.prompt_ms = result.first_token_ms = _ms_since(started)
+            writing_started = time.perf_counter()
+            for token in self._tokenize(text, special=False):
+                self._eval([token])
+                result.completion_tokens += 1
+            result.generation_ms = _ms_since(writing_started)
+            return result
+
     def forget_prompts(self) -> None:
         """Drop every evaluated prompt (KV cache and saved prefixes): the next call reads all of its prompt.
 
@@ -284,14 +305,9 @@ class LlamaGenerator:
         jump_forward: bool = False,
     ) -> GenerationResult:
         started = time.perf_counter()
-        segments = self.chat_format.render(
-            messages, lambda text, special: self._tokenize(text, special=special)
-        )
-        prompt = [token for segment in segments for token in segment]
+        prompt, prefix_len = self._render(messages)
         if len(prompt) >= self.context_size:
             raise PromptTooLong(len(prompt), self.context_size)
-        # The first message is the reusable prefix when something follows it.
-        prefix_len = len(segments[0]) if len(messages) > 1 else 0
         sampler = self._sampler(
             opts, grammar, jump_forward
         )  # before any evaluation: a bad grammar fails fast
@@ -310,6 +326,15 @@ class LlamaGenerator:
         finally:
             sampler.close()
         return result
+
+    def _render(self, messages: list[dict[str, str]]) -> tuple[list[int], int]:
+        """The prompt's tokens, and how many of them are the reusable prefix."""
+        segments = self.chat_format.render(
+            messages, lambda text, special: self._tokenize(text, special=special)
+        )
+        # The first message is the reusable prefix when something follows it.
+        prefix_len = len(segments[0]) if len(messages) > 1 else 0
+        return [token for segment in segments for token in segment], prefix_len
 
     def _reuse_prefix(self, prompt: list[int], prefix_len: int) -> int:
         """Keep what the KV cache already holds of this prompt (restoring a saved prefix if better)."""

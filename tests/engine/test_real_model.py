@@ -6,6 +6,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
+from analytics_chat.engine.evaluation import Question, floor_answer
 from analytics_chat.engine.grammar import build_sql_grammar
 from analytics_chat.engine.linking import link_schema
 from analytics_chat.engine.prompts import sql_messages
@@ -38,6 +39,19 @@ def test_real_model_answers_a_simple_question(shop, small_model):
     )
     assert run_query(shop, draft.sql).rows == [[2]]
     assert draft.generations[0].completion_tokens > 0
+
+
+def test_floor_replays_the_gold_query_after_the_pipelines_own_prompt(shop, small_model):
+    gold = "SELECT count(*) FROM customers WHERE country = 'France'"
+    question = Question(
+        id="f1", question="How many customers are from France?", gold_sql=gold, source=shop.name
+    )
+    state, first_token_ms, error = floor_answer(question, small_model)
+    assert error is None and state.path == "floor" and state.sql == gold
+    assert state.usage["completion_tokens"] == small_model.count_tokens(gold)
+    # the prompt is the SQL path's own: its schema prefix is there to be read
+    assert state.usage["prompt_tokens"] > 5 * state.usage["completion_tokens"]
+    assert 0 < first_token_ms < state.timings_ms["sql"]
 
 
 def test_constrained_output_names_only_real_tables_and_columns(shop, small_model):

@@ -46,7 +46,7 @@ def test_good_draft_is_qualified_and_runs(shop):
     assert "customers.name" in draft.sql and "customers.country" in draft.sql
     assert rows(shop, draft.sql) == [("Luc Petit",), ("Marie Curie",)]
     grammar = generator.calls[0]["grammar"]
-    assert '"customers"' in grammar and '"\\"Show Time\\""' in grammar  # built from the real catalog
+    assert '"\\"customers\\""' in grammar and '"\\"Show Time\\""' in grammar  # built from the real catalog
 
 
 def test_failing_draft_gets_exactly_one_correction_that_sees_the_error(shop):

@@ -4,7 +4,7 @@ import json
 from io import StringIO
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from analytics_chat.llm import registry
 from analytics_chat.models import LLMModel
@@ -72,6 +72,24 @@ def test_baseline_mode_uses_one_plain_prompt(scripted_demo, tmp_path):
     assert report["baseline"] is True
     assert [q["path"] for q in report["questions"]] == ["baseline", "baseline"]
     assert [q["verdict"] for q in report["questions"]] == ["correct", "wrong_result"]
+
+
+def test_floor_mode_needs_a_model_that_can_replay_and_reports_no_accuracy(scripted_demo, tmp_path):
+    out = tmp_path / "floor.json"
+    printed = StringIO()
+    call_command("evaluate", questions=scripted_demo, source="demo", model="scripted-eval", out=out, floor=True,
+                 ids="q1", stdout=printed)  # fmt: skip
+    report = json.loads(out.read_text())
+    assert report["floor"] is True
+    [answer] = report["questions"]
+    assert answer["verdict"] == "failed" and "llama.cpp" in answer["error"]
+    assert "execution accuracy" not in printed.getvalue()
+
+
+def test_evaluate_refuses_baseline_and_floor_together(scripted_demo):
+    with pytest.raises(CommandError):
+        call_command("evaluate", "--baseline", "--floor", questions=scripted_demo, source="demo",
+                     model="scripted-eval", stdout=StringIO())  # fmt: skip
 
 
 def test_benchmark_reports_both_approaches(scripted_demo, tmp_path):

@@ -109,3 +109,17 @@ def test_abort_while_reading_a_long_prompt_and_context_still_works(generator):
         options=GenerationOptions(temperature=0.0, max_tokens=8),
     )
     assert "7" in after.text
+
+
+def test_replay_reads_the_prompt_like_complete_and_writes_every_token_of_the_text(generator):
+    """The floor `evaluate --floor` measures: the saved prefix is reused, then one decode per token."""
+    system = schema_prompt("orchard")
+    answer = "SELECT region, count(*) FROM orchard_1 GROUP BY region"
+    generator.complete(ask(system, "How many rows are there?"), options=SHORT)  # reads the prefix once
+    replayed = generator.replay(ask(system, "Count rows per region."), answer)
+    assert replayed.cached_prompt_tokens > 0.8 * generator.count_tokens(system)
+    assert replayed.completion_tokens == generator.count_tokens(answer)
+    assert replayed.text == answer and replayed.generation_ms > 0
+    # The cache now holds prompt and answer: the same question continues from the replayed tokens.
+    follow = generator.complete(ask(system, "Count rows per region."), options=SHORT)
+    assert follow.prompt_tokens - follow.cached_prompt_tokens <= 1

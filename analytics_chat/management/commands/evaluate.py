@@ -40,12 +40,20 @@ class Command(BaseCommand):
         )
         parser.add_argument("--limit", type=int, help="only the first N questions")
         parser.add_argument("--ids", help="only these ids (comma-separated)")
-        parser.add_argument(
+        approach = parser.add_mutually_exclusive_group()
+        approach.add_argument(
             "--baseline", action="store_true",
             help="answer with the plain approach instead: full schema DDL, no grammar, no prefix reuse",
         )  # fmt: skip
+        approach.add_argument(
+            "--floor", action="store_true",
+            help="time only the model reading the pipeline's prompt and writing the gold SQL token by token: "
+            "the least any answer written by this model can take (accuracy is not measured)",
+        )  # fmt: skip
 
-    def handle(self, *args, questions: Path, source, model, out, db_dir, limit, ids, baseline, **options):
+    def handle(
+        self, *args, questions: Path, source, model, out, db_dir, limit, ids, baseline, floor, **options
+    ):
         console = Console(file=self.stdout._out, force_terminal=None)
         if not questions.exists():
             raise CommandError(f"no such file: {questions}")
@@ -70,7 +78,7 @@ class Command(BaseCommand):
             TextColumn("{task.fields[stats]}"), console=console,
         ) as progress:  # fmt: skip
             task = progress.add_task("questions", total=len(items), stats="")
-            for outcome in evaluate(items, generator, db_dir, baseline=baseline):
+            for outcome in evaluate(items, generator, db_dir, baseline=baseline, floor=floor):
                 outcomes.append(outcome)
                 stats = summary(outcomes)
                 if not console.is_terminal:  # a log file gets one line per question instead of a bar
@@ -96,12 +104,14 @@ class Command(BaseCommand):
         if wrong.row_count:
             console.print(wrong)
 
-        table = Table(title=f"{questions.name} on {generator.name}" + (" (baseline)" if baseline else ""))
+        approach = " (baseline)" if baseline else " (floor: the gold SQL replayed)" if floor else ""
+        table = Table(title=f"{questions.name} on {generator.name}{approach}")
         table.add_column("measure")
         table.add_column("value", justify="right")
-        table.add_row(
-            "execution accuracy", f"{stats['accuracy']:.1%} ({stats['correct']}/{stats['questions']})"
-        )
+        if not floor:
+            table.add_row(
+                "execution accuracy", f"{stats['accuracy']:.1%} ({stats['correct']}/{stats['questions']})"
+            )
         table.add_row("latency p50 / p95", f"{_ms(stats['latency_p50_ms'])} / {_ms(stats['latency_p95_ms'])}")
         table.add_row("first streamed token p50", _ms(stats["first_token_p50_ms"]))
         table.add_row("prompt tokens per question (mean)", f"{stats['prompt_tokens_mean']:.0f}")
@@ -122,6 +132,7 @@ class Command(BaseCommand):
                 questions_file=str(questions),
                 model=generator.name,
                 baseline=baseline,
+                floor=floor,
                 machine=platform.platform(),
             )
             out.write_text(json.dumps(document, indent=2, default=str))
