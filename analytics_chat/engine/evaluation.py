@@ -190,8 +190,8 @@ def baseline_answer(
 def floor_answer(
     question: Question, generator: TextGenerator
 ) -> tuple[AnswerState, float | None, str | None]:
-    """The floor: the pipeline's own SQL prompt read, then the gold SQL written token by token, with no
-    choosing, checking or running. No answer that this model writes itself can come sooner."""
+    """The floor: the pipeline's own SQL prompt read, then the gold SQL decoded one token at a time, with
+    no choosing, checking or running. No answer this model writes a token per decode can come sooner."""
     from .linking import link_schema
     from .prompts import sql_messages
 

@@ -1,10 +1,10 @@
 """A GBNF grammar for the DuckDB SELECT subset the model may write, naming only real tables and columns.
 
 Expressions are written without left recursion (``a (op a)*``) because llama.cpp's grammar engine
-cannot handle it. Keywords accept upper or lower case. Identifiers are double-quoted, exactly as stored, when DuckDB needs
-it ("SHOW", "Unit Price"); otherwise they may be bare in any case, as DuckDB reads them (``petid`` for
-``PetID``): held to the stored case, a model that began ``pet`` for ``PetID`` could only go on to
-``pet_age``.
+cannot handle it. Keywords accept upper or lower case. Identifiers are double-quoted, exactly as
+stored, when DuckDB needs it ("SHOW", "Unit Price"); otherwise they may be bare in any case, as DuckDB
+reads them (``petid`` for ``PetID``): held to the stored case, a model that began ``pet`` for ``PetID``
+could only go on to ``pet_age``.
 
 ``table.column`` can only name that table's own columns. Table aliases are short (``T1``, ``s``, ``sc``):
 a model trained on Spider-style SQL reaches for them, and forbidding them pushes it down odd paths (``T``

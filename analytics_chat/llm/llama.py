@@ -256,7 +256,7 @@ class LlamaGenerator:
     def replay(self, messages: list[dict[str, str]], text: str) -> GenerationResult:
         """Time the model writing ``text`` as its answer, without choosing it: the prompt is read as in
         ``complete`` (saved prefixes reused), then each token of ``text`` is decoded alone, as sampling
-        would decode it. No answer that ends in this text can come sooner (``evaluate --floor``).
+        would decode it: the floor of writing this text one token per decode (``evaluate --floor``).
         """
         with self._lock:
             started = time.perf_counter()

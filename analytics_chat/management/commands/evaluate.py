@@ -47,8 +47,8 @@ class Command(BaseCommand):
         )  # fmt: skip
         approach.add_argument(
             "--floor", action="store_true",
-            help="time only the model reading the pipeline's prompt and writing the gold SQL token by token: "
-            "the least any answer written by this model can take (accuracy is not measured)",
+            help="time only the model reading the pipeline's prompt and decoding the gold SQL one token at a "
+            "time: the least an answer written a token per decode can take (accuracy is not measured)",
         )  # fmt: skip
 
     def handle(
