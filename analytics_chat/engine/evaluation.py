@@ -200,9 +200,8 @@ def floor_answer(
     replay = getattr(generator, "replay", None)
     if replay is None or not question.gold_sql:
         return state, None, "the floor needs a llama.cpp model and a gold query"
-    source = DataSource.objects.get(name=question.source)
-    result = replay(sql_messages(question.question, link_schema(question.question, source, None, [])),
-                    question.gold_sql)  # fmt: skip
+    linked = link_schema(question.question, question.source, None, [])
+    result = replay(sql_messages(question.question, linked), question.gold_sql)
     state.add_usage(result)
     state.timings_ms["sql"] = round(result.prompt_ms + result.generation_ms, 1)
     state.path = "floor"

@@ -261,8 +261,6 @@ class LlamaGenerator:
         with self._lock:
             started = time.perf_counter()
             prompt, prefix_len = self._render(messages)
-            if len(prompt) >= self.context_size:
-                raise PromptTooLong(len(prompt), self.context_size)
             result = GenerationResult(text=text, finish_reason="stop", prompt_tokens=len(prompt))
             result.cached_prompt_tokens = self._reuse_prefix(prompt, prefix_len)
             self._eval_prompt(prompt, prefix_len)
@@ -306,8 +304,6 @@ class LlamaGenerator:
     ) -> GenerationResult:
         started = time.perf_counter()
         prompt, prefix_len = self._render(messages)
-        if len(prompt) >= self.context_size:
-            raise PromptTooLong(len(prompt), self.context_size)
         sampler = self._sampler(
             opts, grammar, jump_forward
         )  # before any evaluation: a bad grammar fails fast
@@ -328,13 +324,16 @@ class LlamaGenerator:
         return result
 
     def _render(self, messages: list[dict[str, str]]) -> tuple[list[int], int]:
-        """The prompt's tokens, and how many of them are the reusable prefix."""
+        """The prompt's tokens, and how many of them are the reusable prefix; PromptTooLong if it leaves
+        no room in the context."""
         segments = self.chat_format.render(
             messages, lambda text, special: self._tokenize(text, special=special)
         )
+        prompt = [token for segment in segments for token in segment]
+        if len(prompt) >= self.context_size:
+            raise PromptTooLong(len(prompt), self.context_size)
         # The first message is the reusable prefix when something follows it.
-        prefix_len = len(segments[0]) if len(messages) > 1 else 0
-        return [token for segment in segments for token in segment], prefix_len
+        return prompt, (len(segments[0]) if len(messages) > 1 else 0)
 
     def _reuse_prefix(self, prompt: list[int], prefix_len: int) -> int:
         """Keep what the KV cache already holds of this prompt (restoring a saved prefix if better)."""
