@@ -7,9 +7,12 @@ import re
 from typing import Any
 
 from analytics_chat.models import ChatMessage
-from analytics_chat.pipeline.state import AnswerState, StageContext
+from analytics_chat.pipeline import state as S
+from analytics_chat.pipeline.state import AnswerState, StageContext, StageError
 from catalog.models import DataSource
 
+from .accounting import describe_missing, question_facts, unaccounted
+from .linking import load_scope
 from .semantic_path import plan_semantic_query
 from .sql_path import write_sql
 
@@ -84,12 +87,32 @@ def _semantic_layer_fits(state: AnswerState) -> bool:
 
 
 def plan_query(state: AnswerState, ctx: StageContext, source: DataSource) -> None:
-    """Fill state.sql (checked DuckDB SQL), state.path, state.semantic_query and the SQL attempts."""
+    """Fill state.sql (checked DuckDB SQL), state.path, state.semantic_query and the SQL attempts.
+
+    Every plan must account for what the question states (``accounting``): a semantic plan that leaves
+    something out gives way to the SQL path, and a question no SQL accounts for is refused with the
+    reason (intent ``unanswerable``, no SQL run) rather than answered as another question.
+    """
+    try:
+        _plan(state, ctx, source)
+    except StageError as error:
+        if error.code != "cannot_answer":
+            raise
+        state.intent = S.UNANSWERABLE
+        state.refusal = error.message
+        state.sql = None
+        state.semantic_query = None
+
+
+def _plan(state: AnswerState, ctx: StageContext, source: DataSource) -> None:
     tables = state.scope.tables or None
     examples = liked_examples(state, source)
     history = state.history
     if history:
         state.is_new = False
+    schema = load_scope(source, tables)
+    facts = question_facts(state.ask, schema)
+    state.facts = [fact.describe() for fact in facts]
 
     if _semantic_layer_fits(state):
         semantic_examples: list[tuple[str, dict[str, Any]]] = [
@@ -99,22 +122,29 @@ def plan_query(state: AnswerState, ctx: StageContext, source: DataSource) -> Non
             state.ask, source, tables, history, ctx.generator, state.options, ctx.cancel,
             candidate_metrics=state.matched_metrics, examples=semantic_examples, on_text=ctx.emit_text,
         )  # fmt: skip
-        if plan is not None:
+        missing = unaccounted(facts, plan.sql, schema) if plan is not None else []
+        if plan is not None and not missing:
             state.add_usage(plan.generation)
             state.path = "semantic"
             state.semantic_query = plan.query
             state.sql = plan.sql
             return
-        state.sql_attempts.append(
-            {"path": "semantic", "error": "the semantic layer could not express the question"}
-        )
+        if plan is not None:
+            state.add_usage(plan.generation)
+            state.sql_attempts.append(
+                {"path": "semantic", "sql": plan.sql, "error": f"leaves out {describe_missing(missing)}"}
+            )
+        else:
+            state.sql_attempts.append(
+                {"path": "semantic", "error": "the semantic layer could not express the question"}
+            )
 
     sql_examples = [(m.ask, m.response_data["sql"]) for m in examples if (m.response_data or {}).get("sql")]
     state.path = "sql"
     try:
         draft = write_sql(
             state.ask, source, tables, history, ctx.generator, state.options, ctx.cancel,
-            on_text=ctx.emit_text, examples=sql_examples,
+            on_text=ctx.emit_text, examples=sql_examples, facts=facts,
         )  # fmt: skip
     except Exception as exc:
         # the attempts of a failed draft travel with the error into error_info

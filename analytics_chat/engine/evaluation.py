@@ -26,7 +26,15 @@ import sqlglot
 from analytics_chat.llm.base import CancelToken, GenerationAborted, GenerationOptions, TextGenerator
 from analytics_chat.pipeline.runner import run_stages
 from analytics_chat.pipeline.stages import STAGES
-from analytics_chat.pipeline.state import AnswerState, Scope, StageContext, StageError, Turn
+from analytics_chat.pipeline.state import (
+    DATA,
+    UNANSWERABLE,
+    AnswerState,
+    Scope,
+    StageContext,
+    StageError,
+    Turn,
+)
 from catalog.execution import QueryError, run_query
 from catalog.models import DataSource
 from catalog.sync import import_source
@@ -220,15 +228,35 @@ def _sqlite_rows(path: Path, sql: str) -> tuple[list[tuple], list[str]]:
         return [tuple(r) for r in cursor.fetchall()], [d[0] for d in cursor.description]
 
 
+CANNOT_ANSWER = "cannot_answer"
+# Wrong answers that look like answers: a result for another question, or a query where none was asked for.
+SILENT_VERDICTS = frozenset(["wrong_result", "answered_unanswerable", "query_instead"])
+
+
+def refused(state: AnswerState, error: str | None) -> bool:
+    """The answer says the data cannot answer the question, and runs no SQL."""
+    said_so = state.intent == UNANSWERABLE or (error or "").startswith(CANNOT_ANSWER)
+    return said_so and not state.data
+
+
 def score(
     question: Question, state: AnswerState, error: str | None, db_dir: Path | None
 ) -> tuple[bool, str, str | None]:
     """(correct, verdict, error) for one answered question."""
-    placeholders_ok = all("{" + name + "}" in state.response for name in question.expects)
+    placeholders = [name for name in question.expects if name != CANNOT_ANSWER]
+    placeholders_ok = all("{" + name + "}" in state.response for name in placeholders)
+    if CANNOT_ANSWER in question.expects:
+        if refused(state, error):
+            return True, "correct", None
+        return False, ("answered_unanswerable" if state.sql else "failed"), error
     if question.gold_sql is None:
+        if state.sql and state.intent == DATA:
+            return False, "query_instead", error  # a catalog or definition question answered with a query
         if error:
             return False, "failed", error
         return placeholders_ok, "correct" if placeholders_ok else "missing_placeholders", None
+    if refused(state, error):
+        return False, "refused", state.refusal or error
     if not state.sql:
         return False, ("failed" if error else "no_sql"), error
     source = DataSource.objects.get(name=question.source)
@@ -333,9 +361,13 @@ def summary(outcomes: list[Outcome]) -> dict[str, Any]:
     latencies = [o.latency_ms for o in outcomes]
     first_tokens = [o.first_token_ms for o in outcomes if o.first_token_ms is not None]
     count = len(outcomes)
+    wrong = [o for o in outcomes if not o.correct]
     return {
         "questions": count,
         "correct": sum(o.correct for o in outcomes),
+        "wrong": len(wrong),
+        "silent_wrong": sum(o.verdict in SILENT_VERDICTS for o in wrong),
+        "refused_wrongly": sum(o.verdict == "refused" for o in wrong),
         "accuracy": (sum(o.correct for o in outcomes) / count) if count else 0.0,
         "latency_p50_ms": percentile(latencies, 0.5),
         "latency_p95_ms": percentile(latencies, 0.95),

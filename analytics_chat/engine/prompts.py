@@ -179,6 +179,8 @@ def sql_messages(
 
 
 QUERY_FAILED = "The query failed:"
+# A query that runs but leaves out a number, a name, a period or the aggregate the question states.
+INCOMPLETE = "The query does not answer the whole question."
 # A query that runs but finds nothing usually compares with a misspelt value or joins on the wrong keys.
 NO_ROWS = "The query ran but returned no rows, and the question expects some."
 NO_ROWS_HINT = (

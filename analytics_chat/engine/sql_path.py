@@ -18,10 +18,12 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.optimizer.scope import traverse_scope
 
+from analytics_chat.engine.accounting import Fact, describe_missing, unaccounted
 from analytics_chat.engine.grammar import build_sql_grammar
 from analytics_chat.engine.linking import LinkedSchema, link_schema
 from analytics_chat.engine.prompts import (
     CANNOT_ANSWER,
+    INCOMPLETE,
     NO_ROWS,
     NO_ROWS_HINT,
     Correction,
@@ -51,6 +53,7 @@ from analytics_chat.engine.sql_repair import (
 )
 from analytics_chat.llm.base import (
     CancelToken,
+    GenerationAborted,
     GenerationOptions,
     GenerationResult,
     TextCallback,
@@ -240,6 +243,16 @@ def _generation_options(options: GenerationOptions | None) -> GenerationOptions:
     )
 
 
+def refuse(missing: Sequence[Fact], linked: LinkedSchema) -> StageError:
+    """The honest end of a question no query could express whole: say what is left out, run nothing."""
+    return StageError(
+        "cannot_answer",
+        f"I could not write a query that accounts for {describe_missing(missing)} in the question.",
+        missing=[fact.describe() for fact in missing],
+        tables=[t.name for t in linked.scope.tables],
+    )
+
+
 def write_sql(
     question: str,
     source: DataSource | str,
@@ -250,12 +263,15 @@ def write_sql(
     cancel: CancelToken | None,
     on_text: TextCallback | None = None,
     examples: Sequence[tuple[str, str]] = (),
+    facts: Sequence[Fact] = (),
 ) -> SqlDraft:
     """Write checked DuckDB SQL for the question, with at most one correction round: for a draft that
-    fails its checks, or else for one that runs but finds no rows (kept if the rewrite finds none either).
+    fails its checks, or leaves out something the question states (``facts``), or else for one that runs
+    but finds no rows (kept if the rewrite finds none either).
 
-    Raises StageError("cannot_answer") when the model says the data cannot answer, and
-    StageError("invalid_sql") when the corrected draft still fails (details carry both attempts).
+    Raises StageError("cannot_answer") when the model says the data cannot answer or no draft accounts
+    for every fact, and StageError("invalid_sql") when the corrected draft still fails (details carry
+    both attempts).
     """
     data_source = _resolve_source(source)
     try:
@@ -269,38 +285,56 @@ def write_sql(
 
     result = generator.complete(messages, options=options, grammar=grammar, on_text=on_text, cancel=cancel)
     draft.generations.append(result)
+    missing: list[Fact] = []
     try:
         draft.sql = check_draft(result.text, linked, data_source, question)
     except DraftError as error:
         draft.attempts.append({"sql": result.text, "error": str(error)})
         correction = Correction(result.text, str(error))
     else:
-        if finds_rows(data_source, draft.sql):
+        missing = unaccounted(facts, draft.sql, linked.scope)
+        if missing:
+            draft.attempts.append({"sql": draft.sql, "error": f"leaves out {describe_missing(missing)}"})
+            correction = Correction(
+                result.text, f"It leaves out {describe_missing(missing)}.", problem=INCOMPLETE
+            )
+        elif finds_rows(data_source, draft.sql):
             return draft
-        # The correction round is unused: spend it on a query that finds nothing, keeping this draft
-        # unless the rewrite runs and finds rows (some questions rightly have an empty answer).
-        correction = Correction(result.text, NO_ROWS_HINT, problem=NO_ROWS)
+        else:
+            # The correction round is unused: spend it on a query that finds nothing, keeping this draft
+            # unless the rewrite runs and finds rows (some questions rightly have an empty answer).
+            correction = Correction(result.text, NO_ROWS_HINT, problem=NO_ROWS)
 
     retry = correction_messages(messages, question, linked, correction)
     if on_text is not None:
         on_text("\n")
     # Same grammar: forbidding aliases here (table_aliases=False) was measured to push the 1.5B model
     # from "T1." into "TRUE ..." junk that runs; the error text names the right table instead.
+    if cancel is not None and cancel.cancelled:
+        raise GenerationAborted()
     result = generator.complete(retry, options=options, grammar=grammar, on_text=on_text, cancel=cancel)
     draft.generations.append(result)
     try:
         rewritten = check_draft(result.text, linked, data_source, question)
     except (DraftError, StageError) as error:
+        if missing:
+            raise refuse(missing, linked) from error
         if draft.sql:
             return draft  # the first draft ran: a failed or refused rewrite does not undo it
         if isinstance(error, StageError):
             raise
         draft.attempts.append({"sql": result.text, "error": str(error)})
     else:
-        if draft.sql and finds_rows(data_source, rewritten):
-            draft.attempts.append({"sql": draft.generations[0].text, "error": NO_ROWS})
+        still_missing = unaccounted(facts, rewritten, linked.scope)
+        if missing or not draft.sql:
+            if still_missing:
+                draft.attempts.append(
+                    {"sql": rewritten, "error": f"leaves out {describe_missing(still_missing)}"}
+                )
+                raise refuse(still_missing, linked)
             draft.sql = rewritten
-        elif not draft.sql:
+        elif not still_missing and finds_rows(data_source, rewritten):
+            draft.attempts.append({"sql": draft.generations[0].text, "error": NO_ROWS})
             draft.sql = rewritten
         return draft
     raise StageError(

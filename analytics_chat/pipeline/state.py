@@ -59,6 +59,8 @@ class AnswerState:
     semantic_query: dict[str, Any] | None = None
     sql: str | None = None
     sql_attempts: list[dict[str, Any]] = field(default_factory=list)  # each draft and its error
+    facts: list[str] = field(default_factory=list)  # what the question states that the plan must contain
+    refusal: str = ""  # why the question cannot be answered from this data (intent UNANSWERABLE)
     data: dict[str, Any] | None = None  # {"columns", "types", "rows", "row_count", "truncated"}
     chart_spec: dict[str, Any] | None = None
     response: str = ""

@@ -83,6 +83,8 @@ def outcome_fields(state: AnswerState) -> dict[str, Any]:
             "wants": sorted(state.wants),
             "semantic_query": state.semantic_query,
             "sql_attempts": state.sql_attempts,
+            "facts": state.facts,
+            "refusal": state.refusal,
         },
     }
 

@@ -350,7 +350,7 @@ def compose_response(state: AnswerState) -> str:
     blocks: list[str] = []
 
     if intent == UNANSWERABLE:
-        blocks.append(CANNOT_ANSWER)
+        blocks.append(CANNOT_ANSWER + (f" {state.refusal}" if state.refusal else ""))
         if state.catalog:
             blocks += ["Here is the data I can answer questions about.", "{catalog}"]
         return "\n\n".join(blocks)

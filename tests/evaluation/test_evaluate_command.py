@@ -15,13 +15,15 @@ pytestmark = pytest.mark.django_db
 QUESTIONS = [
     # answered right, through the SQL path (the script answers the semantic prompt with SQL, which is refused)
     {"id": "q1", "question": "How many sales reps are there?", "gold_sql": "SELECT COUNT(*) FROM sales_reps"},
-    # answered wrong: the scripted SQL counts the wrong table
+    # refused: the scripted SQL counts the wrong table, which the plan check catches (an honest wrong answer)
     {"id": "q2", "question": "How many products are there?", "gold_sql": "SELECT COUNT(*) FROM products"},
     # a follow-up in q1's thread, answered right with an extra column
     {"id": "q3", "parent": "q1", "question": "Split that by region.",
      "gold_sql": "SELECT region, COUNT(*) FROM sales_reps GROUP BY region"},
     # not a query: right when the response carries the catalog
     {"id": "q4", "question": "Which tables and data can I query?", "gold_sql": None, "expects": ["catalog"]},
+    # answered wrong, silently: the scripted SQL counts orders, but only the web ones
+    {"id": "q5", "question": "How many orders are there?", "gold_sql": "SELECT COUNT(*) FROM orders"},
 ]  # fmt: skip
 SCRIPT = {
     "rules": [
@@ -29,6 +31,7 @@ SCRIPT = {
          "SELECT sales_reps.region, COUNT(*) AS reps, MIN(sales_reps.rep_id) AS first_rep FROM sales_reps GROUP BY sales_reps.region"},
         {"match": r"Question: How many sales reps", "response": "SELECT COUNT(*) AS reps FROM sales_reps"},
         {"match": r"Question: How many products", "response": "SELECT COUNT(*) AS products FROM customers"},
+        {"match": r"Question: How many orders", "response": "SELECT COUNT(*) FROM orders WHERE orders.channel = 'web'"},
     ],
     "default": "SELECT 1",
     "token_delay_ms": 0,
@@ -56,11 +59,12 @@ def test_evaluate_scores_each_answer_and_writes_a_report(scripted_demo, tmp_path
     )
     report = json.loads(out.read_text())
     verdicts = {q["id"]: q["verdict"] for q in report["questions"]}
-    assert verdicts == {"q1": "correct", "q2": "wrong_result", "q3": "correct", "q4": "correct"}
-    assert report["summary"]["accuracy"] == pytest.approx(0.75)
+    assert verdicts == {"q1": "correct", "q2": "refused", "q3": "correct", "q4": "correct", "q5": "wrong_result"}
+    assert report["summary"]["accuracy"] == pytest.approx(0.6)
+    assert (report["summary"]["silent_wrong"], report["summary"]["refused_wrongly"]) == (1, 1)
     assert report["summary"]["latency_p50_ms"] is not None
     text = printed.getvalue()
-    assert "execution accuracy" in text and "75.0% (3/4)" in text
+    assert "execution accuracy" in text and "60.0% (3/5)" in text
     assert "q2" in text  # listed among the questions not answered right
 
 

@@ -1,10 +1,11 @@
-"""Execution accuracy and latency of the answer pipeline on a question set."""
+"""Execution accuracy and latency of the answer pipeline on one or more question sets, in one table."""
 
 from __future__ import annotations
 
 import json
 import platform
 from pathlib import Path
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 from rich.console import Console
@@ -13,12 +14,14 @@ from rich.table import Table
 
 from analytics_chat.engine.evaluation import (
     Outcome,
+    Question,
     ensure_sources,
     evaluate,
     load_questions,
     report_document,
     summary,
 )
+from analytics_chat.llm.base import TextGenerator
 from analytics_chat.llm.errors import ModelUnavailable, UnknownModel
 from analytics_chat.llm.registry import get_generator
 
@@ -27,18 +30,30 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value / 1000:.2f} s"
 
 
+def _accuracy(stats: dict[str, Any]) -> str:
+    return f"{stats['accuracy']:.1%} ({stats['correct']}/{stats['questions']})"
+
+
 class Command(BaseCommand):
-    help = "Ask every question of a JSONL set through the answer pipeline; report accuracy and latency."
+    help = (
+        "Ask every question of one or more JSONL sets through the answer pipeline; report accuracy, "
+        "how many wrong answers were silent, and latency, in one table (with --with-baseline, beside the "
+        "plain-prompt baseline)."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("--questions", required=True, type=Path, help="JSONL file in the eval format")
+        parser.add_argument(
+            "--questions", required=True, type=Path, nargs="+", help="JSONL file(s) in the eval format"
+        )
         parser.add_argument("--source", help="data source for lines without db_id")
         parser.add_argument("--model", help="model name (default: the default model)")
-        parser.add_argument("--out", type=Path, help="write the JSON report here")
         parser.add_argument(
-            "--db-dir", type=Path, help="where <db_id>.sqlite files are (default: db/ beside the set)"
+            "--out", type=Path, help="write the JSON report here (one set) or into this folder (several)"
         )
-        parser.add_argument("--limit", type=int, help="only the first N questions")
+        parser.add_argument(
+            "--db-dir", type=Path, help="where <db_id>.sqlite files are (default: db/ beside each set)"
+        )
+        parser.add_argument("--limit", type=int, help="only the first N questions of each set")
         parser.add_argument("--ids", help="only these ids (comma-separated)")
         approach = parser.add_mutually_exclusive_group()
         approach.add_argument(
@@ -50,35 +65,83 @@ class Command(BaseCommand):
             help="time only the model reading the pipeline's prompt and decoding the gold SQL one token at a "
             "time: the least an answer written a token per decode can take (accuracy is not measured)",
         )  # fmt: skip
+        approach.add_argument(
+            "--with-baseline", action="store_true",
+            help="answer each set with the pipeline and then with the plain-prompt baseline, side by side",
+        )  # fmt: skip
 
-    def handle(
-        self, *args, questions: Path, source, model, out, db_dir, limit, ids, baseline, floor, **options
-    ):
+    def handle(self, *args, questions, source, model, out, db_dir, limit, ids, baseline, floor, **options):
         console = Console(file=self.stdout._out, force_terminal=None)
-        if not questions.exists():
-            raise CommandError(f"no such file: {questions}")
-        items = load_questions(questions, source)
-        if ids:
-            wanted = set(ids.split(","))
-            items = [q for q in items if q.id in wanted]
-        if limit:
-            items = items[:limit]
-        db_dir = db_dir or (questions.parent / "db")
-        ensure_sources(
-            items, db_dir if db_dir.exists() else None, lambda text: console.print(f"[dim]{text}[/dim]")
-        )
+        files = questions if isinstance(questions, list) else [questions]
+        missing = [f for f in files if not Path(f).exists()]
+        if missing:
+            raise CommandError(f"no such file: {missing[0]}")
         try:
             generator = get_generator(model)
         except (UnknownModel, ModelUnavailable) as exc:
             raise CommandError(str(exc)) from exc
+        approaches = ["pipeline", "baseline"] if options.get("with_baseline") else [
+            "baseline" if baseline else "floor" if floor else "pipeline"
+        ]  # fmt: skip
 
+        rows: list[tuple[str, dict[str, dict[str, Any]]]] = []
+        for path in map(Path, files):
+            items = self._questions(path, source, ids, limit)
+            set_db_dir = db_dir or (path.parent / "db")
+            ensure_sources(
+                items,
+                set_db_dir if set_db_dir.exists() else None,
+                lambda text: console.print(f"[dim]{text}[/dim]"),
+            )
+            results: dict[str, dict[str, Any]] = {}
+            for approach in approaches:
+                outcomes = self._run(console, path, items, generator, set_db_dir, approach)
+                self._print_set(console, path, generator, approach, outcomes)
+                results[approach] = summary(outcomes)
+                if out:
+                    target = (
+                        out
+                        if len(files) == 1 and len(approaches) == 1
+                        else out / f"{path.stem}-{approach}.json"
+                    )
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    document = report_document(
+                        outcomes, questions_file=str(path), model=generator.name, baseline=approach == "baseline",
+                        floor=approach == "floor", machine=platform.platform(),
+                    )  # fmt: skip
+                    target.write_text(json.dumps(document, indent=2, default=str))
+                    console.print(f"report written to {target}")
+            rows.append((path.name, results))
+        if len(rows) > 1 or len(approaches) > 1:
+            self._print_comparison(console, generator, rows, approaches)
+
+    @staticmethod
+    def _questions(path: Path, source: str | None, ids: str | None, limit: int | None) -> list[Question]:
+        items = load_questions(path, source)
+        if ids:
+            wanted = set(ids.split(","))
+            items = [q for q in items if q.id in wanted]
+        return items[:limit] if limit else items
+
+    @staticmethod
+    def _run(
+        console: Console,
+        path: Path,
+        items: list[Question],
+        generator: TextGenerator,
+        db_dir: Path,
+        approach: str,
+    ) -> list[Outcome]:
         outcomes: list[Outcome] = []
         with Progress(
-            TextColumn("[bold]evaluate[/bold]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            TextColumn("{task.fields[stats]}"), console=console,
+            TextColumn(f"[bold]{path.stem} {approach}[/bold]"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), TextColumn("{task.fields[stats]}"), console=console,
         ) as progress:  # fmt: skip
             task = progress.add_task("questions", total=len(items), stats="")
-            for outcome in evaluate(items, generator, db_dir, baseline=baseline, floor=floor):
+            answers = evaluate(
+                items, generator, db_dir, baseline=approach == "baseline", floor=approach == "floor"
+            )
+            for outcome in answers:
                 outcomes.append(outcome)
                 stats = summary(outcomes)
                 if not console.is_terminal:  # a log file gets one line per question instead of a bar
@@ -91,9 +154,14 @@ class Command(BaseCommand):
                     advance=1,
                     stats=f"accuracy {stats['accuracy']:.0%}  p50 {_ms(stats['latency_p50_ms'])}  last: {outcome.id} {outcome.verdict}",
                 )
+        return outcomes
 
+    @staticmethod
+    def _print_set(
+        console: Console, path: Path, generator: TextGenerator, approach: str, outcomes: list[Outcome]
+    ) -> None:
         stats = summary(outcomes)
-        wrong = Table(title="Questions not answered right", show_lines=False)
+        wrong = Table(title=f"{path.name} ({approach}): questions not answered right", show_lines=False)
         for column in ("id", "verdict", "latency", "question", "detail"):
             wrong.add_column(column, overflow="fold")
         for o in outcomes:
@@ -104,13 +172,16 @@ class Command(BaseCommand):
         if wrong.row_count:
             console.print(wrong)
 
-        approach = " (baseline)" if baseline else " (floor: the gold SQL replayed)" if floor else ""
-        table = Table(title=f"{questions.name} on {generator.name}{approach}")
+        label = {"baseline": " (baseline)", "floor": " (floor: the gold SQL replayed)"}.get(approach, "")
+        table = Table(title=f"{path.name} on {generator.name}{label}")
         table.add_column("measure")
         table.add_column("value", justify="right")
-        if not floor:
+        if approach != "floor":
+            table.add_row("execution accuracy", _accuracy(stats))
             table.add_row(
-                "execution accuracy", f"{stats['accuracy']:.1%} ({stats['correct']}/{stats['questions']})"
+                "wrong answers: silent / refused / failed",
+                f"{stats['silent_wrong']} / {stats['refused_wrongly']} / "
+                f"{stats['wrong'] - stats['silent_wrong'] - stats['refused_wrongly']}",
             )
         table.add_row("latency p50 / p95", f"{_ms(stats['latency_p50_ms'])} / {_ms(stats['latency_p95_ms'])}")
         table.add_row("first streamed token p50", _ms(stats["first_token_p50_ms"]))
@@ -125,15 +196,29 @@ class Command(BaseCommand):
         table.add_row("verdicts", ", ".join(f"{k} {v}" for k, v in stats["verdicts"].items()))
         console.print(table)
 
-        if out:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            document = report_document(
-                outcomes,
-                questions_file=str(questions),
-                model=generator.name,
-                baseline=baseline,
-                floor=floor,
-                machine=platform.platform(),
-            )
-            out.write_text(json.dumps(document, indent=2, default=str))
-            console.print(f"report written to {out}")
+    @staticmethod
+    def _print_comparison(
+        console: Console,
+        generator: TextGenerator,
+        rows: list[tuple[str, dict[str, dict[str, Any]]]],
+        approaches: list[str],
+    ) -> None:
+        table = Table(title=f"All sets on {generator.name}")
+        table.add_column("set")
+        for approach in approaches:
+            table.add_column(f"{approach} accuracy", justify="right")
+            if approach != "baseline":
+                table.add_column("silent / refused wrong", justify="right")
+            table.add_column(f"{approach} p50 / p95", justify="right")
+            table.add_column("first token p50", justify="right")
+        for name, results in rows:
+            cells = [name]
+            for approach in approaches:
+                stats = results[approach]
+                cells.append("-" if approach == "floor" else _accuracy(stats))
+                if approach != "baseline":
+                    cells.append(f"{stats['silent_wrong']} / {stats['refused_wrongly']} of {stats['wrong']}")
+                cells.append(f"{_ms(stats['latency_p50_ms'])} / {_ms(stats['latency_p95_ms'])}")
+                cells.append(_ms(stats["first_token_p50_ms"]))
+            table.add_row(*cells)
+        console.print(table)

@@ -1,0 +1,564 @@
+"""Does a plan answer the whole question? What the question states, checked against the SQL that answers it.
+
+A small model that cannot express part of a question does not say so: it drops the part ("customer 42"
+vanishes), or puts a neighbour in its place (an average for a median, revenue for a headcount). So before
+anything runs, the question's own statements are read with rules (:func:`question_facts`) and each one
+must be found in the plan's SQL AST (:func:`unaccounted`), whichever path wrote it:
+
+- every number it names (an id, a threshold, a top N, a percentile), and every year;
+- every stored value and every proper name it names ("Electronics", "Kenji Suzuki");
+- a negation ("never", "no orders", "without") as a negation in the SQL;
+- the aggregate it asks for: a percentile or median, a share, rate, ratio or growth (a division), an
+  average, the first or last of something;
+- the entity it counts ("how many customers" counts customers, not orders);
+- rows when it asks for a list, not one figure;
+- a weekday or a calendar month when it groups by one.
+
+Each check is a general reading of the question's words and the query's structure, kept strict on what
+it accepts so that a plan that drops a statement goes to the next way of answering, and a question that
+no way can express is refused with the reason (see ``engine.answer``).
+
+>>> from analytics_chat.engine.linking import SchemaView, TableInfo, ColumnInfo
+>>> shop = SchemaView("shop", "", [TableInfo("orders", [ColumnInfo("order_id", "BIGINT", is_primary_key=True),
+...     ColumnInfo("customer_id", "BIGINT"), ColumnInfo("amount", "DOUBLE")])], [])
+>>> facts = question_facts("What did customer 42 spend?", shop)
+>>> [f.describe() for f in unaccounted(facts, "SELECT sum(amount) FROM orders", shop)]
+['the number 42']
+>>> unaccounted(facts, "SELECT sum(amount) FROM orders WHERE customer_id = 42", shop)
+[]
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+import sqlglot
+from sqlglot import exp
+
+from .linking import SchemaView, ValueMatch, match_values, name_words
+
+NUMBER = "number"
+YEAR = "year"
+YEAR_RANGE = "year_range"
+VALUE = "value"
+NEGATION = "negation"
+PERCENTILE = "percentile"
+DIVISION = "division"
+AVERAGE = "average"
+EXTREME = "extreme"
+ENTITY = "entity"
+ROWS = "rows"
+WEEKDAY = "weekday"
+MONTH_OF_YEAR = "month_of_year"
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One statement of the question that the plan must account for."""
+
+    kind: str
+    text: str  # the question's words
+    value: str = ""  # what to look for: a number, a year, a value, a table
+
+    def describe(self) -> str:
+        return {
+            NUMBER: f"the number {self.text}",
+            YEAR: f"the year {self.text}",
+            YEAR_RANGE: f"the years {self.text}",
+            VALUE: f"'{self.text}'",
+            NEGATION: f"the negation '{self.text}'",
+            PERCENTILE: f"the {self.text}",
+            DIVISION: f"the {self.text} (a division)",
+            AVERAGE: f"the {self.text}",
+            EXTREME: f"'{self.text}' (the first or last one)",
+            ENTITY: f"counting {self.text}",
+            ROWS: "a list of rows",
+            WEEKDAY: "grouping by weekday",
+            MONTH_OF_YEAR: "grouping by calendar month",
+        }[self.kind]
+
+
+_MONTHS = (
+    "january|february|march|april|may|june|july|august|september|october|november|december|"
+    "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
+)
+_WEEKDAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+_YEAR = re.compile(r"(?<![\w#.,])((?:19|20)\d{2})(?![\w.,]\d|\d)")
+_YEAR_RANGE = re.compile(
+    r"(?<![\w#.,])((?:19|20)\d{2})\s*(?:through|thru|to|until|till|-|\u2013|and)\s*((?:19|20)\d{2})(?![\w.,]\d|\d)",
+    re.I,
+)
+_NUMBER = re.compile(r"(?<![\w.])#?(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(?![\w]|\.\d)(\s*%|\s+percent\b)?", re.I)
+_DAY_OF_MONTH = re.compile(
+    rf"\b\d{{1,2}}(st|nd|rd|th)?\s+(of\s+)?({_MONTHS})\b|\b({_MONTHS})\.?\s+\d{{1,2}}(st|nd|rd|th)?\b", re.I
+)
+_QUARTER = re.compile(r"\b[qh][1-4]\b", re.I)
+_PARENTHESES = re.compile(r"\([^()]*\)")
+_PERCENTILE = re.compile(
+    r"\b(\d{1,2})(?:st|nd|rd|th)(?:\s+and\s+(?:the\s+)?(\d{1,2})(?:st|nd|rd|th))?\s+percentiles?\b", re.I
+)
+_MEDIAN = re.compile(r"\b(median|percentiles?|quartiles?|deciles?)\b", re.I)
+_NEGATION = re.compile(
+    r"\b(never|without|excluding|except|none|no|not|didn't|did\s+not|don't|do\s+not|doesn't|does\s+not|"
+    r"haven't|have\s+not|hasn't|has\s+not|isn't|aren't|wasn't|weren't|other\s+than)\b",
+    re.I,
+)
+# "do not have more than 3": a negated comparison is the opposite comparison, not a negation in SQL
+_NEGATED_COMPARISON = re.compile(
+    r"(\s+\w+){0,2}?\s+(more|less|fewer|greater|larger|smaller|higher|lower|over|under|above|below|exceed\w*)\b",
+    re.I,
+)
+_DIVISION = re.compile(
+    r"\b(share|shares|percentage|percent|proportion|fraction|ratio|rate|rates|grow|grew|grown|growth|"
+    r"divided\s+by)\b|%",
+    re.I,
+)
+_AVERAGE = re.compile(r"\b(average|averages|avg|mean)\b", re.I)
+_EXTREME = re.compile(
+    r"\b(first|earliest|oldest|last|latest|most\s+recent|newest|longest[-\s]tenured)\b"
+    r"(?!\s+(half|quarter|year|month|week|day|\d|names?)\b)",
+    re.I,
+)
+_COUNTED = re.compile(
+    r"\b(?:how\s+many|number\s+of|count\s+of|count\s+the)\s+(?:(?:of\s+)?(?:our|the|all|different|distinct|"
+    r"unique|separate|individual)\s+)*([a-z][a-z_-]*(?:\s+[a-z][a-z_-]*)?)",
+    re.I,
+)
+_HEADCOUNT = re.compile(r"\b([a-z][a-z_-]*(?:\s+[a-z][a-z_-]*)?)\s+(?:headcount|head\s+count|count)\b", re.I)
+_LIST = re.compile(
+    r"^\s*(please\s+)?(list|pull\s+up|show\s+(me\s+)?(all|every|each))\b|\b(list\s+(all|every|the)|"
+    r"pull\s+up|give\s+me\s+(their|the|its)\s+(names?|details|dates?))\b|\bwhat'?s\s+on\b",
+    re.I,
+)
+_COUNT_WORDS = re.compile(
+    r"\b(how\s+many|number\s+of|count|counts|total|sum|average|avg|mean|median|share|rate|ratio|percent|"
+    r"percentage|top|bottom|most|least|highest|lowest|per|by)\b",
+    re.I,
+)
+_WEEKDAY = re.compile(rf"\b(weekdays?|day\s+of\s+(the\s+)?week|days\s+of\s+the\s+week|{_WEEKDAYS})\b", re.I)
+_MONTH_OF_YEAR = re.compile(r"\b(calendar\s+months?|months?\s+of\s+(the\s+)?year)\b", re.I)
+# A proper name: capitalised words (and a number that belongs to them, "WorkMate 15"), or a quoted text.
+_NAME = re.compile(r"\b[A-Z][\w'&.-]*[\w](?:\s+(?:[A-Z][\w'&.-]*[\w]|\d+\b))*")
+_QUOTED = re.compile(r"[\"“]([^\"”]{2,60})[\"”]|(?<!\w)'([^']{2,60})'(?!\w)")
+_SENTENCE_START = re.compile(r"(^|[.?!:;]\s+|\n)\s*$")
+_NOT_NAMES = re.compile(rf"^({_MONTHS}|{_WEEKDAYS}|i|i'm|i'd|q[1-4]|h[1-2]|ok|okay)$", re.I)
+
+
+def _number(text: str) -> Decimal | None:
+    try:
+        return Decimal(text.replace(",", ""))
+    except InvalidOperation:
+        return None
+
+
+def _mask(text: str, spans: Iterable[tuple[int, int]]) -> str:
+    chars = list(text)
+    for start, end in spans:
+        chars[start:end] = " " * (end - start)
+    return "".join(chars)
+
+
+def proper_names(question: str, vocabulary: set[str]) -> list[str]:
+    """Capitalised names and quoted texts of a question that are not its first word, a month or a word of
+    the schema's own vocabulary: most likely values stored in a column (a customer, a product)."""
+    names: list[str] = []
+    for match in _QUOTED.finditer(question):
+        names.append((match.group(1) or match.group(2)).strip())
+    unquoted = _mask(question, (m.span() for m in _QUOTED.finditer(question)))
+    for match in _NAME.finditer(unquoted):
+        words = match.group(0).split()
+        if _SENTENCE_START.search(unquoted[: match.start()]):
+            words = words[1:]  # "Show ...", "Which ...": capitalised for the sentence, not a name
+        while words and (_NOT_NAMES.match(words[0]) or words[0].isupper() or words[0].isdigit()):
+            words = words[1:]
+        while words and ((words[-1].isupper() and len(words[-1]) > 1) or _NOT_NAMES.match(words[-1])):
+            words = words[:-1]
+        name = re.sub(r"'s$", "", " ".join(words))
+        if len(name) < 2 or name.isupper():
+            continue
+        if all(word in vocabulary for word in name_words(name)):
+            continue  # "Revenue", "Orders": the schema's own words, not a stored value
+        names.append(name)
+    return list(dict.fromkeys(names))
+
+
+_WORD = re.compile(r"[A-Za-z0-9]+")
+
+
+def phrase_spans(question: str, phrases: Iterable[str]) -> list[tuple[int, int]]:
+    """Where the question says one of ``phrases`` (compared word by word, stemmed: "line 1" for the
+    column line_1, "cylinders" for cylinder)."""
+    tokens = [(m.start(), m.end(), name_words(m.group(0))) for m in _WORD.finditer(question)]
+    stems = [words[0] if words else "" for _, _, words in tokens]
+    spans = []
+    for phrase in phrases:
+        wanted = name_words(phrase)
+        size = len(wanted)
+        if not size:
+            continue
+        for index in range(len(stems) - size + 1):
+            if stems[index : index + size] == wanted:
+                spans.append((tokens[index][0], tokens[index + size - 1][1]))
+    return spans
+
+
+def schema_phrases(schema: SchemaView) -> list[str]:
+    """The schema's column names and synonyms, as a question would say them."""
+    return [p for t in schema.tables for c in t.columns for p in (c.name, *c.synonyms)]
+
+
+def schema_vocabulary(schema: SchemaView) -> set[str]:
+    """The stemmed words of the schema's table and column names (and their synonyms)."""
+    found: set[str] = set()
+    for table in schema.tables:
+        found |= set(name_words(table.name))
+        for column in table.columns:
+            found |= set(name_words(column.name))
+            for synonym in column.synonyms:
+                found |= set(name_words(synonym))
+    return found
+
+
+def _counted_table(phrase: str, schema: SchemaView) -> str | None:
+    """The table a noun phrase names: its last word is the last word of the table's name ("sales reps",
+    "customers"), or the phrase's first word is ("orders consist of ...")."""
+    words = [w for w in name_words(phrase) if w]
+    if not words:
+        return None
+    for candidate in (words[-1], words[0]) if len(words) > 1 else (words[0],):
+        owners = [t.name for t in schema.tables if name_words(t.name) and name_words(t.name)[-1] == candidate]
+        if len(owners) == 1:
+            return owners[0]
+    return None
+
+
+def question_facts(
+    question: str, schema: SchemaView, values: Sequence[ValueMatch] | None = None, masked: Sequence[str] = ()
+) -> list[Fact]:
+    """What a question states that any plan answering it must contain.
+
+    ``masked``: phrases of the question that a vocabulary item names (a metric such as "return rate" or
+    "average order value"): their aggregate words are the item's business, not a separate statement.
+    """
+    facts: list[Fact] = []
+    text = question
+    vocabulary = schema_vocabulary(schema)
+    values = match_values(question, schema) if values is None else values
+    for value in dict.fromkeys(v.value for v in values):
+        facts.append(Fact(VALUE, value, value))
+    for name in proper_names(question, vocabulary):
+        if not any(name.lower() in v.lower() or v.lower() in name.lower() for v in (f.value for f in facts)):
+            facts.append(Fact(VALUE, name, name))
+
+    # Numbers: years, percentiles and the numbers of dates, quarters and names are read apart.
+    skip = [m.span() for m in _DAY_OF_MONTH.finditer(text)] + [m.span() for m in _QUARTER.finditer(text)]
+    skip += [m.span() for m in _PARENTHESES.finditer(text)]
+    skip += phrase_spans(text, schema_phrases(schema))
+    for fact in facts:
+        position = text.find(fact.value)
+        if position >= 0:
+            skip.append((position, position + len(fact.value)))
+    for match in _PERCENTILE.finditer(text):
+        for group in (1, 2):
+            if match.group(group):
+                facts.append(Fact(PERCENTILE, f"{match.group(group)}th percentile", match.group(group)))
+        skip.append(match.span())
+    for match in _YEAR_RANGE.finditer(_mask(text, skip)):
+        facts.append(Fact(YEAR_RANGE, match.group(0).strip(), f"{match.group(1)}-{match.group(2)}"))
+        skip.append(match.span())
+    numbers_text = _mask(text, skip)
+    for match in _YEAR.finditer(numbers_text):
+        before = numbers_text[: match.start()].rstrip().lower()
+        if not re.search(r"(#|\bid|\bnumber|\bno\.?)$", before):
+            facts.append(Fact(YEAR, match.group(1), match.group(1)))
+            skip.append(match.span())
+    numbers_text = _mask(text, skip)
+    for match in _NUMBER.finditer(numbers_text):
+        value = _number(match.group(1))
+        if value is None:
+            continue
+        shown = match.group(0).strip()
+        facts.append(Fact(NUMBER, shown, f"{value}{'%' if match.group(2) else ''}"))
+
+    # "the percentage column", "line 1", "discount rate": a column's name says an aggregate word, not the question
+    plain = _mask(text, phrase_spans(text, [*masked, *schema_phrases(schema)]))
+    negation = _NEGATION.search(plain)
+    if negation and not _NEGATED_COMPARISON.match(plain[negation.end() :]):
+        facts.append(Fact(NEGATION, negation.group(0)))
+    if _MEDIAN.search(plain) and not any(f.kind == PERCENTILE for f in facts):
+        facts.append(Fact(PERCENTILE, _MEDIAN.search(plain).group(0).lower()))  # type: ignore[union-attr]
+    division = _DIVISION.search(plain)
+    if division:
+        facts.append(Fact(DIVISION, division.group(0).lower()))
+    average = _AVERAGE.search(plain)
+    if average and not division:
+        facts.append(Fact(AVERAGE, average.group(0).lower()))
+    extreme = _EXTREME.search(plain)
+    if extreme:
+        facts.append(Fact(EXTREME, extreme.group(0).lower()))
+    for pattern in (_COUNTED, _HEADCOUNT):
+        for match in pattern.finditer(text):
+            table = _counted_table(match.group(1), schema)
+            if table:
+                facts.append(Fact(ENTITY, table, table))
+                break
+    if _LIST.search(question) and not _COUNT_WORDS.search(question):
+        facts.append(Fact(ROWS, "list"))
+    if _WEEKDAY.search(plain):
+        facts.append(Fact(WEEKDAY, "weekday"))
+    if _MONTH_OF_YEAR.search(plain):
+        facts.append(Fact(MONTH_OF_YEAR, "calendar month"))
+    return list(dict.fromkeys(facts))
+
+
+# --- the plan's side: what a SQL AST contains ---------------------------------------------------------
+
+_PERCENTILE_FUNCTIONS = {
+    "quantile", "quantile_cont", "quantile_disc", "percentile_cont", "percentile_disc", "median",
+    "approx_quantile", "percentile", "approx_percentile",
+}  # fmt: skip
+_WEEKDAY_FUNCTIONS = {"dayname", "dayofweek", "isodow", "dow", "weekday", "day_of_week"}
+_WEEKDAY_FORMATS = re.compile(r"%[aAwu]")
+_MONTH_FORMATS = re.compile(r"%[mbB]")
+
+
+def _function_name(node: exp.Expression) -> str:
+    if isinstance(node, exp.Anonymous):
+        return str(node.this).lower()
+    return node.sql_name().lower() if isinstance(node, exp.Func) else ""
+
+
+def _literals(tree: exp.Expression) -> tuple[list[Decimal], list[str]]:
+    numbers: list[Decimal] = []
+    strings: list[str] = []
+    for literal in tree.find_all(exp.Literal):
+        if literal.is_string:
+            strings.append(literal.this)
+        else:
+            value = _number(literal.this)
+            if value is not None:
+                numbers.append(value)
+    return numbers, strings
+
+
+def _has_number(value: str, numbers: list[Decimal], strings: list[str]) -> bool:
+    percent = value.endswith("%")
+    wanted = _number(value.rstrip("%"))
+    if wanted is None:
+        return True
+    targets = {wanted, wanted / 100} if percent else {wanted}
+    if any(number in targets for number in numbers):
+        return True
+    # "WorkMate 15" or "#20420" may sit inside a text literal; 2 days may read 2.0
+    return any(re.search(rf"(?<!\d){re.escape(str(wanted))}(?!\d)", s) for s in strings)
+
+
+def _has_year(year: str, numbers: list[Decimal], strings: list[str], end: str = "either") -> bool:
+    """A year in a comparison, a date of that year, or a bound just outside it: the exclusive end of a
+    year ("< 2026-01-01") or the day before its start ("> 2019-12-31"). ``end``: the year is the start
+    or the end of a range, so only the bound on that side counts."""
+    value = int(year)
+    if Decimal(value) in numbers:
+        return True
+    for text in strings:
+        if text == year or text.startswith(f"{year}-") or text.startswith(f"{year}/"):
+            return True
+        if end in ("either", "last") and text.startswith(f"{value + 1}-01-01"):
+            return True
+        if end in ("either", "first") and text.startswith(f"{value - 1}-12-31"):
+            return True
+    return False
+
+
+def _has_value(value: str, numbers: list[Decimal], strings: list[str]) -> bool:
+    wanted = value.lower().strip()
+    as_number = _number(wanted) if re.fullmatch(r"-?\d+(\.\d+)?", wanted) else None
+    if as_number is not None and as_number in numbers:
+        return True  # a stored "2014" compared as the number 2014
+    for text in strings:
+        text = text.lower().strip("% ")
+        if text and (wanted in text or text in wanted) and len(text) >= min(3, len(wanted)):
+            return True
+    return False
+
+
+def _has_date_filter(tree: exp.Expression, strings: list[str]) -> bool:
+    if any(re.match(r"^(19|20)\d{2}(-|$)", s) for s in strings):
+        return True
+    return any(isinstance(node, (exp.Year, exp.Between)) for node in tree.find_all(exp.Year, exp.Between))
+
+
+def _has_negation(tree: exp.Expression) -> bool:
+    if any(tree.find_all(exp.Not, exp.NEQ, exp.Except)):
+        return True
+    for node in tree.find_all(exp.Is):
+        if isinstance(node.expression, exp.Null):
+            return True
+    for node in tree.find_all(exp.EQ, exp.LTE, exp.LT):
+        sides = (node.this, node.expression)
+        if any(isinstance(s, exp.Literal) and s.this in ("0", "0.0") for s in sides) and any(
+            s.find(exp.Count) for s in sides
+        ):
+            return True
+    return False
+
+
+def _has_percentile(tree: exp.Expression, wanted: str) -> bool:
+    for node in tree.find_all(exp.Func):
+        name = _function_name(node)
+        if isinstance(node, (exp.Median, exp.Quantile, exp.PercentileCont, exp.PercentileDisc)) or (
+            name in _PERCENTILE_FUNCTIONS
+        ):
+            if not wanted:
+                return True
+            numbers, _ = _literals(node)
+            share = Decimal(wanted) / 100
+            if share in numbers or (share == Decimal("0.5") and "median" in name):
+                return True
+    return False
+
+
+def _has_average(tree: exp.Expression) -> bool:
+    return bool(tree.find(exp.Avg) or tree.find(exp.Div)) or any(
+        _function_name(n) in ("mean", "avg") for n in tree.find_all(exp.Anonymous)
+    )
+
+
+def _has_extreme(tree: exp.Expression) -> bool:
+    if tree.find(exp.Min) or tree.find(exp.Max) or tree.find(exp.ArgMax) or tree.find(exp.ArgMin):
+        return True
+    return any(select.args.get("order") and select.args.get("limit") for select in tree.find_all(exp.Select))
+
+
+def _key_columns(table: str, schema: SchemaView) -> set[tuple[str, str]]:
+    """(table, column) pairs that identify a row of ``table``: its key, and columns referencing it."""
+    info = schema.table(table)
+    keys = {(table.lower(), c.name.lower()) for c in (info.columns if info else []) if c.is_primary_key}
+    for join in schema.joins:
+        if join.to_table.lower() == table.lower():
+            keys.add((join.from_table.lower(), join.from_column.lower()))
+        if join.from_table.lower() == table.lower():
+            keys.add((join.to_table.lower(), join.to_column.lower()))
+    return keys
+
+
+def _table_of(column: exp.Column, select: exp.Select | None) -> str:
+    alias = column.table.lower()
+    if select is not None:
+        for table in select.find_all(exp.Table):
+            if table.alias_or_name.lower() == alias or (not alias and table.parent_select is select):
+                return table.name.lower()
+    return alias
+
+
+def _counts_entity(tree: exp.Expression, table: str, schema: SchemaView) -> bool:
+    keys = _key_columns(table, schema)
+    key_names = {column for _, column in keys}
+    related = {t for t, _ in keys} | {table.lower()}
+    for count in tree.find_all(exp.Count):
+        argument = count.this
+        if isinstance(argument, exp.Distinct):
+            argument = argument.expressions[0] if argument.expressions else None
+        select = count.parent_select
+        if isinstance(argument, exp.Column):
+            owner = _table_of(argument, select)
+            if (owner, argument.name.lower()) in keys or argument.name.lower() in key_names:
+                return True
+            continue
+        # COUNT(*): the rows of the entity's own table, or of a table whose rows each name one of them
+        # ("the largest number of countries" counts the rows of countrylanguage per language)
+        if select is None:
+            continue
+        tables = {t.name.lower() for t in select.find_all(exp.Table)}
+        if tables & related:
+            return True
+    return False
+
+
+def _returns_rows(tree: exp.Expression) -> bool:
+    select = tree if isinstance(tree, exp.Select) else tree.find(exp.Select)
+    if select is None:
+        return False
+    return any(not projection.find(exp.AggFunc) for projection in select.expressions)
+
+
+def _has_weekday(tree: exp.Expression) -> bool:
+    for node in tree.find_all(exp.Func):
+        if isinstance(node, (exp.DayOfWeek, exp.DayOfWeekIso)) or _function_name(node) in _WEEKDAY_FUNCTIONS:
+            return True
+        if (isinstance(node, exp.Extract) or _function_name(node) in ("date_part", "datepart")) and re.search(
+            r"dow|week_?day|isodow", node.sql(), re.I
+        ):
+            return True
+    _, strings = _literals(tree)
+    return any(_WEEKDAY_FORMATS.search(s) for s in strings)
+
+
+def _has_month_of_year(tree: exp.Expression) -> bool:
+    if tree.find(exp.Month):
+        return True
+    for node in tree.find_all(exp.Func):
+        if (isinstance(node, exp.Extract) or _function_name(node) in ("date_part", "datepart")) and re.search(
+            r"month", node.sql(), re.I
+        ):
+            return True
+    _, strings = _literals(tree)
+    return any(_MONTH_FORMATS.search(s) for s in strings)
+
+
+def unaccounted(facts: Sequence[Fact], sql: str | exp.Expression, schema: SchemaView) -> list[Fact]:
+    """The facts of the question that the plan's SQL leaves out (none: the plan answers the question)."""
+    try:
+        tree = sql if isinstance(sql, exp.Expression) else sqlglot.parse_one(sql, read="duckdb")
+    except sqlglot.errors.SqlglotError:
+        return list(facts)
+    numbers, strings = _literals(tree)
+    limits = [_number(str(limit.expression.this)) for limit in tree.find_all(exp.Limit) if limit.expression]
+    numbers += [n for n in limits if n is not None]
+    missing: list[Fact] = []
+    for fact in facts:
+        if fact.kind == NUMBER:
+            ok = _has_number(fact.value, numbers, strings)
+        elif fact.kind == YEAR:
+            ok = _has_year(fact.value, numbers, strings)
+        elif fact.kind == YEAR_RANGE:
+            first, last = fact.value.split("-")
+            both = _has_year(first, numbers, strings, "first") and _has_year(last, numbers, strings, "last")
+            # a range that a plan leaves unfiltered is the whole data ("2023 through 2025" of 2023-2025)
+            ok = both or not _has_date_filter(tree, strings)
+        elif fact.kind == VALUE:
+            ok = _has_value(fact.value, numbers, strings)
+        elif fact.kind == NEGATION:
+            ok = _has_negation(tree)
+        elif fact.kind == PERCENTILE:
+            ok = _has_percentile(tree, fact.value)
+        elif fact.kind == DIVISION:
+            ok = bool(tree.find(exp.Div)) or any(
+                isinstance(a.this, (exp.Case, exp.If)) for a in tree.find_all(exp.Avg)
+            )
+        elif fact.kind == AVERAGE:
+            ok = _has_average(tree)
+        elif fact.kind == EXTREME:
+            ok = _has_extreme(tree)
+        elif fact.kind == ENTITY:
+            ok = _counts_entity(tree, fact.value, schema)
+        elif fact.kind == ROWS:
+            ok = _returns_rows(tree)
+        elif fact.kind == WEEKDAY:
+            ok = _has_weekday(tree)
+        elif fact.kind == MONTH_OF_YEAR:
+            ok = _has_month_of_year(tree)
+        else:
+            ok = True
+        if not ok:
+            missing.append(fact)
+    return missing
+
+
+def describe_missing(missing: Sequence[Fact]) -> str:
+    """'the number 42 and the year 2024' for an error message or a refusal."""
+    parts = [fact.describe() for fact in missing]
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]

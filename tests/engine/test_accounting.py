@@ -1,0 +1,112 @@
+"""A plan must account for the whole question: the question's statements, and the SQL that leaves one out.
+
+The schema is invented (a library), so no case mirrors an evaluation question.
+"""
+
+import doctest
+
+import pytest
+
+from analytics_chat.engine import accounting
+from analytics_chat.engine.accounting import question_facts, unaccounted
+from analytics_chat.engine.linking import ColumnInfo, Join, SchemaView, TableInfo
+
+LIBRARY = SchemaView(
+    "library",
+    "",
+    [
+        TableInfo(
+            "members",
+            [
+                ColumnInfo("member_id", "BIGINT", is_primary_key=True),
+                ColumnInfo("name", "VARCHAR"),
+                ColumnInfo("city", "VARCHAR", profile={"distinct_values": ["Porto", "Lisbon", "Braga"]}),
+                ColumnInfo("joined_on", "DATE"),
+            ],
+        ),
+        TableInfo(
+            "loans",
+            [
+                ColumnInfo("loan_id", "BIGINT", is_primary_key=True),
+                ColumnInfo("member_id", "BIGINT"),
+                ColumnInfo("book_id", "BIGINT"),
+                ColumnInfo("loaned_on", "DATE"),
+                ColumnInfo("fee", "DOUBLE"),
+                ColumnInfo("late_rate", "DOUBLE", synonyms=("lateness rate",)),
+            ],
+        ),
+        TableInfo(
+            "books", [ColumnInfo("book_id", "BIGINT", is_primary_key=True), ColumnInfo("title", "VARCHAR")]
+        ),
+    ],
+    [Join("loans", "member_id", "members", "member_id"), Join("loans", "book_id", "books", "book_id")],
+)
+
+CASES = [
+    # (question, SQL, the kinds of facts the SQL leaves out)
+    ("What fees did member 77 pay?", "SELECT sum(fee) FROM loans", ["number"]),
+    ("What fees did member 77 pay?", "SELECT sum(fee) FROM loans WHERE member_id = 77", []),
+    ("How many loans were made in 2023?", "SELECT count(*) FROM loans", ["year"]),
+    ("How many loans were made in 2023?", "SELECT count(*) FROM loans WHERE year(loaned_on) = 2023", []),
+    ("How many members joined before 2020?", "SELECT count(*) FROM members WHERE joined_on < DATE '2020-01-01'", []),
+    ("Members who joined after 2019?", "SELECT name FROM members WHERE joined_on > '2019-12-31'", []),
+    ("How many loans by members from Porto?", "SELECT count(*) FROM loans", ["value"]),
+    (
+        "How many loans by members from Porto?",
+        "SELECT count(*) FROM loans JOIN members USING (member_id) WHERE members.city = 'Porto'",
+        [],
+    ),
+    ("List the loans of Ada Moreira.", "SELECT count(*) FROM loans", ["value", "rows"]),
+    ("List the loans of Ada Moreira.", "SELECT loans.* FROM loans JOIN members USING (member_id) WHERE name = 'Ada Moreira'", []),
+    ("Which members never borrowed a book?", "SELECT name FROM members", ["negation"]),
+    ("Which members never borrowed a book?", "SELECT name FROM members WHERE member_id NOT IN (SELECT member_id FROM loans)", []),
+    ("What is the median fee?", "SELECT avg(fee) FROM loans", ["percentile"]),
+    ("What is the median fee?", "SELECT median(fee) FROM loans", []),
+    ("What is the 90th percentile of fees?", "SELECT quantile_cont(fee, 0.5) FROM loans", ["percentile"]),
+    ("What is the 90th percentile of fees?", "SELECT quantile_cont(fee, 0.9) FROM loans", []),
+    ("What share of loans had a fee?", "SELECT count(*) FROM loans WHERE fee > 0", ["division"]),
+    ("What share of loans had a fee?", "SELECT avg(CASE WHEN fee > 0 THEN 1 ELSE 0 END) FROM loans", []),
+    ("How many members are there?", "SELECT count(*) FROM books", ["entity"]),
+    ("How many members are there?", "SELECT count(*) FROM members", []),
+    ("How many different members borrowed?", "SELECT count(DISTINCT member_id) FROM loans", []),
+    ("When was the first loan?", "SELECT loaned_on FROM loans", ["extreme"]),
+    ("When was the first loan?", "SELECT min(loaned_on) FROM loans", []),
+    ("Loans per weekday", "SELECT loaned_on, count(*) FROM loans GROUP BY 1", ["weekday"]),
+    ("Loans per weekday", "SELECT dayname(loaned_on), count(*) FROM loans GROUP BY 1", []),
+    ("Top 3 books by loans", "SELECT title FROM books LIMIT 5", ["number"]),
+    # a column that says an aggregate word is the column, not a statement: late_rate is no division
+    ("What is the average lateness rate?", "SELECT avg(late_rate) FROM loans", []),
+    # "do not have more than 2" is the comparison <= 2, not a negation
+    ("Which members do not have more than 2 loans?", "SELECT member_id FROM loans GROUP BY 1 HAVING count(*) <= 2", []),
+    # a range of years a plan leaves unfiltered is the whole data; one it filters must name both ends
+    ("Loans per month, 2021 through 2023", "SELECT date_trunc('month', loaned_on), count(*) FROM loans GROUP BY 1", []),
+    (
+        "Loans per month, 2021 through 2023",
+        "SELECT count(*) FROM loans WHERE loaned_on >= '2022-01-01' AND loaned_on < '2024-01-01'",
+        ["year_range"],
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("question", "sql", "missing"), CASES)
+def test_a_plan_accounts_for_what_the_question_states(question, sql, missing):
+    facts = question_facts(question, LIBRARY)
+    assert [fact.kind for fact in unaccounted(facts, sql, LIBRARY)] == missing
+
+
+def test_sentence_openers_months_and_schema_words_are_not_names():
+    names = accounting.proper_names(
+        "Show the loans of March. Which Members from Lisbon borrowed Dune Messiah?",
+        accounting.schema_vocabulary(LIBRARY),
+    )
+    assert names == ["Lisbon", "Dune Messiah"]
+
+
+def test_missing_facts_are_described_for_the_refusal():
+    facts = question_facts("How many loans did member 12 make in 2022?", LIBRARY)
+    missing = unaccounted(facts, "SELECT count(*) FROM loans", LIBRARY)
+    assert accounting.describe_missing(missing) == "the year 2022 and the number 12"
+
+
+def test_module_examples_run():
+    assert doctest.testmod(accounting).failed == 0
