@@ -59,7 +59,13 @@ def test_evaluate_scores_each_answer_and_writes_a_report(scripted_demo, tmp_path
     )
     report = json.loads(out.read_text())
     verdicts = {q["id"]: q["verdict"] for q in report["questions"]}
-    assert verdicts == {"q1": "correct", "q2": "refused", "q3": "correct", "q4": "correct", "q5": "wrong_result"}
+    assert verdicts == {
+        "q1": "correct",
+        "q2": "refused",
+        "q3": "correct",
+        "q4": "correct",
+        "q5": "wrong_result",
+    }
     assert report["summary"]["accuracy"] == pytest.approx(0.6)
     assert (report["summary"]["silent_wrong"], report["summary"]["refused_wrongly"]) == (1, 1)
     assert report["summary"]["latency_p50_ms"] is not None
