@@ -562,3 +562,179 @@ def describe_missing(missing: Sequence[Fact]) -> str:
     """'the number 42 and the year 2024' for an error message or a refusal."""
     parts = [fact.describe() for fact in missing]
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+# --- what the data knows nothing about ----------------------------------------------------------------
+
+_FUNCTION_WORDS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "our",
+        "my",
+        "your",
+        "their",
+        "its",
+        "this",
+        "that",
+        "these",
+        "those",
+        "all",
+        "any",
+        "each",
+        "every",
+        "some",
+        "much",
+        "many",
+        "did",
+        "do",
+        "does",
+        "was",
+        "were",
+        "is",
+        "are",
+        "be",
+        "been",
+        "have",
+        "has",
+        "had",
+        "we",
+        "you",
+        "they",
+        "it",
+        "i",
+        "me",
+        "us",
+        "and",
+        "or",
+        "not",
+        "no",
+        "different",
+        "distinct",
+        "unique",
+        "new",
+        "current",
+        "currently",
+        "total",
+        "overall",
+        "average",
+        "mean",
+        "there",
+        "what",
+        "which",
+        "who",
+        "how",
+        "when",
+        "where",
+        "why",
+    ]
+)
+# Words that say how something is measured, not what: "the total number of people", "how many times".
+_MEASURE_WORDS = frozenset(
+    [
+        "number",
+        "numbers",
+        "count",
+        "counts",
+        "amount",
+        "amounts",
+        "type",
+        "types",
+        "kind",
+        "kinds",
+        "sort",
+        "sorts",
+        "times",
+        "level",
+        "levels",
+        "value",
+        "values",
+        "share",
+        "percentage",
+        "percent",
+        "rate",
+        "ratio",
+        "sum",
+    ]
+)
+# Where the measured noun phrase ends.
+_PHRASE_END = frozenset(
+    [
+        "of",
+        "in",
+        "on",
+        "at",
+        "to",
+        "for",
+        "by",
+        "with",
+        "from",
+        "per",
+        "than",
+        "that",
+        "who",
+        "which",
+        "where",
+        "when",
+        "is",
+        "are",
+        "was",
+        "were",
+        "like",
+    ]
+)
+_MEASURED = re.compile(
+    r"\b(?:average|mean|median|total|sum|number|count|amount|how\s+many|how\s+much)\s+(?:of\s+)?", re.I
+)
+_WHAT_LIKE = re.compile(r"\bwhat\s+(?:was|is|were|are|'s)\s+(?:the|our)\s+(?=[a-z][\w'-]*\s+like\b)", re.I)
+_MODIFIED = re.compile(r"\b([a-z][\w'-]*)\s+(?:rate|rates|ratio|score|scores)\b", re.I)
+_PHRASE_WORD = re.compile(r"[A-Za-z][\w'-]*")
+PREFIX = 5  # a word is known when a known word begins the same way ("cancellation", "cancelled")
+
+
+def _known(word: str, vocabulary: set[str], prefixes: set[str]) -> bool:
+    stemmed = name_words(word)
+    if not stemmed:
+        return True
+    stem = stemmed[0]
+    return stem in vocabulary or stem[:PREFIX] in prefixes or len(stem) < 3 or stem.isdigit()
+
+
+def _measured_phrase(text: str) -> list[str]:
+    """The content words of the noun phrase at the start of ``text`` (up to four words, to a preposition)."""
+    words: list[str] = []
+    for match in list(_PHRASE_WORD.finditer(text))[:4]:
+        word = match.group(0)
+        if word.lower() in _PHRASE_END:
+            break
+        if word.lower() in _FUNCTION_WORDS or word.lower() in _MEASURE_WORDS:
+            continue
+        if word[0].isupper() or _NOT_NAMES.match(word):
+            return []  # a name ("how many Rain Jackets"): the value check answers for it
+        words.append(word.lower())
+    return words
+
+
+def unknown_concepts(question: str, vocabulary: set[str]) -> list[str]:
+    """What the question measures that no table, column, metric, description or stored value speaks of:
+    "the average salary" of a schema without salaries, "the weather", "the conversion rate".
+
+    Only the measured thing is looked at (the noun phrase after "average", "number of", "how many"; the
+    word before "rate"); it is unknown when none of its words is known, and a word counts as known when
+    a known word starts the same way ("cancellation" beside "cancelled"), so a question about the data in
+    other words is not turned away.
+    """
+    prefixes = {word[:PREFIX] for word in vocabulary if len(word) >= PREFIX}
+    phrases = [_measured_phrase(question[m.end() :]) for m in _MEASURED.finditer(question)]
+    phrases += [_measured_phrase(question[m.end() :]) for m in _WHAT_LIKE.finditer(question)]
+    phrases += [
+        [m.group(1).lower()]
+        for m in _MODIFIED.finditer(question)
+        if m.group(1).lower() not in _FUNCTION_WORDS
+    ]
+    found: list[str] = []
+    for phrase in phrases:
+        if phrase and not any(_known(word, vocabulary, prefixes) for word in phrase):
+            found += phrase
+    return list(dict.fromkeys(found))

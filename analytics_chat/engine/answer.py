@@ -10,9 +10,11 @@ from analytics_chat.models import ChatMessage
 from analytics_chat.pipeline import state as S
 from analytics_chat.pipeline.state import AnswerState, StageContext, StageError
 from catalog.models import DataSource
+from semantic.compiler import SemanticModel
+from semantic.retrieval import statements_in_scope
 
-from .accounting import describe_missing, question_facts, unaccounted
-from .linking import load_scope
+from .accounting import describe_missing, question_facts, unaccounted, unknown_concepts
+from .linking import load_scope, name_words
 from .semantic_path import plan_semantic_query
 from .sql_path import write_sql
 
@@ -79,6 +81,23 @@ def liked_examples(state: AnswerState, source: DataSource) -> list[ChatMessage]:
     return [message for _, message in scored[:MAX_EXAMPLES]]
 
 
+def data_vocabulary(source: DataSource, tables: list[str] | None) -> set[str]:
+    """Every stemmed word the source's data speaks of: table and column names, synonyms and descriptions,
+    stored values, and the semantic layer's metrics, dimensions and business rules."""
+    schema = load_scope(source, tables)
+    texts: list[str] = [schema.source_description]
+    for table in schema.tables:
+        texts += [table.name, table.description]
+        for column in table.columns:
+            texts += [column.name, column.description, *column.synonyms]
+            texts += [str(v) for v in (column.profile or {}).get("distinct_values") or ()]
+    model = SemanticModel(source, tables)
+    for item in [*model.metrics.values(), *model.dimensions.values()]:
+        texts += [item.name, item.label or "", item.description or "", *(item.synonyms or [])]
+    texts += [s.text for s in statements_in_scope(source, model.tables)]
+    return {word for text in texts if text for word in name_words(text)}
+
+
 def _semantic_layer_fits(state: AnswerState) -> bool:
     """The question names a metric (or follows up on a semantic answer)."""
     if state.history and state.history[-1].semantic_query:
@@ -111,6 +130,13 @@ def _plan(state: AnswerState, ctx: StageContext, source: DataSource) -> None:
     if history:
         state.is_new = False
     schema = load_scope(source, tables)
+    unknown = unknown_concepts(state.ask, data_vocabulary(source, tables))
+    if unknown:
+        raise StageError(
+            "cannot_answer",
+            f"The data in scope has nothing on {', '.join(repr(word) for word in unknown)}.",
+            unknown=unknown,
+        )
     facts = question_facts(state.ask, schema)
     state.facts = [fact.describe() for fact in facts]
 
