@@ -30,6 +30,7 @@ FUNCTIONS = (
     "lower", "upper", "length", "trim", "substr", "substring", "replace", "concat", "round", "abs",
     "coalesce", "nullif", "year", "month", "day", "date_trunc", "date_part", "strftime", "strptime",
     "try_cast", "arg_max", "arg_min", "median", "string_agg", "current_date",
+    "quantile_cont", "quantile_disc", "dayname", "monthname", "dayofweek", "quarter", "date_diff",
 )  # fmt: skip
 TYPES = ("INTEGER", "BIGINT", "DOUBLE", "DECIMAL", "VARCHAR", "DATE", "TIMESTAMP", "BOOLEAN")
 

@@ -8,6 +8,7 @@ its KV state. Everything that depends on the question goes into the user message
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from string import Template
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from analytics_chat.engine.grammar import quote_identifier
 from analytics_chat.engine.linking import ColumnInfo, LinkedSchema, SchemaView, TableInfo, ValueMatch
 from analytics_chat.pipeline.state import Turn
+from catalog.models import DataSource
 
 if TYPE_CHECKING:  # semantic_path imports this module
     from analytics_chat.engine.semantic_path import Mention
@@ -49,10 +51,17 @@ Question: What is the weather tomorrow?
 SQL: SELECT '$cannot'
 
 Database $source:
-$ddl"""
+$ddl$business"""
 )
 
-USER_TEMPLATE = Template("""$context${history}Question: $question""")
+BUSINESS_TEMPLATE = Template(
+    """
+
+Business definitions of this database (when the question names one, compute it exactly so):
+$metrics$rules"""
+)
+
+USER_TEMPLATE = Template("""$context${history}${hints}Question: $question""")
 
 HISTORY_TEMPLATE = Template(
     """Previous question: $ask
@@ -122,12 +131,36 @@ def schema_ddl(schema: SchemaView) -> str:
     return "\n".join(blocks)
 
 
+def business_context(schema: SchemaView) -> str:
+    """The semantic layer's metric definitions and business rules for the tables in scope, so that a
+    question the semantic layer cannot express still counts revenue the way the business does."""
+    from semantic.compiler import SemanticModel
+    from semantic.retrieval import statements_in_scope
+
+    source = DataSource.objects.filter(name=schema.source_name).first()
+    if source is None:
+        return ""
+    model = SemanticModel(source, [t.name for t in schema.tables])
+    lines = []
+    for name, metric in model.metrics.items():
+        also = f" (also: {', '.join(metric.synonyms[:3])})" if metric.synonyms else ""
+        where = f" over rows where {metric.filter}" if metric.filter else ""
+        lines.append(f"- {metric.label or name}{also}: {metric.expression}{where}")
+    statements = sorted(statements_in_scope(source, model.tables), key=lambda s: s.name)
+    rules = "".join(f"- {s.text.strip()}\n" for s in statements)
+    if not lines and not rules:
+        return ""
+    return BUSINESS_TEMPLATE.substitute(metrics="\n".join(lines) + "\n", rules=rules).rstrip()
+
+
 def system_prompt(schema: SchemaView) -> str:
     """Stable for a source and scope: the cacheable prefix."""
     heading = schema.source_name + (
         f" ({schema.source_description.strip()})" if schema.source_description else ""
     )
-    return SYSTEM_TEMPLATE.substitute(cannot=CANNOT_ANSWER, source=heading, ddl=schema_ddl(schema))
+    return SYSTEM_TEMPLATE.substitute(
+        cannot=CANNOT_ANSWER, source=heading, ddl=schema_ddl(schema), business=business_context(schema)
+    )
 
 
 def _value_hints(matches: Sequence[ValueMatch]) -> str:
@@ -154,6 +187,7 @@ def user_prompt(
     linked: LinkedSchema,
     history: Sequence[Turn] = (),
     examples: Sequence[tuple[str, str]] = (),
+    hints: Sequence[str] = (),
 ) -> str:
     """The question-specific part: linked tables, matched values, examples, previous turn, the question."""
     context = ""
@@ -163,7 +197,10 @@ def user_prompt(
     context += _example_block(examples)
     previous = next((turn for turn in reversed(history) if turn.sql), None)
     history_text = HISTORY_TEMPLATE.substitute(ask=previous.ask, sql=previous.sql) if previous else ""
-    return USER_TEMPLATE.substitute(context=context, history=history_text, question=question.strip())
+    hint_text = "".join(f"Note: {hint}\n" for hint in hints)
+    return USER_TEMPLATE.substitute(
+        context=context, history=history_text, hints=hint_text, question=question.strip()
+    )
 
 
 def sql_messages(
@@ -171,11 +208,48 @@ def sql_messages(
     linked: LinkedSchema,
     history: Sequence[Turn] = (),
     examples: Sequence[tuple[str, str]] = (),
+    hints: Sequence[str] = (),
 ) -> list[dict[str, str]]:
     return [
         {"role": "system", "content": system_prompt(linked.scope)},
-        {"role": "user", "content": user_prompt(question, linked, history, examples)},
+        {"role": "user", "content": user_prompt(question, linked, history, examples, hints)},
     ]
+
+
+_PERCENT_WORDS = re.compile(r"\b(percent|percentage)\b|%", re.I)
+
+
+def sql_hints(question: str, facts: Sequence[Any]) -> list[str]:
+    """How to write what the question asks for in SQL, for the kinds of statement it makes (a percentile,
+    a share, a weekday, a negation, a list): a line each, in the question's part of the prompt."""
+    from analytics_chat.engine import accounting as A
+
+    hints: list[str] = []
+    kinds = {fact.kind for fact in facts}
+    for fact in facts:
+        if fact.kind == A.PERCENTILE:
+            if fact.value:
+                share = int(fact.value) / 100
+                hints.append(f"the {fact.value}th percentile of x is quantile_cont(x, {share:g})")
+            else:
+                hints.append("the median of x is median(x)")
+    if A.DIVISION in kinds:
+        hints.append(
+            "a share or rate is a division: SUM(CASE WHEN condition THEN x ELSE 0 END) / SUM(x), or "
+            "AVG(CASE WHEN condition THEN 1.0 ELSE 0.0 END)"
+            + ("; multiply by 100 for a percentage" if _PERCENT_WORDS.search(question) else "")
+        )
+    if A.WEEKDAY in kinds:
+        hints.append("the weekday of a date d is dayname(d)")
+    if A.MONTH_OF_YEAR in kinds:
+        hints.append("the calendar month (1 to 12) of a date d is month(d)")
+    if A.NEGATION in kinds:
+        hints.append(
+            "rows that have no matching row elsewhere: NOT EXISTS (SELECT ...) or NOT IN (SELECT ...)"
+        )
+    if A.ROWS in kinds:
+        hints.append("the question asks for a list of rows, not a total")
+    return list(dict.fromkeys(hints))
 
 
 QUERY_FAILED = "The query failed:"

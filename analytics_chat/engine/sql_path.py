@@ -28,6 +28,7 @@ from analytics_chat.engine.prompts import (
     NO_ROWS_HINT,
     Correction,
     correction_messages,
+    sql_hints,
     sql_messages,
 )
 from analytics_chat.engine.sql_repair import (
@@ -280,7 +281,7 @@ def write_sql(
         raise StageError("bad_scope", str(error), source=data_source.name) from error
     grammar = build_sql_grammar(linked)
     options = _generation_options(options)
-    messages = sql_messages(question, linked, history, examples)
+    messages = sql_messages(question, linked, history, examples, sql_hints(question, facts))
     draft = SqlDraft(sql="", linked=linked)
 
     result = generator.complete(messages, options=options, grammar=grammar, on_text=on_text, cancel=cancel)
