@@ -27,7 +27,7 @@ import sqlglot
 from sqlglot import exp
 
 from catalog.models import DataSource, Relationship
-from semantic.models import Dimension, Metric, parse_error_message
+from semantic.models import Dimension, Metric, grains_of, parse_error_message
 from semantic.query import OPERATORS, Filter, OrderBy, SemanticError, SemanticQuery, TimeRange
 
 __all__ = [
@@ -316,7 +316,7 @@ class _Compiler:
             if grain_dimension not in self.dimension_names:
                 self.dimension_names.insert(0, grain_dimension)
             for name in self.dimension_names:
-                grains = self.model.dimensions[name].time_grains
+                grains = grains_of(self.model.dimensions[name].time_grains or [])
                 if self._is_time(name) and query.time_grain not in grains:
                     raise SemanticError(
                         f"Dimension '{name}' has no time grain '{query.time_grain}'; valid grains: {', '.join(grains)}"
@@ -327,6 +327,10 @@ class _Compiler:
     def _dimension_sql(self, item: _Item) -> exp.Expression:
         expression = item.expression.copy()
         if self.query.time_grain and item.row.kind == Dimension.Kind.TIME:
+            if self.query.time_grain == "weekday":  # Monday ... Sunday, all years together
+                return exp.Anonymous(this="dayname", expressions=[expression])
+            if self.query.time_grain == "month_of_year":  # 1 to 12, all years together
+                return exp.Month(this=expression)
             if self.query.time_grain == "year":  # a year reads as 2024, not as the date 2024-01-01
                 return exp.Year(this=expression)
             if self.query.time_grain == "quarter" and self._within_one_year():

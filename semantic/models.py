@@ -17,6 +17,14 @@ from sqlglot import exp
 from catalog.models import DataSource
 
 TIME_GRAINS = ["day", "week", "month", "quarter", "year"]
+# Parts of a date rather than periods: any time dimension with a day grain can be grouped by them.
+DATE_PARTS = ["weekday", "month_of_year"]
+
+
+def grains_of(time_grains: list[str]) -> list[str]:
+    """A time dimension's grains, with the date parts its days allow."""
+    return [*time_grains, *(DATE_PARTS if "day" in time_grains else [])]
+
 
 # Names become output column names of compiled queries, so they must be plain SQL identifiers.
 identifier_validator = RegexValidator(

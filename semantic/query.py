@@ -11,7 +11,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from semantic.models import TIME_GRAINS
+from semantic.models import DATE_PARTS, TIME_GRAINS
 
 OPERATORS = ["=", "!=", ">", ">=", "<", "<=", "in", "not in", "between", "like"]
 OPERATOR_ALIASES = {
@@ -175,9 +175,9 @@ class SemanticQuery:
         grain = data.get("time_grain")
         if grain is not None:
             grain = str(grain).lower()
-            if grain not in TIME_GRAINS:
+            if grain not in TIME_GRAINS + DATE_PARTS:
                 raise SemanticError(
-                    f"Unknown time_grain {data['time_grain']!r}; valid grains: {', '.join(TIME_GRAINS)}"
+                    f"Unknown time_grain {data['time_grain']!r}; valid grains: {', '.join(TIME_GRAINS + DATE_PARTS)}"
                 )
         query.time_grain = grain
         time_range = data.get("time_range")

@@ -18,6 +18,7 @@ from analytics_chat.engine.grammar import quote_identifier
 from analytics_chat.engine.linking import ColumnInfo, LinkedSchema, SchemaView, TableInfo, ValueMatch
 from analytics_chat.pipeline.state import Turn
 from catalog.models import DataSource
+from semantic.models import grains_of
 
 if TYPE_CHECKING:  # semantic_path imports this module
     from analytics_chat.engine.semantic_path import Mention
@@ -333,7 +334,7 @@ def _semantic_item_line(name: str, row: Any, values: Sequence[Any] | None = None
     if getattr(row, "synonyms", None):
         line += f" (also: {', '.join(row.synonyms)})"
     if getattr(row, "kind", "") == "time":
-        line += f" [time; grains: {', '.join(row.time_grains or [])}]"
+        line += f" [time; grains: {', '.join(grains_of(row.time_grains or []))}]"
     if values:
         shown = ", ".join(repr(str(v)[:SAMPLE_VALUE_CHARS]) for v in values[:12])
         line += f" values: {shown}{', ...' if len(values) > 12 else ''}"

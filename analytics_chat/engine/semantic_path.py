@@ -24,7 +24,7 @@ from analytics_chat.llm.base import (
 from analytics_chat.pipeline.state import Turn
 from catalog.models import Column, DataSource
 from semantic.compiler import OPERATORS, SemanticError, SemanticModel, SemanticQuery, compile_to_sql
-from semantic.models import Dimension
+from semantic.models import Dimension, grains_of
 from semantic.retrieval import statements_in_scope
 
 from . import prompts
@@ -187,7 +187,7 @@ def query_schema(
     date = {"type": "string", "pattern": r"^[12][0-9]{3}-[01][0-9]-[0-3][0-9]$"}
     dated = {"type": "object", "properties": {"start": date, "end": date}, "required": ["start", "end"]}
     named_periods = periods(vocab.time_span)
-    grains = sorted({g for d in vocab.model.dimensions.values() for g in (d.time_grains or [])})
+    grains = sorted({g for d in vocab.model.dimensions.values() for g in grains_of(d.time_grains or [])})
     filter_options = _filter_options(vocab, metrics, shape, follow_up, mentions, free_text)
     properties: dict[str, Any] = {
         "metrics": {"type": "array", "items": {"enum": metrics}, "minItems": 1, "maxItems": 3},

@@ -35,6 +35,9 @@ _SINGLE = re.compile(r"^\s*(which|who|what)\b(?!.*\b(each|per|every|all)\b)", re
 _MOST = re.compile(r"\b(most|highest|largest|biggest|best|greatest|maximum|top)\b", re.IGNORECASE)
 _LEAST = re.compile(r"\b(least|lowest|smallest|fewest|worst|minimum|bottom)\b", re.IGNORECASE)
 _GRAINS = {
+    # Date parts first: "by day of the week" is a weekday, not a day; "calendar month" is 1 to 12.
+    "weekday": re.compile(r"\b(weekdays?|day\s+of\s+(the\s+)?week|days\s+of\s+the\s+week)\b", re.I),
+    "month_of_year": re.compile(r"\b(calendar\s+months?|months?\s+of\s+(the\s+)?year)\b", re.I),
     "day": re.compile(r"\b(daily|per\s+day|by\s+day|each\s+day|every\s+day|day\s+by\s+day)\b", re.I),
     "week": re.compile(r"\b(weekly|per\s+week|by\s+week|each\s+week|every\s+week)\b", re.I),
     "month": re.compile(

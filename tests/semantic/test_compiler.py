@@ -58,6 +58,17 @@ CASES = [
         "SELECT channel, COUNT(*) FROM orders GROUP BY channel",
         False,
     ),
+    # date parts: all years together, by weekday name or by calendar month number
+    (
+        {"metrics": ["cancelled_orders"], "time_grain": "weekday"},
+        "SELECT dayname(order_date), COUNT(*) FROM orders WHERE status = 'cancelled' GROUP BY 1",
+        False,
+    ),
+    (
+        {"metrics": ["revenue"], "time_grain": "month_of_year"},
+        f"SELECT month(o.order_date), {REVENUE} {ITEMS_COMPLETED} WHERE o.status = 'completed' GROUP BY 1 ORDER BY 1",
+        True,
+    ),
     (
         {"metrics": ["order_count"], "dimensions": ["status"]},
         "SELECT status, COUNT(*) FROM orders GROUP BY status",
