@@ -16,6 +16,7 @@ from semantic.retrieval import statements_in_scope
 from .accounting import describe_missing, question_facts, unaccounted, unknown_concepts
 from .linking import load_scope, name_words
 from .semantic_path import plan_semantic_query
+from .shape import is_presentation_change
 from .sql_path import write_sql
 
 MAX_EXAMPLES = 2
@@ -129,6 +130,13 @@ def _plan(state: AnswerState, ctx: StageContext, source: DataSource) -> None:
     history = state.history
     if history:
         state.is_new = False
+    previous = history[-1] if history else None
+    if previous is not None and previous.sql and is_presentation_change(state.ask):
+        # "Can you put that in a bar chart?": the same answer, shown another way
+        state.path = "previous"
+        state.sql = previous.sql
+        state.semantic_query = previous.semantic_query
+        return
     schema = load_scope(source, tables)
     unknown = unknown_concepts(state.ask, data_vocabulary(source, tables))
     if unknown:

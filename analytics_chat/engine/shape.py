@@ -239,6 +239,50 @@ def mentioned_year(question: str) -> str | None:
     return years.pop() if len(years) == 1 else None
 
 
+# How an answer is shown, not what it computes: "Can you put that in a bar chart?", "chart it", "as a table".
+_PRESENTATION_WORDS = frozenset(
+    [
+        "chart",
+        "charts",
+        "graph",
+        "plot",
+        "plotted",
+        "visualize",
+        "visualise",
+        "visualization",
+        "visualisation",
+        "draw",
+        "bar",
+        "bars",
+        "line",
+        "lines",
+        "pie",
+        "donut",
+        "column",
+        "columns",
+        "table",
+        "tabular",
+        "sql",
+        "query",
+        "put",
+        "turn",
+        "display",
+        "give",
+        "instead",
+        "version",
+        "form",
+        "it",
+        "as",
+    ]
+)
+
+
+def is_presentation_change(question: str) -> bool:
+    """The follow-up only asks to show the previous answer another way (a chart, a table, its SQL)."""
+    words = set(re.findall(r"[a-z0-9']+", question.lower()))
+    return bool(words & _PRESENTATION_WORDS) and not (words - _PRESENTATION_WORDS - _REFINEMENT_WORDS)
+
+
 def is_refinement(question: str, values: list[str]) -> bool:
     """The question only adds stored values, a grain or a year to the previous one ("Just for Canada.",
     "and by month?", "what about 2024?"): every other word is one of the small words around such a change."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from analytics_chat.engine import shape
 from analytics_chat.engine.shape import Ranking, is_refinement, mentioned_year, question_shape
 
 
@@ -99,3 +100,19 @@ def test_mentioned_year_only_when_one():
 
 def test_which_n_ranks_n():
     assert question_shape("Which 4 cities brought in the most sales?").ranking == Ranking("desc", 4)
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Can you put that in a bar chart?", True),
+        ("chart it", True),
+        ("Show it as a table.", True),
+        ("Show me the SQL for that.", True),
+        ("And in 2025?", False),
+        ("Split that by channel.", False),
+        ("Can you plot revenue instead?", False),
+    ],
+)
+def test_a_follow_up_that_only_changes_how_the_answer_is_shown(question, expected):
+    assert shape.is_presentation_change(question) is expected
