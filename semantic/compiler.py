@@ -4,7 +4,8 @@ How a query becomes SQL:
 
 - Each metric is aggregated over its base table. Other tables it needs (for dimensions, its filter or
   the query's filters) are LEFT JOINed along the catalog's relationships, shortest path first, so the
-  base rows are kept whole (web orders without a rep still count, under a NULL rep).
+  base rows are kept whole for filters and totals; a breakdown by a dimension of another table lists
+  that table's real rows only (no NULL group for web orders without a rep).
 - Metrics are grouped by (base table, metric filter, time dimension). One group gives one flat
   SELECT. Several groups (e.g. order count on orders next to revenue on order_items) are aggregated
   separately in CTEs, grouped by the requested dimensions, then joined on those dimensions: a join
@@ -368,12 +369,13 @@ class _Compiler:
             needed |= time_item.tables
         for item, condition in dimension_filters:
             where.append(_predicate(item.expression.copy(), condition.op, condition.value))
-        if self.query.limit and metrics:
-            # "Top 5 reps by revenue" ranks real reps: orders without one are not a contender.
+        if metrics:
+            # "Top 5 reps by revenue" ranks real reps, and "margin by rep" lists them: orders without one
+            # (reached through a key that may be empty) are not a group of their own.
             where.extend(
                 exp.Not(this=exp.Is(this=item.expression.copy(), expression=exp.Null()))
                 for item in self.dimensions
-                if item.row.kind != Dimension.Kind.TIME
+                if item.row.kind != Dimension.Kind.TIME and (self.query.limit or item.tables - {base})
             )
 
         tree = self.model.join_tree(base)

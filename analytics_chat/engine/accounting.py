@@ -53,6 +53,8 @@ ENTITY = "entity"
 ROWS = "rows"
 WEEKDAY = "weekday"
 MONTH_OF_YEAR = "month_of_year"
+GRAIN = "grain"
+METRIC = "metric"
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,8 @@ class Fact:
     kind: str
     text: str  # the question's words
     value: str = ""  # what to look for: a number, a year, a value, a table
+    column: str = ""  # the column a stored value was found in ("customers.city")
+    needs: tuple[str, ...] = ()  # METRIC: the columns and literals of its definition
 
     def describe(self) -> str:
         return {
@@ -78,6 +82,8 @@ class Fact:
             ROWS: "a list of rows",
             WEEKDAY: "grouping by weekday",
             MONTH_OF_YEAR: "grouping by calendar month",
+            GRAIN: f"one row per {self.text}",
+            METRIC: f"{self.text} as the business defines it",
         }[self.kind]
 
 
@@ -89,6 +95,14 @@ _WEEKDAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
 _YEAR = re.compile(r"(?<![\w#.,])((?:19|20)\d{2})(?![\w.,]\d|\d)")
 _YEAR_RANGE = re.compile(
     r"(?<![\w#.,])((?:19|20)\d{2})\s*(?:through|thru|to|until|till|-|\u2013|and)\s*((?:19|20)\d{2})(?![\w.,]\d|\d)",
+    re.I,
+)
+_BEFORE_WORDS = ("before", "until", "till", "prior to", "earlier than")
+# "joined before 2022", "hired after December 31, 2019": an open period on one side of the year
+_BOUND = re.compile(
+    r"\b(before|until|till|prior\s+to|earlier\s+than|after|since|later\s+than)"
+    rf"(\s+((the\s+)?(end|start|beginning)\s+of\s+)?((\d{{1,2}}(st|nd|rd|th)?\s+)?({_MONTHS})\.?"
+    r"(\s+\d{1,2}(st|nd|rd|th)?)?,?)?)?\s*$",
     re.I,
 )
 _NUMBER = re.compile(r"(?<![\w.])#?(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(?![\w]|\.\d)(\s*%|\s+percent\b)?", re.I)
@@ -119,7 +133,10 @@ _DIVISION = re.compile(
 _AVERAGE = re.compile(r"\b(average|averages|avg|mean)\b", re.I)
 _EXTREME = re.compile(
     r"\b(first|earliest|oldest|last|latest|most\s+recent|newest|longest[-\s]tenured)\b"
-    r"(?!\s+(half|quarter|year|month|week|day|\d|names?)\b)",
+    r"(?!\s+(half|quarter|year|month|week|day|\d|names?)\b)"
+    # "which subcategory gets the highest ...": one row, the extreme one (a number after it is a top N)
+    r"|(?<!\bat\s)\b(most|highest|largest|biggest|greatest|lowest|least|fewest|smallest|longest|shortest|best|worst)\b"
+    r"(?!\s+(\d|one|two|three|four|five|ten)\b)",
     re.I,
 )
 _COUNTED = re.compile(
@@ -134,10 +151,16 @@ _LIST = re.compile(
     re.I,
 )
 _COUNT_WORDS = re.compile(
-    r"\b(how\s+many|number\s+of|count|counts|total|sum|average|avg|mean|median|share|rate|ratio|percent|"
-    r"percentage|top|bottom|most|least|highest|lowest|per|by)\b",
+    r"\b(how\s+many|how\s+much|number\s+of|count\s+of|counts|total|sum|average|avg|mean|median|share|"
+    r"rate|ratio|percent|percentage|top|bottom|maximum|minimum|max|min)\b",
     re.I,
 )
+_GRAIN = re.compile(
+    r"\b(?:per|by|each|every|a)\s+(day|week|month|quarter|year)\b|\b(daily|weekly|monthly|quarterly|yearly|annually)\b",
+    re.I,
+)
+_GRAIN_NAMES = {"daily": "day", "weekly": "week", "monthly": "month", "quarterly": "quarter", "yearly": "year",
+                "annually": "year"}  # fmt: skip
 _WEEKDAY = re.compile(rf"\b(weekdays?|day\s+of\s+(the\s+)?week|days\s+of\s+the\s+week|{_WEEKDAYS})\b", re.I)
 _MONTH_OF_YEAR = re.compile(r"\b(calendar\s+months?|months?\s+of\s+(the\s+)?year)\b", re.I)
 # A proper name: capitalised words (and a number that belongs to them, "WorkMate 15"), or a quoted text.
@@ -236,19 +259,28 @@ def _counted_table(phrase: str, schema: SchemaView) -> str | None:
 
 
 def question_facts(
-    question: str, schema: SchemaView, values: Sequence[ValueMatch] | None = None, masked: Sequence[str] = ()
+    question: str,
+    schema: SchemaView,
+    values: Sequence[ValueMatch] | None = None,
+    masked: Sequence[str] = (),
+    metrics: Sequence[tuple[str, str, Sequence[str]]] = (),
 ) -> list[Fact]:
     """What a question states that any plan answering it must contain.
 
     ``masked``: phrases of the question that a vocabulary item names (a metric such as "return rate" or
     "average order value"): their aggregate words are the item's business, not a separate statement.
+    ``metrics``: the business metrics the question names, (name, label, what its definition needs: the
+    columns it sums and the values its filter picks), see :func:`metric_needs`.
     """
     facts: list[Fact] = []
     text = question
     vocabulary = schema_vocabulary(schema)
     values = match_values(question, schema) if values is None else values
-    for value in dict.fromkeys(v.value for v in values):
-        facts.append(Fact(VALUE, value, value))
+    for match in values:
+        if not any(f.value == match.value for f in facts):
+            facts.append(
+                Fact(VALUE, match.value, match.value, column=f"{match.table}.{match.column}".lower())
+            )
     for name in proper_names(question, vocabulary):
         if not any(name.lower() in v.lower() or v.lower() in name.lower() for v in (f.value for f in facts)):
             facts.append(Fact(VALUE, name, name))
@@ -273,7 +305,9 @@ def question_facts(
     for match in _YEAR.finditer(numbers_text):
         before = numbers_text[: match.start()].rstrip().lower()
         if not re.search(r"(#|\bid|\bnumber|\bno\.?)$", before):
-            facts.append(Fact(YEAR, match.group(1), match.group(1)))
+            bound = _BOUND.search(before)
+            side = "" if bound is None else ("<" if bound.group(1) in _BEFORE_WORDS else ">")
+            facts.append(Fact(YEAR, match.group(1), match.group(1) + side))
             skip.append(match.span())
     numbers_text = _mask(text, skip)
     for match in _NUMBER.finditer(numbers_text):
@@ -309,8 +343,16 @@ def question_facts(
         facts.append(Fact(ROWS, "list"))
     if _WEEKDAY.search(plain):
         facts.append(Fact(WEEKDAY, "weekday"))
-    if _MONTH_OF_YEAR.search(plain):
+    elif _MONTH_OF_YEAR.search(plain):
         facts.append(Fact(MONTH_OF_YEAR, "calendar month"))
+    else:
+        grain = _GRAIN.search(plain)
+        if grain:
+            word = next(g for g in grain.groups() if g).lower()
+            facts.append(Fact(GRAIN, _GRAIN_NAMES.get(word, word)))
+    for name, label, needs in metrics:
+        if needs:  # a count's definition is the entity check's business
+            facts.append(Fact(METRIC, label, name, needs=tuple(needs)))
     return list(dict.fromkeys(facts))
 
 
@@ -382,6 +424,26 @@ def _has_value(value: str, numbers: list[Decimal], strings: list[str]) -> bool:
         text = text.lower().strip("% ")
         if text and (wanted in text or text in wanted) and len(text) >= min(3, len(wanted)):
             return True
+    return False
+
+
+def _bounded(tree: exp.Expression, value: str) -> bool:
+    """ "before 2022" compares with < (or <=), "after 2019" with > (or >=), on that year's bound."""
+    if not value.endswith(("<", ">")):
+        return True
+    year, side = value[:-1], value[-1]
+    wanted = (exp.LT, exp.LTE) if side == "<" else (exp.GT, exp.GTE)
+    flipped = (exp.GT, exp.GTE) if side == "<" else (exp.LT, exp.LTE)
+    for node in tree.find_all(exp.LT, exp.LTE, exp.GT, exp.GTE):
+        literal_right = node.expression.find(exp.Literal)
+        literal_left = node.this.find(exp.Literal)
+        for literal, kinds in ((literal_right, wanted), (literal_left, flipped)):
+            if (
+                literal is not None
+                and isinstance(node, kinds)
+                and literal.this[:4] in (year, str(int(year) - 1), str(int(year) + 1))
+            ):
+                return True
     return False
 
 
@@ -479,10 +541,11 @@ def _counts_entity(tree: exp.Expression, table: str, schema: SchemaView) -> bool
 
 
 def _returns_rows(tree: exp.Expression) -> bool:
+    """A list: the outer SELECT aggregates nothing (no count or total in place of the rows)."""
     select = tree if isinstance(tree, exp.Select) else tree.find(exp.Select)
     if select is None:
         return False
-    return any(not projection.find(exp.AggFunc) for projection in select.expressions)
+    return not any(projection.find(exp.AggFunc) for projection in select.expressions)
 
 
 def _has_weekday(tree: exp.Expression) -> bool:
@@ -509,6 +572,50 @@ def _has_month_of_year(tree: exp.Expression) -> bool:
     return any(_MONTH_FORMATS.search(s) for s in strings)
 
 
+_TIME_FUNCTIONS = (
+    exp.DateTrunc,
+    exp.TimestampTrunc,
+    exp.Year,
+    exp.Month,
+    exp.Quarter,
+    exp.Week,
+    exp.Day,
+    exp.Extract,
+)
+
+
+def _groups_by_time(tree: exp.Expression) -> bool:
+    """One row per period: a GROUP BY (or a window) over a date truncated or cut into parts."""
+    for group in tree.find_all(exp.Group, exp.Window):
+        if any(group.find_all(*_TIME_FUNCTIONS)) or any(
+            _function_name(f) in ("strftime", "date_part", "datepart", "dayname")
+            for f in group.find_all(exp.Func)
+        ):
+            return True
+    # GROUP BY an output alias or position of a truncated date
+    for select in tree.find_all(exp.Select):
+        if select.args.get("group") and any(p.find(*_TIME_FUNCTIONS) for p in select.expressions):
+            return True
+    return False
+
+
+def metric_needs(expression: str, filter_sql: str = "") -> list[str]:
+    """What a plan must contain to compute a metric as defined: the columns its SUM or AVG adds up
+    (".quantity"), and the values its definition picks ("completed"). A count is the entity check's."""
+    needs: list[str] = []
+    for snippet in (expression, filter_sql):
+        if not snippet:
+            continue
+        try:
+            tree = sqlglot.parse_one(snippet, read="duckdb")
+        except sqlglot.errors.SqlglotError:
+            continue
+        for aggregate in tree.find_all(exp.Sum, exp.Avg):
+            needs += [f".{c.name.lower()}" for c in aggregate.find_all(exp.Column)]
+        needs += [literal.this for literal in tree.find_all(exp.Literal) if literal.is_string]
+    return list(dict.fromkeys(needs))
+
+
 def unaccounted(facts: Sequence[Fact], sql: str | exp.Expression, schema: SchemaView) -> list[Fact]:
     """The facts of the question that the plan's SQL leaves out (none: the plan answers the question)."""
     try:
@@ -523,7 +630,7 @@ def unaccounted(facts: Sequence[Fact], sql: str | exp.Expression, schema: Schema
         if fact.kind == NUMBER:
             ok = _has_number(fact.value, numbers, strings)
         elif fact.kind == YEAR:
-            ok = _has_year(fact.value, numbers, strings)
+            ok = _has_year(fact.value.rstrip("<>"), numbers, strings) and _bounded(tree, fact.value)
         elif fact.kind == YEAR_RANGE:
             first, last = fact.value.split("-")
             both = _has_year(first, numbers, strings, "first") and _has_year(last, numbers, strings, "last")
@@ -551,11 +658,45 @@ def unaccounted(facts: Sequence[Fact], sql: str | exp.Expression, schema: Schema
             ok = _has_weekday(tree)
         elif fact.kind == MONTH_OF_YEAR:
             ok = _has_month_of_year(tree)
+        elif fact.kind == GRAIN:
+            ok = _groups_by_time(tree)
+        elif fact.kind == METRIC:
+            columns = {c.name.lower() for c in tree.find_all(exp.Column)}
+            ok = all(
+                need[1:] in columns if need.startswith(".") else _has_value(need, numbers, strings)
+                for need in fact.needs
+            )
         else:
             ok = True
         if not ok:
             missing.append(fact)
     return missing
+
+
+# Statements a follow-up inherits from the turns before it unless it makes one of the same kind itself:
+# "And in 2025?" keeps the customer, the metric and the top 10 of the question it follows.
+_INHERITED = {NUMBER, YEAR, YEAR_RANGE, NEGATION, PERCENTILE, DIVISION, AVERAGE, EXTREME, ENTITY, METRIC}
+
+
+def with_earlier_turns(facts: Sequence[Fact], earlier: Sequence[Sequence[Fact]]) -> list[Fact]:
+    """The facts of a follow-up together with those of the earlier questions it builds on (newest first)
+    that it does not replace: a stored value stays unless the follow-up names another of the same column,
+    other kinds stay unless it states one of that kind ("in 2025" replaces "in 2024")."""
+    merged = list(facts)
+    for turn in earlier:
+        kinds = {f.kind for f in merged} | (
+            {YEAR, YEAR_RANGE} if {YEAR, YEAR_RANGE} & {f.kind for f in merged} else set()
+        )
+        columns = {f.column for f in merged if f.kind == VALUE and f.column}
+        added = []
+        for fact in turn:
+            if fact.kind == VALUE:
+                if (not fact.column or fact.column not in columns) and fact not in merged:
+                    added.append(fact)
+            elif fact.kind in _INHERITED and fact.kind not in kinds:
+                added.append(fact)
+        merged += added
+    return list(dict.fromkeys(merged))
 
 
 def describe_missing(missing: Sequence[Fact]) -> str:

@@ -9,11 +9,19 @@ from typing import Any
 from analytics_chat.models import ChatMessage
 from analytics_chat.pipeline import state as S
 from analytics_chat.pipeline.state import AnswerState, StageContext, StageError
-from catalog.models import DataSource
+from catalog.models import Column, DataSource
 from semantic.compiler import SemanticModel
 from semantic.retrieval import statements_in_scope
 
-from .accounting import describe_missing, question_facts, unaccounted, unknown_concepts
+from .accounting import (
+    describe_missing,
+    metric_needs,
+    phrase_spans,
+    question_facts,
+    unaccounted,
+    unknown_concepts,
+    with_earlier_turns,
+)
 from .linking import load_scope, name_words
 from .semantic_path import plan_semantic_query
 from .shape import is_presentation_change
@@ -82,6 +90,39 @@ def liked_examples(state: AnswerState, source: DataSource) -> list[ChatMessage]:
     return [message for _, message in scored[:MAX_EXAMPLES]]
 
 
+def named_metrics(question: str, model: SemanticModel) -> list[tuple[str, str, list[str]]]:
+    """The metrics a question names by their label, name or a synonym, with what their definitions need.
+
+    Where phrases overlap the longest wins, and dimensions and columns compete too: "gross margin %" is
+    not "gross margin", and "sales reps" or "unit price" name no sales or units metric.
+    """
+    candidates: list[tuple[str, list[str]]] = []
+    for name, metric in model.metrics.items():
+        candidates.append((name, [metric.label or "", name.replace("_", " "), *(metric.synonyms or [])]))
+    for name, dimension in model.dimensions.items():
+        candidates.append(("", [dimension.label or "", name.replace("_", " "), *(dimension.synonyms or [])]))
+    columns = Column.objects.filter(table__source=model.source, table__name__in=model.tables)
+    candidates += [
+        ("", [c.name, f"{c.table.name} {c.name}", *(c.synonyms or [])])
+        for c in columns.select_related("table")
+    ]
+    found: list[tuple[int, int, str]] = []
+    for name, phrases in candidates:
+        found += [(start, end, name) for start, end in phrase_spans(question, [p for p in phrases if p])]
+    found.sort(key=lambda span: (span[0] - span[1], span[0]))
+    taken: list[tuple[int, int]] = []
+    named: list[str] = []
+    for start, end, name in found:
+        if not any(start < e and s < end for s, e in taken):
+            taken.append((start, end))
+            if name:
+                named.append(name)
+    return [
+        (n, model.metrics[n].label or n, metric_needs(model.metrics[n].expression, model.metrics[n].filter))
+        for n in dict.fromkeys(named)
+    ]
+
+
 def data_vocabulary(source: DataSource, tables: list[str] | None) -> set[str]:
     """Every stemmed word the source's data speaks of: table and column names, synonyms and descriptions,
     stored values, and the semantic layer's metrics, dimensions and business rules."""
@@ -145,7 +186,10 @@ def _plan(state: AnswerState, ctx: StageContext, source: DataSource) -> None:
             f"The data in scope has nothing on {', '.join(repr(word) for word in unknown)}.",
             unknown=unknown,
         )
-    facts = question_facts(state.ask, schema)
+    model = SemanticModel(source, tables)
+    facts = question_facts(state.ask, schema, metrics=named_metrics(state.ask, model))
+    earlier = [question_facts(t.ask, schema, metrics=named_metrics(t.ask, model)) for t in reversed(history)]
+    facts = with_earlier_turns(facts, earlier)
     state.facts = [fact.describe() for fact in facts]
 
     if _semantic_layer_fits(state):

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlglot
+from django.conf import settings
 
 from analytics_chat.llm.base import CancelToken, GenerationAborted, GenerationOptions, TextGenerator
 from analytics_chat.pipeline.runner import run_stages
@@ -310,14 +311,12 @@ def evaluate(
             warm_up_ms = round((time.perf_counter() - started) * 1000, 1)
         history: list[Turn] = []
         if question.parent and question.parent in answered:
+            # the thread up to the parent, as the API gives a follow-up its earlier turns
             parent_question, parent_state = answered[question.parent]
-            history = [
-                Turn(
-                    ask=parent_question.question,
-                    sql=parent_state.sql,
-                    semantic_query=parent_state.semantic_query,
-                )
-            ]
+            parent_turn = Turn(
+                ask=parent_question.question, sql=parent_state.sql, semantic_query=parent_state.semantic_query
+            )
+            history = [*parent_state.history, parent_turn][-settings.CHAT["HISTORY_TURNS"] :]
         started = time.perf_counter()
         if baseline:
             state, first_token_ms, error = baseline_answer(question, generator)

@@ -380,6 +380,9 @@ def plan_semantic_query(
         query = json.loads(generation.text)
         if previous is None:
             query = _with_settled_parts(query, shape, settled_filters(mentions))
+        elif not shape.grain and isinstance(query, dict):
+            # "now split that by channel as well" keeps the previous grain: only words for one change it
+            query["time_grain"] = previous.get("time_grain")
         query = _cleaned(query, shape, vocab)
         sql = compile_to_sql(source, query, tables)
     except (ValueError, SemanticError):

@@ -83,8 +83,16 @@ CASES = [
     (
         "Loans per month, 2021 through 2023",
         "SELECT count(*) FROM loans WHERE loaned_on >= '2022-01-01' AND loaned_on < '2024-01-01'",
-        ["year_range"],
+        ["year_range", "grain"],
     ),
+    # an open period compares on its side of the year
+    ("How many members joined before 2020?", "SELECT count(*) FROM members WHERE year(joined_on) = 2020", ["year"]),
+    ("How many members joined after 2020?", "SELECT count(*) FROM members WHERE joined_on > '2020-12-31'", []),
+    # "which ... the most" is one row, the extreme one
+    ("Which city has the most members?", "SELECT city, count(*) FROM members GROUP BY city", ["extreme"]),
+    ("Which city has the most members?", "SELECT city FROM members GROUP BY city ORDER BY count(*) DESC LIMIT 1", []),
+    # a list is rows, not a count per group
+    ("List the members in Porto.", "SELECT city, count(*) FROM members WHERE city = 'Porto' GROUP BY 1", ["rows"]),
 ]  # fmt: skip
 
 
@@ -106,6 +114,31 @@ def test_missing_facts_are_described_for_the_refusal():
     facts = question_facts("How many loans did member 12 make in 2022?", LIBRARY)
     missing = unaccounted(facts, "SELECT count(*) FROM loans", LIBRARY)
     assert accounting.describe_missing(missing) == "the year 2022 and the number 12"
+
+
+def test_a_named_metric_is_computed_as_defined():
+    needs = accounting.metric_needs("SUM(loans.fee)", "loans.status = 'paid'")
+    assert needs == [".fee", "paid"]
+    facts = question_facts("Fee income by city", LIBRARY, metrics=[("fee_income", "Fee income", needs)])
+    wrong = "SELECT city, count(*) FROM loans JOIN members USING (member_id) GROUP BY city"
+    right = (
+        "SELECT city, sum(fee) FROM loans JOIN members USING (member_id) WHERE status = 'paid' GROUP BY city"
+    )
+    assert [f.kind for f in unaccounted(facts, wrong, LIBRARY)] == ["metric"]
+    assert unaccounted(facts, right, LIBRARY) == []
+
+
+def test_a_follow_up_keeps_what_it_does_not_replace():
+    first = question_facts("How many loans did members from Porto make in 2022?", LIBRARY)
+    follow_up = accounting.with_earlier_turns(question_facts("And in 2023?", LIBRARY), [first])
+    assert {(f.kind, f.value) for f in follow_up} >= {
+        ("year", "2023"),
+        ("value", "Porto"),
+        ("entity", "loans"),
+    }
+    assert ("year", "2022") not in {(f.kind, f.value) for f in follow_up}
+    other_city = accounting.with_earlier_turns(question_facts("Only Lisbon.", LIBRARY), [first])
+    assert [f.value for f in other_city if f.kind == "value"] == ["Lisbon"]
 
 
 def test_module_examples_run():
