@@ -218,6 +218,10 @@ def sql_messages(
 
 
 _PERCENT_WORDS = re.compile(r"\b(percent|percentage)\b|%", re.I)
+# "the value of an order", "per customer", "each paying customer ... in total": a statistic of totals
+_PER_ENTITY = re.compile(
+    r"\b((value|total|amount|size)\s+of\s+(an?|each)|per|each|their\s+total|in\s+total)\b", re.I
+)
 
 
 def sql_hints(question: str, facts: Sequence[Any]) -> list[str]:
@@ -234,6 +238,11 @@ def sql_hints(question: str, facts: Sequence[Any]) -> list[str]:
                 hints.append(f"the {fact.value}th percentile of x is quantile_cont(x, {share:g})")
             else:
                 hints.append("the median of x is median(x)")
+    if (A.PERCENTILE in kinds or A.AVERAGE in kinds) and _PER_ENTITY.search(question):
+        hints.append(
+            "a median, percentile or average of totals per order (or per customer, ...) first sums each one in "
+            "a subquery: SELECT median(total) FROM (SELECT order_id, SUM(...) AS total FROM ... GROUP BY order_id)"
+        )
     if A.DIVISION in kinds:
         hints.append(
             "a share or rate is a division: SUM(CASE WHEN condition THEN x ELSE 0 END) / SUM(x), or "
