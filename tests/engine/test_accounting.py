@@ -88,6 +88,11 @@ CASES = [
     # an open period compares on its side of the year
     ("How many members joined before 2020?", "SELECT count(*) FROM members WHERE year(joined_on) = 2020", ["year"]),
     ("How many members joined after 2020?", "SELECT count(*) FROM members WHERE joined_on > '2020-12-31'", []),
+    (
+        "How many members joined before 2020?",
+        "SELECT count(*) FROM members WHERE joined_on >= '2020-01-01' AND joined_on < '2020-01-02'",
+        ["year"],
+    ),
     # "which ... the most" is one row, the extreme one
     ("Which city has the most members?", "SELECT city, count(*) FROM members GROUP BY city", ["extreme"]),
     ("Which city has the most members?", "SELECT city FROM members GROUP BY city ORDER BY count(*) DESC LIMIT 1", []),
