@@ -428,23 +428,26 @@ def _has_value(value: str, numbers: list[Decimal], strings: list[str]) -> bool:
 
 
 def _bounded(tree: exp.Expression, value: str) -> bool:
-    """ "before 2022" compares with < (or <=), "after 2019" with > (or >=), on that year's bound."""
+    """ "before 2022" compares with < (or <=), "after 2019" with > (or >=), on that year's bound, and is
+    not bounded on the other side by the same year ("before 2022" read as the first day of 2022)."""
     if not value.endswith(("<", ">")):
         return True
     year, side = value[:-1], value[-1]
-    wanted = (exp.LT, exp.LTE) if side == "<" else (exp.GT, exp.GTE)
-    flipped = (exp.GT, exp.GTE) if side == "<" else (exp.LT, exp.LTE)
+    near = (year, str(int(year) - 1), str(int(year) + 1))
+    found, closed = False, False
     for node in tree.find_all(exp.LT, exp.LTE, exp.GT, exp.GTE):
-        literal_right = node.expression.find(exp.Literal)
-        literal_left = node.this.find(exp.Literal)
-        for literal, kinds in ((literal_right, wanted), (literal_left, flipped)):
-            if (
-                literal is not None
-                and isinstance(node, kinds)
-                and literal.this[:4] in (year, str(int(year) - 1), str(int(year) + 1))
-            ):
-                return True
-    return False
+        upper = isinstance(node, (exp.LT, exp.LTE))  # column < literal: an upper bound
+        for literal, is_upper in (
+            (node.expression.find(exp.Literal), upper),
+            (node.this.find(exp.Literal), not upper),
+        ):
+            if literal is None or literal.this[:4] not in near:
+                continue
+            if is_upper == (side == "<"):
+                found = True
+            else:
+                closed = True
+    return found and not closed
 
 
 def _has_date_filter(tree: exp.Expression, strings: list[str]) -> bool:
