@@ -532,8 +532,7 @@ def _counts_entity(tree: exp.Expression, table: str, schema: SchemaView) -> bool
             owner = _table_of(argument, select)
             if (owner, argument.name.lower()) in keys or argument.name.lower() in key_names:
                 return True
-            continue
-        # COUNT(*): the rows of the entity's own table, or of a table whose rows each name one of them
+        # COUNT(*) or COUNT(column): the rows of the entity's own table, or of a table whose rows each name one
         # ("the largest number of countries" counts the rows of countrylanguage per language)
         if select is None:
             continue
@@ -544,11 +543,13 @@ def _counts_entity(tree: exp.Expression, table: str, schema: SchemaView) -> bool
 
 
 def _returns_rows(tree: exp.Expression) -> bool:
-    """A list: the outer SELECT aggregates nothing (no count or total in place of the rows)."""
+    """A list: the outer SELECT shows row columns (a count beside them may stay: "the owner with the most
+    dogs, list the id and name"). A plan of metrics by dimensions is no list: the semantic path is not
+    asked (``engine.answer``)."""
     select = tree if isinstance(tree, exp.Select) else tree.find(exp.Select)
     if select is None:
         return False
-    return not any(projection.find(exp.AggFunc) for projection in select.expressions)
+    return any(not projection.find(exp.AggFunc) for projection in select.expressions)
 
 
 def _has_weekday(tree: exp.Expression) -> bool:

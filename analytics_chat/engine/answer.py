@@ -14,6 +14,7 @@ from semantic.compiler import SemanticModel
 from semantic.retrieval import statements_in_scope
 
 from .accounting import (
+    ROWS,
     describe_missing,
     metric_needs,
     phrase_spans,
@@ -192,7 +193,8 @@ def _plan(state: AnswerState, ctx: StageContext, source: DataSource) -> None:
     facts = with_earlier_turns(facts, earlier)
     state.facts = [fact.describe() for fact in facts]
 
-    if _semantic_layer_fits(state):
+    # A list of rows is no metric by dimensions: the semantic layer cannot express it.
+    if _semantic_layer_fits(state) and not any(fact.kind == ROWS for fact in facts):
         semantic_examples: list[tuple[str, dict[str, Any]]] = [
             (m.ask, m.plan["semantic_query"]) for m in examples if (m.plan or {}).get("semantic_query")
         ]
