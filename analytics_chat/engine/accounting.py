@@ -532,6 +532,8 @@ def _counts_entity(tree: exp.Expression, table: str, schema: SchemaView) -> bool
             owner = _table_of(argument, select)
             if (owner, argument.name.lower()) in keys or argument.name.lower() in key_names:
                 return True
+            if _identifies_another(owner, argument.name, table, schema):
+                continue  # COUNT(DISTINCT orders.order_id) counts orders, whatever table it reads
         # COUNT(*) or COUNT(column): the rows of the entity's own table, or of a table whose rows each name one
         # ("the largest number of countries" counts the rows of countrylanguage per language)
         if select is None:
@@ -540,6 +542,20 @@ def _counts_entity(tree: exp.Expression, table: str, schema: SchemaView) -> bool
         if tables & related:
             return True
     return False
+
+
+def _identifies_another(owner: str, column: str, table: str, schema: SchemaView) -> bool:
+    """The column is the key of another table than ``table``, or refers to one: counting it counts those."""
+    info = schema.table(owner)
+    named = info.column(column) if info else None
+    if named is not None and named.is_primary_key and owner.lower() != table.lower():
+        return True
+    return any(
+        j.from_table.lower() == owner.lower()
+        and j.from_column.lower() == column.lower()
+        and j.to_table.lower() != table.lower()
+        for j in schema.joins
+    )
 
 
 def _returns_rows(tree: exp.Expression) -> bool:

@@ -69,6 +69,7 @@ CASES = [
     ("How many members are there?", "SELECT count(*) FROM books", ["entity"]),
     ("How many members are there?", "SELECT count(*) FROM members", []),
     ("How many different members borrowed?", "SELECT count(DISTINCT member_id) FROM loans", []),
+    ("How many different members borrowed?", "SELECT count(DISTINCT loan_id) FROM loans", ["entity"]),
     ("When was the first loan?", "SELECT loaned_on FROM loans", ["extreme"]),
     ("When was the first loan?", "SELECT min(loaned_on) FROM loans", []),
     ("Loans per weekday", "SELECT loaned_on, count(*) FROM loans GROUP BY 1", ["weekday"]),
