@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.optimizer.scope import traverse_scope
 
 from analytics_chat.engine.accounting import Fact, describe_missing, unaccounted
 from analytics_chat.engine.grammar import build_sql_grammar
@@ -31,27 +30,7 @@ from analytics_chat.engine.prompts import (
     sql_hints,
     sql_messages,
 )
-from analytics_chat.engine.sql_repair import (
-    add_missing_joins,
-    aggregates_to_having,
-    align_membership_types,
-    any_value_of_ungrouped,
-    bridge_joins,
-    cast_text_numbers,
-    compared_aggregates_to_having,
-    distinct_joined_rows,
-    follow_declared_keys,
-    impossible_extremes,
-    negated_membership,
-    prune_unused_joins,
-    repair_join_conditions,
-    respell_columns,
-    set_operation_keys,
-    show_group_columns,
-    single_row_comparisons,
-    unmatched_rows,
-    values_where_stored,
-)
+from analytics_chat.engine.repairs import BEFORE_GUARD, QUALIFIED, apply_repairs, describe_misplaced_columns
 from analytics_chat.llm.base import (
     CancelToken,
     GenerationAborted,
@@ -113,82 +92,6 @@ def is_cannot_answer(tree: exp.Expression) -> bool:
     return any(isinstance(e, exp.Literal) and e.this == CANNOT_ANSWER for e in tree.find_all(exp.Literal))
 
 
-def misplaced_columns(tree: exp.Expression, linked: LinkedSchema) -> list[str]:
-    """Say which ``alias.column`` names a column its table does not have, and where that column lives.
-
-    The guard's "unknown column" does not say which table was meant; small models repeat the same draft
-    unless told, e.g., "T2 is car_makers, which has no column CountryId; CountryId is in countries".
-    """
-    problems: list[str] = []
-    try:
-        scopes = traverse_scope(tree)
-    except sqlglot.errors.SqlglotError:
-        return problems
-    for scope in scopes:
-        for column in scope.columns:
-            source = scope.sources.get(column.table) if column.table else None
-            if not isinstance(source, exp.Table):
-                continue
-            table = linked.scope.table(source.name)
-            if table is None or table.column(column.name) is not None:
-                continue
-            owners = [t.name for t in linked.scope.tables if t.column(column.name) is not None]
-            where = f"; {column.name} is in {', '.join(owners)}" if owners else ""
-            columns = ", ".join(c.name for c in table.columns)
-            problems.append(
-                f"{column.table} is {table.name}, which has no column {column.name} (its columns: {columns}){where}"
-            )
-    return list(dict.fromkeys(problems))
-
-
-def repair_misplaced_columns(tree: exp.Expression, linked: LinkedSchema) -> exp.Expression:
-    """Move ``T1.c`` to ``T3.c`` when T1's table lacks c and exactly one other table in that FROM has it.
-
-    The commonest slip of small models on joins; fixing it here saves a whole correction round.
-    """
-    tree = tree.copy()
-    try:
-        scopes = traverse_scope(tree)
-    except sqlglot.errors.SqlglotError:
-        return tree
-    for scope in scopes:
-        tables = {
-            alias: linked.scope.table(source.name)
-            for alias, source in scope.sources.items()
-            if isinstance(source, exp.Table) and linked.scope.table(source.name) is not None
-        }
-        for column in scope.columns:
-            table = tables.get(column.table)
-            if table is None or table.column(column.name) is not None:
-                continue
-            owners = [alias for alias, other in tables.items() if other.column(column.name) is not None]
-            if len(owners) == 1:
-                column.set("table", exp.to_identifier(owners[0]))
-    return tree
-
-
-# On the qualified draft (every column alias.column), in this order: the repairs that need to know each
-# table. Each takes a tree and returns it, a changed copy when it repairs something.
-QUALIFIED_REPAIRS: tuple[Callable[[exp.Expression, LinkedSchema, str], exp.Expression], ...] = (
-    lambda tree, linked, question: repair_join_conditions(tree, linked),
-    lambda tree, linked, question: follow_declared_keys(tree, linked),
-    prune_unused_joins,
-    lambda tree, linked, question: cast_text_numbers(tree, linked),
-    lambda tree, linked, question: values_where_stored(tree, linked),
-    lambda tree, linked, question: set_operation_keys(tree, linked),
-    lambda tree, linked, question: align_membership_types(tree, linked),
-    lambda tree, linked, question: single_row_comparisons(tree),
-    lambda tree, linked, question: aggregates_to_having(tree),
-    lambda tree, linked, question: compared_aggregates_to_having(tree, question),
-    lambda tree, linked, question: impossible_extremes(tree),
-    lambda tree, linked, question: any_value_of_ungrouped(tree),
-    lambda tree, linked, question: show_group_columns(tree),
-    lambda tree, linked, question: unmatched_rows(tree),
-    lambda tree, linked, question: negated_membership(tree, question),
-    lambda tree, linked, question: distinct_joined_rows(tree),
-)
-
-
 def check_draft(text: str, linked: LinkedSchema, source: DataSource, question: str = "") -> str:
     """Checked DuckDB SQL for a draft, or DraftError with the exact problem; StageError if unanswerable."""
     cleaned = _FENCE.sub("", text.strip()).strip().rstrip(";").strip()
@@ -201,17 +104,13 @@ def check_draft(text: str, linked: LinkedSchema, source: DataSource, question: s
             "This question cannot be answered from the data in scope.",
             tables=[t.name for t in linked.scope.tables],
         )
-    tree = repair_misplaced_columns(respell_columns(tree, linked), linked)
-    # Again after the joins: a column can only be moved to a table once that table is joined.
-    tree = repair_misplaced_columns(bridge_joins(add_missing_joins(tree, linked), linked), linked)
-    misplaced = misplaced_columns(tree, linked)
+    tree = apply_repairs(BEFORE_GUARD, tree, schema=linked, question=question)
+    misplaced = describe_misplaced_columns(tree, linked)
     if misplaced:
         raise DraftError("\n".join(misplaced))
     try:
         guarded = check_sql(tree.sql(dialect="duckdb"), allowed_tables=linked.scope.names())
-        repaired = guarded.expression
-        for repair in QUALIFIED_REPAIRS:
-            repaired = repair(repaired, linked, question)
+        repaired = apply_repairs(QUALIFIED, guarded.expression, schema=linked, question=question)
         if repaired != guarded.expression:
             guarded = check_sql(repaired.sql(dialect="duckdb"), allowed_tables=linked.scope.names())
     except GuardError as error:
