@@ -19,60 +19,9 @@ import sqlglot
 from django.db.models import Q
 
 from catalog.models import Column, DataSource, Relationship, Table
+from catalog.text import search_words
 from semantic.models import Dimension, Metric, SemanticStatement
 
-STOPWORDS = set(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "by",
-        "can",
-        "did",
-        "do",
-        "does",
-        "for",
-        "from",
-        "give",
-        "have",
-        "how",
-        "i",
-        "in",
-        "is",
-        "it",
-        "me",
-        "my",
-        "of",
-        "on",
-        "or",
-        "our",
-        "per",
-        "show",
-        "tell",
-        "than",
-        "that",
-        "the",
-        "their",
-        "this",
-        "to",
-        "us",
-        "was",
-        "we",
-        "were",
-        "what",
-        "when",
-        "where",
-        "which",
-        "who",
-        "whose",
-        "why",
-        "with",
-    ]
-)
 PHRASE_WEIGHT = 3.0  # a whole name, label, synonym or lookup phrase found in the question
 WORD_WEIGHT = 1.0  # one word of those found
 DESCRIPTION_WEIGHT = 0.3  # one word of the description found
@@ -85,32 +34,8 @@ TIME_CUES = re.compile(
 )
 
 
-def stem(word: str) -> str:
-    """A deliberately small stemmer: enough to match plurals and simple verb forms."""
-    suffixes = (
-        ("ies", "y"),
-        ("sses", "ss"),
-        ("ches", "ch"),
-        ("shes", "sh"),
-        ("xes", "x"),
-        ("ing", ""),
-        ("ed", ""),
-    )
-    for suffix, replacement in (*suffixes, ("ss", "ss"), ("s", "")):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            word = word[: -len(suffix)] + replacement
-            if suffix in ("ing", "ed") and len(word) > 3 and word[-1] == word[-2] and word[-1] not in "lsz":
-                word = word[:-1]  # shipped -> shipp -> ship
-            break
-    return word
-
-
-def words(text: str) -> list[str]:
-    return [stem(w) for w in re.findall(r"[a-z0-9]+", text.lower().replace("_", " ")) if w not in STOPWORDS]
-
-
 def _contains_phrase(question_words: list[str], phrase: str) -> bool:
-    phrase_words = words(phrase)
+    phrase_words = search_words(phrase)
     if not phrase_words:
         return False
     size = len(phrase_words)
@@ -124,9 +49,9 @@ def score(question_words: list[str], phrases: list[str], description: str = "") 
     for phrase in phrases:
         if _contains_phrase(question_words, phrase):
             total += PHRASE_WEIGHT
-    name_words = {w for phrase in phrases for w in words(phrase)}
+    name_words = {w for phrase in phrases for w in search_words(phrase)}
     total += WORD_WEIGHT * len(name_words & question_set)
-    total += DESCRIPTION_WEIGHT * len((set(words(description)) - name_words) & question_set)
+    total += DESCRIPTION_WEIGHT * len((set(search_words(description)) - name_words) & question_set)
     return total
 
 
@@ -318,7 +243,7 @@ def retrieve_context(
     question: str, source: DataSource, tables: list[str] | None = None, token_budget: int = 800
 ) -> SemanticContext:
     """Rank what is relevant to ``question`` on ``source`` (limited to ``tables`` when given)."""
-    question_words = words(question)
+    question_words = search_words(question)
     scope_tables = source.tables.filter(enabled=True).prefetch_related("columns")
     if tables:
         scope_tables = scope_tables.filter(name__in=tables)

@@ -38,7 +38,9 @@ from decimal import Decimal, InvalidOperation
 import sqlglot
 from sqlglot import exp
 
-from .linking import SchemaView, ValueMatch, match_values, name_words
+from catalog.text import name_words
+
+from .linking import SchemaView, ValueMatch, match_values
 
 NUMBER = "number"
 YEAR = "year"

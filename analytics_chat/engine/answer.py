@@ -3,13 +3,13 @@ SQL. Liked answers on the same source become examples for later questions."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from analytics_chat.models import ChatMessage
 from analytics_chat.pipeline import state as S
 from analytics_chat.pipeline.state import AnswerState, StageContext, StageError
 from catalog.models import Column, DataSource
+from catalog.text import name_words, question_words
 from semantic.compiler import SemanticModel
 from semantic.retrieval import statements_in_scope
 
@@ -23,56 +23,17 @@ from .accounting import (
     unknown_concepts,
     with_earlier_turns,
 )
-from .linking import load_scope, name_words
+from .linking import load_scope
 from .semantic_path import plan_semantic_query
 from .shape import is_presentation_change
 from .sql_path import write_sql
 
 MAX_EXAMPLES = 2
-_WORD = re.compile(r"[a-z0-9]+")
-_STOP = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "by",
-        "did",
-        "do",
-        "does",
-        "for",
-        "from",
-        "how",
-        "in",
-        "is",
-        "it",
-        "many",
-        "me",
-        "much",
-        "of",
-        "on",
-        "or",
-        "per",
-        "show",
-        "the",
-        "to",
-        "was",
-        "were",
-        "what",
-        "which",
-        "who",
-        "with",
-    ]
-)
-
-
-def _words(text: str) -> set[str]:
-    return {w for w in _WORD.findall(text.lower()) if w not in _STOP}
 
 
 def liked_examples(state: AnswerState, source: DataSource) -> list[ChatMessage]:
     """Liked answers on this source whose questions share the most words with this one."""
-    mine = _words(state.ask)
+    mine = question_words(state.ask)
     if not mine:
         return []
     candidates = (
@@ -84,7 +45,7 @@ def liked_examples(state: AnswerState, source: DataSource) -> list[ChatMessage]:
     )
     scored = []
     for message in candidates:
-        overlap = len(mine & _words(message.ask)) / len(mine)
+        overlap = len(mine & question_words(message.ask)) / len(mine)
         if overlap >= 0.5:
             scored.append((overlap, message))
     scored.sort(key=lambda pair: -pair[0])

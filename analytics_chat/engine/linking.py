@@ -18,95 +18,13 @@ from sqlglot import exp
 
 from analytics_chat.pipeline.state import Turn
 from catalog.models import DataSource, Relationship, Table
+from catalog.text import SCHEMA_STOPWORDS, content_words, name_words
 
 # Schemas at most this big are shown whole.
 SMALL_SCHEMA_TABLES = 8
 SMALL_SCHEMA_COLUMNS = 60
 # Shortest stored value matched against the question (shorter ones, like "M", match by accident).
 MIN_VALUE_CHARS = 3
-
-_STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "of",
-        "in",
-        "on",
-        "at",
-        "to",
-        "for",
-        "by",
-        "with",
-        "from",
-        "and",
-        "or",
-        "not",
-        "no",
-        "is",
-        "are",
-        "was",
-        "were",
-        "be",
-        "been",
-        "has",
-        "have",
-        "had",
-        "do",
-        "does",
-        "did",
-        "what",
-        "which",
-        "who",
-        "whom",
-        "whose",
-        "when",
-        "where",
-        "why",
-        "how",
-        "many",
-        "much",
-        "all",
-        "any",
-        "each",
-        "every",
-        "list",
-        "show",
-        "give",
-        "find",
-        "tell",
-        "me",
-        "number",
-        "count",
-        "total",
-        "average",
-        "avg",
-        "sum",
-        "max",
-        "min",
-        "maximum",
-        "minimum",
-        "than",
-        "more",
-        "less",
-        "most",
-        "least",
-        "their",
-        "there",
-        "that",
-        "this",
-        "these",
-        "those",
-        "its",
-        "it",
-        "as",
-        "per",
-        "id",
-        "ids",
-        "name",
-        "names",
-    ]
-)
 
 
 @dataclass(frozen=True)
@@ -241,31 +159,6 @@ def load_scope(source: DataSource | str, tables: Sequence[str] | None = None) ->
     return SchemaView(source.name, source.description, table_infos, joins)
 
 
-def name_words(name: str) -> list[str]:
-    """'carMakers', 'car_makers' and 'Car Makers' all give ['car', 'maker']."""
-    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name)
-    return [_stem(w) for w in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if w]
-
-
-def _stem(word: str) -> str:
-    # Plurals are the common mismatch ("singers" vs singer): a light stemmer is enough here.
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 4 and word.endswith(("ses", "xes", "ches", "shes")):
-        return word[:-2]
-    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
-        return word[:-1]
-    return word
-
-
-def content_words(text: str) -> set[str]:
-    """The stemmed words of a text that can name a table or column (no stopwords)."""
-    return {w for w in name_words(text) if w not in _STOPWORDS and len(w) > 1}
-
-
-_content_words = content_words
-
-
 def match_values(question: str, schema: SchemaView) -> list[ValueMatch]:
     """Stored text values that the question mentions (case-insensitive, whole words)."""
     lowered = question.lower()
@@ -294,15 +187,15 @@ def match_values(question: str, schema: SchemaView) -> list[ValueMatch]:
 
 def _score_table(table: TableInfo, words: set[str]) -> float:
     score = 0.0
-    table_words = set(name_words(table.name)) - _STOPWORDS
+    table_words = set(name_words(table.name)) - SCHEMA_STOPWORDS
     score += 2.0 * len(table_words & words)
-    score += 0.5 * len(_content_words(table.description) & words)
+    score += 0.5 * len(content_words(table.description) & words)
     for column in table.columns:
-        column_words = set(name_words(column.name)) - _STOPWORDS
+        column_words = set(name_words(column.name)) - SCHEMA_STOPWORDS
         for synonym in column.synonyms:
-            column_words |= _content_words(synonym)
+            column_words |= content_words(synonym)
         score += 1.0 * len(column_words & words)
-        score += 0.25 * len(_content_words(column.description) & words)
+        score += 0.25 * len(content_words(column.description) & words)
     return score
 
 
@@ -360,7 +253,7 @@ def link_schema(
     recent = history[-1:] if history else []
     link_text = " ".join([question, *(turn.ask for turn in recent)])
     value_matches = match_values(question, scope)
-    words = _content_words(link_text)
+    words = content_words(link_text)
     scores = {t.name: _score_table(t, words) for t in scope.tables}
     for match in value_matches:
         scores[match.table] = scores.get(match.table, 0.0) + 3.0

@@ -23,12 +23,12 @@ from analytics_chat.llm.base import (
 )
 from analytics_chat.pipeline.state import Turn
 from catalog.models import Column, DataSource
+from catalog.text import name_words
 from semantic.compiler import OPERATORS, SemanticError, SemanticModel, SemanticQuery, compile_to_sql
 from semantic.models import Dimension, grains_of
 from semantic.retrieval import statements_in_scope
 
 from . import prompts
-from .linking import name_words
 from .shape import QuestionShape, is_refinement, mentioned_year, negated, question_shape, unplaced_names
 
 MAX_ENUM_VALUES = 60

@@ -2,10 +2,11 @@
 
 import pytest
 
-from analytics_chat.engine.linking import link_schema, load_scope, match_values, name_words
+from analytics_chat.engine.linking import link_schema, load_scope, match_values
 from analytics_chat.engine.prompts import sql_messages, system_prompt
 from analytics_chat.pipeline.state import Turn
 from catalog.models import Column, DataSource, Relationship, Table
+from catalog.text import name_words
 
 
 def test_name_words_split_snake_and_camel_case():

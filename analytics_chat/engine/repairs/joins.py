@@ -9,7 +9,8 @@ from collections import deque
 from sqlglot import exp
 from sqlglot.optimizer.scope import Scope
 
-from analytics_chat.engine.linking import Join, LinkedSchema, SchemaView, TableInfo, content_words, name_words
+from analytics_chat.engine.linking import Join, LinkedSchema, SchemaView, TableInfo
+from catalog.text import content_words, name_words
 
 from .helpers import base_tables, declared_keys, direct_join, has_aggregate, scopes
 
