@@ -20,13 +20,13 @@ How a query becomes SQL:
 from __future__ import annotations
 
 import datetime as dt
-import heapq
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlglot
 from sqlglot import exp
 
+from catalog.join_graph import Hop, JoinGraph
 from catalog.models import DataSource, Relationship
 from semantic.models import Dimension, Metric, grains_of, parse_error_message
 from semantic.query import OPERATORS, Filter, OrderBy, SemanticError, SemanticQuery, TimeRange
@@ -72,6 +72,17 @@ class _Item:
         return self.row.name
 
 
+@dataclass(frozen=True)
+class _Relation:
+    """A relationship between two tables in scope, as the join graph's key."""
+
+    from_table: str
+    from_column: str
+    to_table: str
+    to_column: str
+    cardinality: str
+
+
 @dataclass
 class _Edge:
     to_table: str
@@ -114,24 +125,16 @@ class SemanticModel:
         # Items that touch a table outside the scope do not exist here: not even their names are shown.
         self.metrics = {m.name: m for m in Metric.objects.filter(source=source) if self._in_scope(m)}
         self.dimensions = {d.name: d for d in Dimension.objects.filter(source=source) if self._in_scope(d)}
-        self.graph: dict[str, list[_Edge]] = {table: [] for table in self.tables}
         relationships = Relationship.objects.filter(from_column__table__source=source).select_related(
             "from_column__table", "to_column__table"
         )
-        for relation in relationships.order_by("id"):
-            left, right = relation.from_column, relation.to_column
-            if left.table.name not in self.tables or right.table.name not in self.tables:
-                continue  # never join through a table outside the scope
-            condition = exp.EQ(
-                this=exp.column(left.name, table=left.table.name),
-                expression=exp.column(right.name, table=right.table.name),
-            )
-            self.graph[left.table.name].append(
-                _Edge(right.table.name, condition, FANS_OUT[(relation.cardinality, "forward")])
-            )
-            self.graph[right.table.name].append(
-                _Edge(left.table.name, condition, FANS_OUT[(relation.cardinality, "reverse")])
-            )
+        # Never join through a table outside the scope.
+        self.graph = JoinGraph(
+            _Relation(r.from_column.table.name, r.from_column.name, r.to_column.table.name, r.to_column.name,
+                      r.cardinality)
+            for r in relationships.order_by("id")
+            if r.from_column.table.name in self.tables and r.to_column.table.name in self.tables
+        )  # fmt: skip
 
     def _in_scope(self, row: Metric | Dimension) -> bool:
         try:
@@ -159,20 +162,27 @@ class SemanticModel:
 
         Ties between equally short paths go to the one that multiplies rows fewer times.
         """
-        best: dict[str, tuple[int, int]] = {base: (0, 0)}
+
+        def fans_out(hop: Hop[_Relation]) -> bool:
+            return FANS_OUT[(hop.key.cardinality, "forward" if hop.forward else "reverse")]
+
+        shortest = self.graph.tree(base, penalty=fans_out)
         tree: dict[str, tuple[str, _Edge, bool]] = {}
-        queue = [(0, 0, base)]
-        while queue:
-            hops, fanouts, table = heapq.heappop(queue)
-            if best.get(table, (hops, fanouts)) < (hops, fanouts):
-                continue
-            for edge in self.graph.get(table, []):
-                cost = (hops + 1, fanouts + edge.fans_out)
-                if edge.to_table not in best or cost < best[edge.to_table]:
-                    best[edge.to_table] = cost
-                    path_fans_out = edge.fans_out or (tree[table][2] if table in tree else False)
-                    tree[edge.to_table] = (table, edge, path_fans_out)
-                    heapq.heappush(queue, (*cost, edge.to_table))
+
+        def reach(table: str) -> tuple[str, _Edge, bool]:
+            if table not in tree:
+                parent, hop = shortest[table]
+                key = hop.key
+                condition = exp.EQ(
+                    this=exp.column(key.from_column, table=key.from_table),
+                    expression=exp.column(key.to_column, table=key.to_table),
+                )
+                edge = _Edge(hop.to_table, condition, fans_out(hop))
+                tree[table] = (parent, edge, edge.fans_out or (parent in shortest and reach(parent)[2]))
+            return tree[table]
+
+        for table in shortest:
+            reach(table)
         return tree
 
 

@@ -8,15 +8,16 @@ table); larger ones are cut to the tables the question names, plus the tables th
 from __future__ import annotations
 
 import re
-from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import sqlglot
 from sqlglot import exp
 
 from analytics_chat.pipeline.state import Turn
+from catalog.join_graph import JoinGraph
 from catalog.models import DataSource, Relationship, Table
 from catalog.text import SCHEMA_STOPWORDS, content_words, name_words
 
@@ -69,6 +70,11 @@ class SchemaView:
     def table(self, name: str) -> TableInfo | None:
         lowered = name.lower()
         return next((t for t in self.tables if t.name.lower() == lowered), None)
+
+    @cached_property
+    def join_graph(self) -> JoinGraph[Join]:
+        """The declared keys between the tables, as a graph."""
+        return JoinGraph(self.joins)
 
     def names(self) -> dict[str, list[str]]:
         """{table: [column, ...]}: what a grammar may name."""
@@ -209,31 +215,14 @@ def _tables_in_sql(sql: str | None) -> set[str]:
     return {t.name.lower() for t in tree.find_all(exp.Table)}
 
 
-def _connect(selected: set[str], joins: Iterable[Join]) -> set[str]:
+def _connect(selected: set[str], graph: JoinGraph[Join]) -> set[str]:
     """Add the tables on the shortest join paths between the selected ones, so they can be joined."""
-    graph: dict[str, set[str]] = {}
-    for j in joins:
-        a, b = j.from_table.lower(), j.to_table.lower()
-        graph.setdefault(a, set()).add(b)
-        graph.setdefault(b, set()).add(a)
     result = set(selected)
     ordered = sorted(selected)
     for start in ordered:
         for goal in ordered:
-            if goal <= start:
-                continue
-            previous: dict[str, str | None] = {start: None}
-            queue = deque([start])
-            while queue and goal not in previous:
-                node = queue.popleft()
-                for neighbour in graph.get(node, ()):
-                    if neighbour not in previous:
-                        previous[neighbour] = node
-                        queue.append(neighbour)
-            step: str | None = goal if goal in previous else None
-            while step is not None:
-                result.add(step)
-                step = previous[step]
+            if goal > start:
+                result |= {table.lower() for table in graph.path([start], goal)}
     return result
 
 
@@ -268,7 +257,7 @@ def link_schema(
         selected |= _tables_in_sql(turn.sql)
     if not selected:
         return LinkedSchema(scope, list(scope.tables), list(scope.joins), value_matches, scores, pruned=False)
-    selected = _connect(selected, scope.joins)
+    selected = _connect(selected, scope.join_graph)
     linked = [t for t in scope.tables if t.name.lower() in selected]
     joins = [j for j in scope.joins if j.from_table.lower() in selected and j.to_table.lower() in selected]
     return LinkedSchema(scope, linked, joins, value_matches, scores, pruned=len(linked) < len(scope.tables))

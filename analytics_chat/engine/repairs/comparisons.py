@@ -7,7 +7,7 @@ from sqlglot import exp
 
 from analytics_chat.engine.linking import ColumnInfo, LinkedSchema
 
-from .helpers import column_infos, direct_join, has_aggregate
+from .helpers import column_infos, has_aggregate
 
 
 def _stored(info: ColumnInfo, value: str) -> str | None:
@@ -49,7 +49,7 @@ def look_up_stored_values(tree: exp.Expression, *, schema: LinkedSchema, questio
             continue
         homes = []
         for other in view.tables:
-            key = direct_join(table.name, other.name, view.joins) if other is not table else None
+            key = view.join_graph.key(table.name, other.name) if other is not table else None
             if key is None or key[0].lower() != info.name.lower():
                 continue
             homes += [

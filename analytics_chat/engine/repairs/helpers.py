@@ -6,7 +6,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.optimizer.scope import Scope, traverse_scope
 
-from analytics_chat.engine.linking import ColumnInfo, Join, SchemaView, TableInfo
+from analytics_chat.engine.linking import ColumnInfo, SchemaView, TableInfo
 
 ORDERING = (exp.GT, exp.GTE, exp.LT, exp.LTE)
 
@@ -28,23 +28,6 @@ def base_tables(scope: Scope, schema: SchemaView) -> dict[str, TableInfo]:
             if table is not None:
                 found[alias] = table
     return found
-
-
-def declared_keys(a: str, b: str, joins: list[Join]) -> list[tuple[str, str]]:
-    """(column of a, column of b) of every declared key between tables a and b, in declaration order."""
-    keys = []
-    for j in joins:
-        if j.from_table.lower() == a.lower() and j.to_table.lower() == b.lower():
-            keys.append((j.from_column, j.to_column))
-        if j.to_table.lower() == a.lower() and j.from_table.lower() == b.lower():
-            keys.append((j.to_column, j.from_column))
-    return keys
-
-
-def direct_join(a: str, b: str, joins: list[Join]) -> tuple[str, str] | None:
-    """(column of a, column of b) of a declared key between tables a and b, if there is one."""
-    keys = declared_keys(a, b, joins)
-    return keys[0] if keys else None
 
 
 def column_infos(tree: exp.Expression, schema: SchemaView) -> dict[int, tuple[TableInfo, ColumnInfo]]:

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections import deque
 
 from sqlglot import exp
 from sqlglot.optimizer.scope import Scope
 
-from analytics_chat.engine.linking import Join, LinkedSchema, SchemaView, TableInfo
+from analytics_chat.engine.linking import LinkedSchema, SchemaView, TableInfo
 from catalog.text import content_words, name_words
 
-from .helpers import base_tables, declared_keys, direct_join, has_aggregate, scopes
+from .helpers import base_tables, has_aggregate, scopes
 
 # How many missing columns add_missing_joins joins tables in for, one after the other.
 MISSING_JOIN_LIMIT = 3
@@ -77,7 +76,7 @@ def _fix_one_missing_column(tree: exp.Expression, schema: SchemaView) -> bool:
                     (owner, partner, key)
                     for owner in owners
                     for partner in candidates
-                    if (key := direct_join(partner.name, owner.name, schema.joins)) is not None
+                    if (key := schema.join_graph.key(partner.name, owner.name)) is not None
                 ]
                 if links:
                     break
@@ -131,27 +130,6 @@ def add_missing_joins(tree: exp.Expression, *, schema: LinkedSchema, question: s
     return tree
 
 
-def _key_path(starts: list[str], goal: str, joins: list[Join], hops: int = 3) -> list[str]:
-    """The shortest chain of table names from one of ``starts`` to ``goal`` along declared keys; [] when
-    there is none within ``hops`` keys."""
-    goal = goal.lower()
-    paths = deque([[start] for start in starts])
-    seen = {start.lower() for start in starts}
-    while paths:
-        path = paths.popleft()
-        if len(path) > hops:
-            continue
-        for j in joins:
-            for here, there in ((j.from_table, j.to_table), (j.to_table, j.from_table)):
-                if here.lower() != path[-1].lower() or there.lower() in seen:
-                    continue
-                if there.lower() == goal:
-                    return [*path, there]
-                seen.add(there.lower())
-                paths.append([*path, there])
-    return []
-
-
 def bridge_joins(tree: exp.Expression, *, schema: LinkedSchema, question: str) -> exp.Expression:
     """Join through the missing tables when a JOIN's ON names a column its tables lack and the joined
     table has no declared key to any table before it.
@@ -197,16 +175,16 @@ def bridge_joins(tree: exp.Expression, *, schema: LinkedSchema, question: str) -
                 for c in condition.find_all(exp.Column)
             )
             before = [tables[a].name for a in earlier[:-1]]
-            if not broken or any(direct_join(name, target.name, view.joins) for name in before):
+            if not broken or any(view.join_graph.key(name, target.name) for name in before):
                 continue
-            path = _key_path(before, target.name, view.joins)
+            path = view.join_graph.path(before, target.name, max_hops=3)
             if not path:
                 continue
             # Each table between is joined in on its declared key; the JOIN itself takes the last key.
             target_join = joins.pop()
             previous = next(a for a in earlier if tables[a].name.lower() == path[0].lower())
             for here, there in itertools.pairwise(path):
-                here_column, there_column = direct_join(here, there, view.joins)
+                here_column, there_column = view.join_graph.key(here, there)
                 there_alias = alias if there == path[-1] else _new_alias(select, view.table(there), taken)
                 taken.add(there_alias)
                 on = exp.column(here_column, table=previous).eq(exp.column(there_column, table=there_alias))
@@ -253,7 +231,7 @@ def repair_join_conditions(tree: exp.Expression, *, schema: LinkedSchema, questi
             if left.table != right.table or left.name.lower() != right.name.lower():
                 continue
             owner = tables.get(left.table)
-            key = direct_join(owner.name, tables[joined].name, schema.scope.joins) if owner else None
+            key = schema.scope.join_graph.key(owner.name, tables[joined].name) if owner else None
             if left.table != joined and tables[joined].column(left.name) is not None:
                 right.set("table", exp.to_identifier(joined))
             elif left.table != joined and key is not None and key[0].lower() == left.name.lower():
@@ -298,7 +276,7 @@ def follow_declared_keys(tree: exp.Expression, *, schema: LinkedSchema, question
                     continue
                 if left.table == right.table or left.table not in tables or right.table not in tables:
                     continue
-                keys = declared_keys(tables[left.table].name, tables[right.table].name, schema.scope.joins)
+                keys = schema.scope.join_graph.keys(tables[left.table].name, tables[right.table].name)
                 for this, that, column_of in ((left, right, 0), (right, left, 1)):
                     # The columns of that's table which a key pairs with this column.
                     targets = {k[1 - column_of].lower(): k[1 - column_of] for k in keys

@@ -10,7 +10,7 @@ from sqlglot.optimizer.scope import build_scope
 
 from analytics_chat.engine.linking import LinkedSchema
 
-from .helpers import base_tables, conjuncts_of, direct_join, has_aggregate, same_column, single_column
+from .helpers import base_tables, conjuncts_of, has_aggregate, same_column, single_column
 
 _NEGATION = re.compile(r"\b(not|no|never|without|none|don't|doesn't|didn't|haven't|hasn't)\b", re.IGNORECASE)
 
@@ -194,7 +194,7 @@ def compare_set_operations_by_key(
     referrer = base_tables(right_scope, schema.scope).get(member.table)
     if owner is None or referrer is None:
         return tree
-    key = direct_join(referrer.name, owner.name, schema.scope.joins)
+    key = schema.scope.join_graph.key(referrer.name, owner.name)
     if key is None or key[0].lower() != member.name.lower() or key[1].lower() == shown.name.lower():
         return tree
     condition = exp.column(key[1], table=shown.table).isin(query=right.copy())
