@@ -318,26 +318,6 @@ def embedded_folder(template: tuple[Path, str], into: Path) -> Path:
     return folder
 
 
-def still_running(processes: list[psutil.Process], timeout: float) -> list[psutil.Process]:
-    """Those of ``processes`` that have not ended within ``timeout`` seconds (a zombie has ended)."""
-
-    def running() -> list[psutil.Process]:
-        alive = []
-        for process in processes:
-            try:
-                if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
-                    alive.append(process)
-            except psutil.NoSuchProcess:
-                pass
-        return alive
-
-    try:
-        wait_until(lambda: not running(), timeout, 0.1, "the processes to end")
-    except TimeoutError:
-        pass
-    return running()
-
-
 def parse_sse(lines: Iterator[str]) -> Iterator[tuple[str, dict]]:
     event, data = None, []
     for line in lines:
