@@ -1,8 +1,9 @@
 """Read sources' system prompts ahead of their questions, so the first question on a source pays only for
 its own tokens (the model layer keeps the KV state of every prefix it has read).
 
-A worker warms in order of need: the default source, then the sources asked about most recently, then
-the rest by name. It never makes a question wait for another source: while an answer runs no warm-up
+A worker warms in order of need: first the head every source's SQL prompt shares (so that a source read
+for the first time reads only its own schema), then the default source, the sources asked about most
+recently, and the rest by name. It never makes a question wait for another source: while an answer runs no warm-up
 starts, and one under way for another source is cancelled (and read again after the answer). A question's
 own source needs no warm-up at all: its answer reads the prefix, and the model keeps it.
 """
@@ -22,11 +23,12 @@ from analytics_chat.llm.base import CancelToken, GenerationAborted, GenerationOp
 from catalog.models import DataSource
 
 from . import prompts
-from .linking import link_schema
+from .linking import SchemaView, link_schema
 from .semantic_path import vocabulary
 
 log = logging.getLogger(__name__)
 PLACEHOLDER_QUESTION = "?"
+SHARED_HEAD = "(every source)"  # the name the warm-up gives the shared head of the SQL prompts
 RECENT_MESSAGES = 500  # how far back "most recently asked" looks
 WARM_UP_OPTIONS = GenerationOptions(temperature=0.0, max_tokens=1)
 
@@ -41,6 +43,17 @@ def prefix_messages(source: DataSource) -> list[list[dict[str, str]]]:
         prompts.sql_messages(PLACEHOLDER_QUESTION, link_schema(PLACEHOLDER_QUESTION, source, None, []))
     )
     return found
+
+
+def shared_head_messages() -> list[dict[str, str]]:
+    """The head every source's SQL prompt begins with (instructions and examples), on its own. Read first
+    after a restart: a source read for the first time then reads only its own schema, since the model
+    starts from the saved prefix that shares the most of a new prompt."""
+    nothing = SchemaView(source_name="", source_description="", tables=[], joins=[])
+    return [
+        {"role": "system", "content": prompts.system_prompt(nothing)},
+        {"role": "user", "content": PLACEHOLDER_QUESTION},
+    ]
 
 
 def warm_prefixes(generator: TextGenerator, sources: list[DataSource]) -> int:
@@ -108,7 +121,12 @@ class WarmUp:
     def run(self, sources: list[DataSource], max_prefixes: int | None = None) -> None:
         """Warm these sources in order, at most ``max_prefixes`` prefixes: more would push the first ones
         out of the model's cache of saved prefixes."""
-        read = 0
+        log.info(
+            "warming the prompts of %s, in this order", ", ".join(s.name for s in sources) or "no source"
+        )
+        if not sources or not self._warm(SHARED_HEAD, shared_head_messages()):
+            return
+        read = 1
         try:
             for source in sources:
                 try:
@@ -138,6 +156,8 @@ class WarmUp:
             try:
                 self.generator.complete(messages, options=WARM_UP_OPTIONS, cancel=cancel)
             except GenerationAborted:
+                if self._stopped:
+                    return False
                 self.yielded += 1
                 log.info("warm-up of %s stepped aside for an answer", name)
                 continue

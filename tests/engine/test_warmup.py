@@ -11,7 +11,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from analytics_chat.engine.warmup import WarmUp, sources_by_need
+from analytics_chat.engine.warmup import SHARED_HEAD, WarmUp, sources_by_need
 from analytics_chat.llm.base import GenerationAborted
 from analytics_chat.llm.scripted import ScriptedGenerator
 from analytics_chat.models import ChatMessage
@@ -47,7 +47,7 @@ class Recorder:
         self.lock = threading.Lock()  # one generation at a time, as the real model
 
     def complete(self, messages, **options):
-        source = next(n for n in NAMES if f"Database {n}" in messages[0]["content"])
+        source = next((n for n in NAMES if f"Database {n}" in messages[0]["content"]), SHARED_HEAD)
         with self.lock:
             self.calls.append((source, "started"))
             try:
@@ -93,10 +93,12 @@ def test_an_answer_cancels_another_sources_warm_up_and_none_starts_until_it_ends
         wait_until(lambda: ("alpha", "cancelled") in model.calls, 0.2, 0.01, "alpha's warm-up to step aside")
         with model.lock:  # the model is free for the answer
             time.sleep(3 * READ_SECONDS)  # the answer takes longer than a warm-up: none starts meanwhile
-        assert model.calls == [("alpha", "started"), ("alpha", "cancelled")]
+        assert model.calls == [
+            (SHARED_HEAD, "started"), (SHARED_HEAD, "read"), ("alpha", "started"), ("alpha", "cancelled"),
+        ]  # fmt: skip
 
     thread.join(10)
-    assert warm_up.warmed == ["alpha", "bravo", "charlie"] and warm_up.yielded == 1
+    assert warm_up.warmed == [SHARED_HEAD, "alpha", "bravo", "charlie"] and warm_up.yielded == 1
 
 
 def test_the_warm_up_of_the_asked_source_goes_on(sources):
@@ -109,18 +111,19 @@ def test_the_warm_up_of_the_asked_source_goes_on(sources):
         time.sleep(READ_SECONDS)
         assert not any(source == "bravo" for source, _ in model.calls)
     thread.join(10)
-    assert warm_up.warmed == ["alpha", "bravo"] and warm_up.yielded == 0
+    assert warm_up.warmed == [SHARED_HEAD, "alpha", "bravo"] and warm_up.yielded == 0
 
 
 def test_no_more_prefixes_than_the_model_keeps_and_stop_ends_it(sources):
     model = Recorder()
     warm_up = WarmUp(model)
-    start(warm_up, [sources[n] for n in NAMES], max_prefixes=2).join(10)
-    assert warm_up.warmed == ["alpha", "bravo"]
+    start(warm_up, [sources[n] for n in NAMES], max_prefixes=3).join(10)
+    # the head all SQL prompts share first, then the sources in the order given
+    assert warm_up.warmed == [SHARED_HEAD, "alpha", "bravo"]
 
     stopped = WarmUp(model)
     thread = start(stopped, [sources[n] for n in NAMES])
-    wait_until(lambda: stopped.warmed, 5, 0.01, "a first prefix")
+    wait_until(lambda: len(stopped.warmed) > 1, 5, 0.01, "a first source")
     stopped.stop()
     thread.join(2 * READ_SECONDS)
-    assert not thread.is_alive() and len(stopped.warmed) < len(NAMES)
+    assert not thread.is_alive() and len(stopped.warmed) < 1 + len(NAMES)
