@@ -255,7 +255,7 @@ class EmbeddedServe:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
-    def manage(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    def manage(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
         return subprocess.run(
             [sys.executable, "manage.py", *args], cwd=REPO, env=self.env, capture_output=True, text=True,
             timeout=timeout,
