@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
 import httpx
+import psutil
 
 REPO = Path(__file__).resolve().parent.parent
 MODELS_DIR = Path(os.environ.get("AC_MODELS_DIR", REPO / "models"))
@@ -215,6 +216,106 @@ class LiveService:
             return body if body["status"] in ("succeeded", "failed", "aborted") else None
 
         return wait_until(done, timeout, 0.1, f"message {message_uuid} to end")
+
+
+@dataclass
+class EmbeddedServe:
+    """``manage.py serve`` as ``make run`` starts it with no configuration: SQLite and the embedded Redis in
+    ``data_dir``, the Redis on a port of its own. It runs in a session of its own, standing for the terminal:
+    ``signal`` sends to its process group, as a terminal's Ctrl-C does."""
+
+    data_dir: Path
+    redis_port: int = field(default_factory=free_port)
+    port: int = field(default_factory=free_port)
+    queue: str = field(default_factory=lambda: f"embedded-{uuid.uuid4().hex[:8]}")
+    process: subprocess.Popen | None = None
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {
+            k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")
+        }
+        env.pop("PYTEST_CURRENT_TEST", None)
+        return {
+            **env,
+            "AC_DATA_DIR": str(self.data_dir),
+            "AC_EMBEDDED_REDIS_PORT": str(self.redis_port),
+            "AC_QUEUE": self.queue,
+            "DJANGO_SECURE_COOKIES": "0",
+        }
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / "serve.log"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def manage(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=REPO, env=self.env, capture_output=True, text=True,
+            timeout=timeout,
+        )  # fmt: skip
+
+    def start(self, timeout: float = 90) -> EmbeddedServe:
+        """Start ``serve`` and wait until the web server answers and the worker is ready."""
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "manage.py", "serve", "--port", str(self.port)], cwd=REPO, env=self.env,
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+        try:
+            wait_until(self._ready, timeout, 0.3, "manage.py serve")
+        except TimeoutError:
+            self.kill()
+            raise
+        return self
+
+    def _ready(self) -> bool:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"manage.py serve exited:\n{self.log()[-3000:]}")
+        try:
+            return (
+                httpx.get(f"{self.base_url}/api/schema/", timeout=2).status_code == 200
+                and "ready." in self.log()
+            )
+        except httpx.HTTPError:
+            return False
+
+    def processes(self) -> list[psutil.Process]:
+        """``serve`` and every process under it."""
+        root = psutil.Process(self.process.pid)
+        return [root, *root.children(recursive=True)]
+
+    def signal(self, sig: int) -> None:
+        os.killpg(self.process.pid, sig)
+
+    def kill(self) -> None:
+        """Clean-up after a failed test: everything ``serve`` started, whatever state it is in."""
+        if self.process is None:
+            return
+        try:
+            left = self.processes()
+        except psutil.NoSuchProcess:
+            left = []
+        for process in left:
+            try:
+                process.kill()
+            except psutil.NoSuchProcess:
+                pass
+        self.process.wait(10)
+
+
+def embedded_folder(template: tuple[Path, str], into: Path) -> Path:
+    """A fresh copy of a bootstrapped data folder (the ``embedded_template`` fixture): one ``serve`` per
+    folder."""
+    folder = into / "data"
+    shutil.copytree(template[0], folder)
+    return folder
 
 
 def parse_sse(lines: Iterator[str]) -> Iterator[tuple[str, dict]]:

@@ -102,6 +102,15 @@ class PrefixStateCache:
         while len(self._entries) > self.max_entries or self.total_bytes > self.max_bytes:
             self._entries.popitem(last=False)
 
+    def sharing_most(self, tokens: list[int]) -> tuple[_PrefixState | None, int]:
+        """The saved state whose tokens begin like ``tokens`` for longest, and for how many tokens."""
+        best, shared = None, 0
+        for state in self._entries.values():
+            length = _common_prefix_length(state.tokens, tokens)
+            if length > shared:
+                best, shared = state, length
+        return best, shared
+
     def states(self) -> list[_PrefixState]:
         """The saved states, least recently used first."""
         return list(self._entries.values())
@@ -340,9 +349,13 @@ class LlamaGenerator:
         llama = self._llama
         common = _common_prefix_length(llama._input_ids.tolist(), prompt)
         if prefix_len >= self._min_prefix_tokens and common < prefix_len:
-            state = self._prefix_states.get(PrefixStateCache.key(prompt[:prefix_len]))
+            state, restored = self._prefix_states.get(PrefixStateCache.key(prompt[:prefix_len])), prefix_len
+            if state is None:  # another saved prefix may begin the same way (every source's SQL instructions)
+                state, restored = self._prefix_states.sharing_most(prompt[:prefix_len])
+                if restored < max(common + 1, self._min_prefix_tokens):
+                    state = None
             if state is not None:
-                common = prefix_len if self._restore(state) else 0  # a failed restore left the cache empty
+                common = restored if self._restore(state) else 0  # a failed restore left the cache empty
         # At least one prompt token is evaluated so that fresh logits exist to sample from.
         common = min(common, len(prompt) - 1)
         if not llama._ctx.kv_cache_seq_rm(-1, common, -1):

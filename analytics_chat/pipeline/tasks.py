@@ -6,12 +6,13 @@ import logging
 import socket
 import threading
 import traceback
-from typing import Any
+from contextlib import AbstractContextManager, nullcontext
+from typing import TYPE_CHECKING, Any
 
 import redis
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
-from celery.signals import worker_process_init
+from celery.signals import worker_process_init, worker_process_shutdown
 from django.conf import settings
 
 from analytics_chat import channels, lifecycle
@@ -21,6 +22,9 @@ from analytics_chat.models import ChatMessage
 from .runner import run_stages
 from .stages import STAGES
 from .state import AnswerState, Scope, StageContext, StageError, Turn
+
+if TYPE_CHECKING:
+    from analytics_chat.engine.warmup import WarmUp
 
 log = logging.getLogger(__name__)
 Status = ChatMessage.Status
@@ -175,7 +179,7 @@ def answer_message(message_uuid: str) -> str:
         return "skipped"
     message = ChatMessage.objects.get(uuid=message_uuid)
     cancel = CancelToken()
-    with channels.CancelWatcher(message_uuid, cancel.cancel):
+    with channels.CancelWatcher(message_uuid, cancel.cancel), _warm_up_steps_aside(message):
         try:
             generator = get_generator(message.model or None)
         except (UnknownModel, ModelUnavailable) as exc:
@@ -201,18 +205,37 @@ def load_default_model(**_kwargs) -> None:
         log.error("default model not loaded at start-up: %s", exc)
         return
     if settings.CHAT["WARM_UP"]:
-        # In the background: a question that arrives meanwhile waits only for the prefix being read.
-        threading.Thread(target=_warm_up, args=(generator,), name="warm-up", daemon=True).start()
+        from analytics_chat.engine.warmup import WarmUp
+
+        global _warm_up
+        _warm_up = WarmUp(generator)
+        threading.Thread(target=_warm_up_sources, args=(_warm_up,), name="warm-up", daemon=True).start()
 
 
-def _warm_up(generator) -> None:
-    from analytics_chat.engine.warmup import warm_prefixes
-    from catalog.models import DataSource
+# This worker process's warm-up of prompt prefixes, when it has one.
+_warm_up: WarmUp | None = None
+
+
+def _warm_up_steps_aside(message: ChatMessage) -> AbstractContextManager[None]:
+    """While this message is answered, the warm-up reads no other source's prefix."""
+    if _warm_up is None:
+        return nullcontext()
+    return _warm_up.answering(parse_scope(message.scope).source)
+
+
+def _warm_up_sources(warm_up: WarmUp) -> None:
+    from analytics_chat.engine.warmup import sources_by_need
 
     try:
-        sources = list(
-            DataSource.objects.filter(enabled=True).order_by("name")[: settings.CHAT["WARM_UP_SOURCES"]]
-        )
-        warm_prefixes(generator, sources)
+        sources = sources_by_need(settings.CHAT["DEFAULT_SOURCE"], settings.CHAT["WARM_UP_SOURCES"])
+        # No more prefixes than the model keeps: the last ones read would push out the first, most needed.
+        kept = getattr(getattr(warm_up.generator, "prefix_cache", None), "max_entries", None)
+        warm_up.run(sources, max_prefixes=kept)
     except Exception:
         log.exception("warming the prompt prefixes failed; questions will read them when they come")
+
+
+@worker_process_shutdown.connect
+def stop_warm_up(**_kwargs) -> None:
+    if _warm_up is not None:
+        _warm_up.stop()

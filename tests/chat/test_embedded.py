@@ -3,13 +3,9 @@ by `manage.py serve`, a Celery worker and uvicorn. Streaming and abort work on t
 
 from __future__ import annotations
 
-import os
-import re
 import signal
 import subprocess
-import sys
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -17,71 +13,28 @@ import httpx
 import pytest
 import redis
 
-from tests.live import REPO, free_port, parse_sse, scripted_model_code, wait_until
+from tests.live import EmbeddedServe, embedded_folder, parse_sse, wait_until
 
 pytestmark = [pytest.mark.live]
 
-SCRIPT = {
-    "rules": [
-        {"match": r"(?i)question: how many orders", "response": "SELECT COUNT(*) AS orders FROM orders"},
-        {"match": r"(?i)question: .*slowly", "response": " ".join(["SELECT"] + ["1 +"] * 300 + ["1 AS n"])},
-    ],
-    "default": "SELECT 1 AS one",
-    "token_delay_ms": 30,
-}
-
 
 @pytest.fixture(scope="module")
-def embedded(tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("embedded")
-    redis_port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")}
-    env.update(
-        AC_DATA_DIR=str(data_dir),
-        AC_EMBEDDED_REDIS_PORT=str(redis_port),
-        AC_QUEUE=f"embedded-{uuid.uuid4().hex[:8]}",
-        DJANGO_SECURE_COOKIES="0",
-    )
-
-    def manage(*args: str) -> str:
-        done = subprocess.run(
-            [sys.executable, "manage.py", *args], cwd=REPO, env=env, capture_output=True, text=True
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
-        return done.stdout
-
-    printed = manage("bootstrap")
-    token = re.search(r"API token:\s+(\w+)", printed).group(1)
-    assert re.search(r"Password:\s+\S+", printed)
-    manage("shell", "-c", scripted_model_code("scripted", SCRIPT, default=True))
-
-    port = free_port()
-    log = open(data_dir / "serve.log", "wb")  # noqa: SIM115 - closed in teardown
-    process = subprocess.Popen([sys.executable, "manage.py", "serve", "--port", str(port)], cwd=REPO, env=env,
-                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
-    base_url = f"http://127.0.0.1:{port}"
-
-    def ready() -> bool:
-        try:
-            return (
-                httpx.get(f"{base_url}/api/schema/", timeout=2).status_code == 200
-                and "ready." in (data_dir / "serve.log").read_text()
-            )
-        except httpx.HTTPError:
-            return False
-
+def embedded(embedded_template, tmp_path_factory):
+    serve = EmbeddedServe(embedded_folder(embedded_template, tmp_path_factory.mktemp("embedded")))
+    serve.start()
     try:
-        wait_until(ready, 90, 0.3, "the embedded service")
-        yield {"base_url": base_url, "token": token, "data_dir": data_dir, "redis_port": redis_port}
+        yield {
+            "base_url": serve.base_url, "token": embedded_template[1], "data_dir": serve.data_dir,
+            "redis_port": serve.redis_port,
+        }  # fmt: skip
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
+        serve.signal(signal.SIGTERM)
         try:
-            process.wait(30)
+            serve.process.wait(30)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-        log.close()
+            serve.kill()
         try:
-            redis.Redis(port=redis_port).shutdown(nosave=True)
+            redis.Redis(port=serve.redis_port).shutdown(nosave=True)
         except redis.RedisError:
             pass
 

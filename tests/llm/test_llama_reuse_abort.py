@@ -63,6 +63,20 @@ def test_alternating_sources_reuse_both_prefixes(generator):
         assert result.cached_prompt_tokens > 0.8 * generator.count_tokens(system), system[:40]
 
 
+def test_a_new_prefix_starts_from_the_saved_one_that_shares_its_head(generator):
+    """Every source's SQL prompt begins with the same instructions: a source read for the first time
+    restores another source's saved prefix and reads only what differs."""
+    head = "Rules for the SQL you write:\n" + "\n".join(
+        f"- Rule {n}: use only the tables below, join on their keys, and name every column of rule {n}."
+        for n in range(8)
+    )
+    generator.complete(ask(f"{head}\n{schema_prompt('orchard')}", "How many rows are there?"), options=SHORT)
+    generator.complete(ask("You are a storyteller.", "Tell a short story."), options=SHORT)  # the KV moves on
+    system = f"{head}\n{schema_prompt('quarry')}"
+    result = generator.complete(ask(system, "How many rows are there?"), options=SHORT)
+    assert generator.count_tokens(head) <= result.cached_prompt_tokens < generator.count_tokens(system)
+
+
 def test_abort_while_writing_stops_within_a_second(generator):
     cancel = CancelToken()
     first_piece = threading.Event()
