@@ -184,6 +184,9 @@ CELERY_BEAT_SCHEDULE = {
 # --- The answer pipeline ----------------------------------------------------------------------
 CHAT = {
     "MAX_ASK_CHARS": env_int("AC_MAX_ASK_CHARS", 2000),
+    # Every answer's time budget (a request's max_seconds may only lower it): past it, generation stops
+    # with what it has and the message ends failed (error code time_budget).
+    "MAX_SECONDS": float(os.environ.get("AC_MAX_SECONDS", "30")),
     "HEARTBEAT_SECONDS": 2,
     # A running message whose worker stopped beating for this long is failed by the sweep.
     "STALE_AFTER_SECONDS": env_int("AC_STALE_AFTER_SECONDS", 20),

@@ -35,7 +35,6 @@ from llama_cpp.llama_grammar import json_schema_to_gbnf
 
 from analytics_chat.llm.base import (
     CancelToken,
-    GenerationAborted,
     GenerationOptions,
     GenerationResult,
     TextCallback,
@@ -318,7 +317,7 @@ class LlamaGenerator:
                 raise self._interrupt from None
             if not result.prompt_ms:
                 result.prompt_ms = _ms_since(started)
-            raise GenerationAborted(result) from None
+            raise (self._cancel or CancelToken()).error(result) from None
         finally:
             sampler.close()
         return result

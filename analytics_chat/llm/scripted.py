@@ -14,7 +14,6 @@ from typing import Any
 
 from analytics_chat.llm.base import (
     CancelToken,
-    GenerationAborted,
     GenerationOptions,
     GenerationResult,
     TextCallback,
@@ -80,7 +79,7 @@ class ScriptedGenerator:
             prompt_tokens=sum(self.count_tokens(m.get("content", "")) for m in messages),
         )
         if cancel is not None and cancel.wait(self.prompt_delay):
-            raise GenerationAborted(result)
+            raise cancel.error(result)
         if cancel is None:
             time.sleep(self.prompt_delay)
         result.prompt_ms = _ms_since(started)
@@ -90,7 +89,7 @@ class ScriptedGenerator:
         for word in words:
             if cancel is not None and cancel.wait(self.token_delay):
                 result.generation_ms = _ms_since(started) - result.prompt_ms
-                raise GenerationAborted(result)
+                raise cancel.error(result)
             if cancel is None:
                 time.sleep(self.token_delay)
             if result.first_token_ms is None:

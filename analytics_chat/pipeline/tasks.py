@@ -15,7 +15,7 @@ from celery.signals import worker_process_init
 from django.conf import settings
 
 from analytics_chat import channels, lifecycle
-from analytics_chat.llm.base import CancelToken, GenerationAborted, GenerationOptions
+from analytics_chat.llm.base import BudgetExceeded, CancelToken, GenerationAborted, GenerationOptions
 from analytics_chat.models import ChatMessage
 
 from .runner import run_stages
@@ -89,6 +89,27 @@ def outcome_fields(state: AnswerState) -> dict[str, Any]:
     }
 
 
+def max_seconds_for(message: ChatMessage) -> float:
+    """The answer's time budget: the request's ``max_seconds`` (validated against the setting), else the
+    setting."""
+    return float((message.options or {}).get("max_seconds") or settings.CHAT["MAX_SECONDS"])
+
+
+def budget_error(stage: str, max_seconds: float | None, elapsed: float, partial_text: str = "") -> dict:
+    """The error_info of an answer stopped at its time budget."""
+    where = f" in the {stage} stage" if stage else ""
+    info = {
+        "code": "time_budget",
+        "message": f"The answer took longer than its {max_seconds:g} s time budget and was stopped{where}.",
+        "stage": stage,
+        "max_seconds": max_seconds,
+        "elapsed_seconds": round(elapsed, 2),
+    }
+    if partial_text:
+        info["partial_output"] = partial_text[:2000]
+    return info
+
+
 def answer(message: ChatMessage, generator, cancel: CancelToken) -> None:
     """Run the pipeline for a claimed message and write its terminal state. Never raises."""
     message_uuid = str(message.uuid)
@@ -109,6 +130,15 @@ def answer(message: ChatMessage, generator, cancel: CancelToken) -> None:
             STAGES,
             on_stage=lambda name: lifecycle.record_stage(message_uuid, name, state.timings_ms),
         )
+    except BudgetExceeded as exc:
+        partial = exc.partial.text if exc.partial is not None else ""
+        if exc.partial is not None:
+            state.add_usage(exc.partial)
+        fields = outcome_fields(state)
+        fields["finish_reason"] = "time"
+        stage = getattr(exc, "failed_stage", "") or message.current_stage
+        fields["error_info"] = budget_error(stage, exc.max_seconds, cancel.elapsed(), partial)
+        lifecycle.finish(message_uuid, Status.FAILED, fields)
     except GenerationAborted as exc:
         if exc.partial is not None:  # keep what the model produced, and count what it cost
             state.add_usage(exc.partial)
@@ -132,14 +162,12 @@ def answer(message: ChatMessage, generator, cancel: CancelToken) -> None:
             **exc.details,
         }
         lifecycle.finish(message_uuid, Status.FAILED, fields)
-    except SoftTimeLimitExceeded:
+    except SoftTimeLimitExceeded as exc:
+        # Celery's soft limit, set a little past the budget: the job ran on where nothing checked the token.
         fields = outcome_fields(state)
-        fields["finish_reason"] = "error"
-        fields["error_info"] = {
-            "code": "timeout",
-            "message": "The answer took too long and was stopped.",
-            "stage": message.current_stage,
-        }
+        fields["finish_reason"] = "time"
+        stage = getattr(exc, "failed_stage", "") or message.current_stage
+        fields["error_info"] = budget_error(stage, cancel.max_seconds, cancel.elapsed())
         lifecycle.finish(message_uuid, Status.FAILED, fields)
     except Exception as exc:
         log.exception("answer %s failed", message_uuid)
@@ -174,7 +202,7 @@ def answer_message(message_uuid: str) -> str:
     if not lifecycle.claim(message_uuid, worker=f"{socket.gethostname()}"):
         return "skipped"
     message = ChatMessage.objects.get(uuid=message_uuid)
-    cancel = CancelToken()
+    cancel = CancelToken(max_seconds=max_seconds_for(message))
     with channels.CancelWatcher(message_uuid, cancel.cancel):
         try:
             generator = get_generator(message.model or None)
