@@ -42,7 +42,7 @@ from analytics_chat.llm.base import (
 from analytics_chat.llm.chat_format import CHAT_FORMATS
 from analytics_chat.llm.errors import InvalidGrammar, ModelUnavailable, PromptTooLong
 from analytics_chat.llm.files import GGUF_MAGIC, resolve_model_path
-from analytics_chat.llm.sampling import CharTokens, GrammarCheckedSampler
+from analytics_chat.llm.sampling import CharTokens, GrammarCheckedSampler, repeats_itself
 from analytics_chat.llm.streaming import TextAssembler
 from analytics_chat.models import LLMModel
 
@@ -379,6 +379,8 @@ class LlamaGenerator:
         max_tokens = min(opts.max_tokens, room) if opts.max_tokens and opts.max_tokens > 0 else room
         writing_started = time.perf_counter()
         result.finish_reason = "aborted"  # until the loop ends by itself
+        constrained = isinstance(sampler, GrammarCheckedSampler)
+        tokens: list[int] = []
         try:
             while result.completion_tokens < max_tokens:
                 self._check_cancel()
@@ -407,6 +409,11 @@ class LlamaGenerator:
                 piece = assembler.feed(llama._model.detokenize(written, special=False))
                 if piece:
                     on_text(piece)
+                tokens += written
+                if constrained and repeats_itself(tokens):
+                    # A constrained draft in a loop (SQL, JSON) never leaves it: stop with what it has.
+                    result.finish_reason = "repetition"
+                    break
                 if assembler.stopped or complete:
                     # A complete grammar allows only the end: no need to decode and sample it.
                     result.finish_reason = "stop"
@@ -476,11 +483,16 @@ class LlamaGenerator:
         if not grammar:
             return chain
         try:
+            n_vocab = self._llama.n_vocab()
             return GrammarCheckedSampler(
                 chain,
                 self._grammars.clone_for(grammar),
-                self._llama.n_vocab(),
+                n_vocab,
                 self._char_tokens if jump_forward else None,
+                keep=1
+                if opts.temperature <= 0
+                else (opts.top_k if opts.top_k and opts.top_k > 0 else n_vocab),
+                check_cancel=self._check_cancel,
             )
         except Exception:
             chain.close()
