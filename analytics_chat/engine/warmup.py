@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import time
 
-from analytics_chat.llm.base import GenerationOptions, TextGenerator
+from analytics_chat.llm.base import TextGenerator
 from catalog.models import DataSource
 
 from . import prompts
@@ -35,7 +35,7 @@ def warm_prefixes(generator: TextGenerator, sources: list[DataSource]) -> int:
     for source in sources:
         for messages in prefix_messages(source):
             started = time.perf_counter()
-            generator.complete(messages, options=GenerationOptions(temperature=0.0, max_tokens=1))
+            generator.warm(messages)  # gives way to any question that wants the model meanwhile
             read += 1
             log.info("warmed a prompt prefix of %s in %.1fs", source.name, time.perf_counter() - started)
     return read

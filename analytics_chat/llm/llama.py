@@ -15,6 +15,7 @@ before every generated token.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import hashlib
@@ -35,6 +36,7 @@ from llama_cpp.llama_grammar import json_schema_to_gbnf
 
 from analytics_chat.llm.base import (
     CancelToken,
+    GenerationAborted,
     GenerationOptions,
     GenerationResult,
     TextCallback,
@@ -180,6 +182,10 @@ class LlamaGenerator:
             ) from error
         self._vocab = self._llama._model.vocab
         self._lock = threading.Lock()
+        # Questions waiting for the model: a background read (warm-up) stops for them at once.
+        self._waiting = 0
+        self._waiting_lock = threading.Lock()
+        self._background = False
         self._cancel: CancelToken | None = None
         # An exception a signal handler raised inside the abort callback (Celery's soft time limit):
         # ctypes would swallow it there, so it stops the decode and is raised again once out of C.
@@ -215,7 +221,11 @@ class LlamaGenerator:
     def _should_abort(self, _data: Any) -> bool:
         try:
             cancel = self._cancel
-            return self._interrupt is not None or (cancel is not None and cancel.cancelled)
+            return (
+                self._interrupt is not None
+                or (cancel is not None and cancel.cancelled)
+                or (self._background and self._waiting > 0)
+            )
         except BaseException as exc:  # a signal handler's exception: raised again after the decode
             self._interrupt = exc
             return True
@@ -234,16 +244,19 @@ class LlamaGenerator:
         json_schema: dict[str, Any] | None = None,
         on_text: TextCallback | None = None,
         cancel: CancelToken | None = None,
+        background: bool = False,
     ) -> GenerationResult:
+        """A chat completion; ``background`` (warm-up) gives way to any call that is not (see ``warm``)."""
         if grammar and json_schema:
             raise ValueError("give either grammar or json_schema, not both")
         if json_schema is not None:
             # No sort_keys: the property order of the schema is the order in which the model writes.
             grammar = _schema_grammar(json.dumps(json_schema))
         merged = options.merged_over({**SAMPLING_DEFAULTS, **self.default_options})
-        with self._lock:
+        with self._model_lock(background):
             self._cancel = cancel
             self._interrupt = None
+            self._background = background
             try:
                 return self._complete(
                     messages, merged, grammar, on_text or (lambda _piece: None), json_schema is not None
@@ -251,6 +264,42 @@ class LlamaGenerator:
             finally:
                 self._cancel = None
                 self._interrupt = None
+                self._background = False
+
+    def warm(self, messages: list[dict[str, str]], cancel: CancelToken | None = None) -> bool:
+        """Read the prompt's reusable prefix in the background (a worker's warm-up): a question that wants
+        the model stops the read within one graph node and goes first; the read starts again once the
+        model is free. True once read; False if ``cancel`` fired first."""
+        options = GenerationOptions(temperature=0.0, max_tokens=1)
+        while True:
+            try:
+                self.complete(messages, options=options, cancel=cancel, background=True)
+                return True
+            except GenerationAborted:
+                if cancel is not None and cancel.cancelled:
+                    return False
+            while self._waiting or self._lock.locked():  # a question has the model: wait for it
+                if cancel is not None and cancel.wait(0.05):
+                    return False
+                time.sleep(0.05)
+
+    @contextlib.contextmanager
+    def _model_lock(self, background: bool):
+        if background:
+            with self._lock:
+                yield
+            return
+        with self._waiting_lock:
+            self._waiting += 1
+        try:
+            self._lock.acquire()
+        finally:
+            with self._waiting_lock:
+                self._waiting -= 1
+        try:
+            yield
+        finally:
+            self._lock.release()
 
     def replay(self, messages: list[dict[str, str]], text: str) -> GenerationResult:
         """Time the model writing ``text`` as its answer, without choosing it: the prompt is read as in
@@ -446,7 +495,7 @@ class LlamaGenerator:
             raise
 
     def _check_cancel(self) -> None:
-        if self._interrupt is not None or (self._cancel is not None and self._cancel.cancelled):
+        if self._should_abort(None):
             raise _Aborted
 
     def _save(self, tokens: list[int]) -> _PrefixState:

@@ -56,6 +56,10 @@ class ScriptedGenerator:
         self.token_delay = float(script.get("token_delay_ms", 20)) / 1000
         self.prompt_delay = float(script.get("prompt_delay_ms", 0)) / 1000
 
+    def warm(self, messages: list[dict[str, str]], cancel: CancelToken | None = None) -> bool:
+        """Nothing to read ahead: a script has no prompt state."""
+        return not (cancel is not None and cancel.cancelled)
+
     def count_tokens(self, text: str) -> int:
         return len(WORD_PIECES.findall(text))
 
