@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
 import socket
 import threading
 import traceback
 from typing import Any
 
 import redis
-from celery import shared_task
+from celery import current_task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init
 from django.conf import settings
@@ -190,6 +192,30 @@ def answer(message: ChatMessage, generator, cancel: CancelToken) -> None:
     lifecycle.publish_terminal(message_uuid)
 
 
+# How long a job may run on after its abort or the end of its budget before the watchdog cuts it off.
+WATCHDOG_SECONDS = 5.0
+
+
+def cut_off(message_uuid: str, cancel: CancelToken) -> None:
+    """The watchdog (from the job's watcher thread): the job did not stop when its token fired, so it is
+    stuck where nothing checks the token (inside C code). Write its end, then end this worker process:
+    the pool starts a fresh one that loads the model and takes the next job, instead of every other
+    question waiting behind this one until Celery's hard limit."""
+    log.error(
+        "answer %s did not stop %.0f s after its token fired; cutting it off", message_uuid, WATCHDOG_SECONDS
+    )
+    stage = (
+        ChatMessage.objects.filter(uuid=message_uuid).values_list("current_stage", flat=True).first() or ""
+    )
+    if cancel.expired:
+        error_info = {**budget_error(stage, cancel.max_seconds, cancel.elapsed()), "watchdog": True}
+        lifecycle.finish(message_uuid, Status.FAILED, {"finish_reason": "time", "error_info": error_info})
+    lifecycle.publish_terminal(message_uuid)
+    request = getattr(current_task, "request", None)
+    if request is not None and not request.is_eager:
+        os._exit(70)  # the prefork pool replaces this child; the task is not run again (acks_late, no reject)
+
+
 @shared_task(name="analytics_chat.answer_message", acks_late=True, ignore_result=True)
 def answer_message(message_uuid: str) -> str:
     """Answer one message. A message that is no longer pending (aborted while queued) is dropped at once."""
@@ -203,7 +229,10 @@ def answer_message(message_uuid: str) -> str:
         return "skipped"
     message = ChatMessage.objects.get(uuid=message_uuid)
     cancel = CancelToken(max_seconds=max_seconds_for(message))
-    with channels.CancelWatcher(message_uuid, cancel.cancel):
+    watchdog = functools.partial(cut_off, message_uuid, cancel)
+    with channels.CancelWatcher(
+        message_uuid, cancel.cancel, token=cancel, on_stuck=watchdog, stuck_after=WATCHDOG_SECONDS
+    ):
         try:
             generator = get_generator(message.model or None)
         except (UnknownModel, ModelUnavailable) as exc:

@@ -8,6 +8,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIRequestFactory
 
+from analytics_chat import channels
 from analytics_chat.api.serializers import ChatRequestSerializer
 from analytics_chat.api.views import HARD_LIMIT_GRACE_SECONDS, SOFT_LIMIT_GRACE_SECONDS, enqueue
 from analytics_chat.llm.base import CancelToken
@@ -63,3 +64,41 @@ def test_an_answer_past_its_budget_ends_failed_with_what_it_wrote(demo_source, u
     assert "1 s time budget" in info["message"] and "sql stage" in info["message"]
     assert info["partial_output"].startswith("SELECT 1 +")
     assert message.usage["completion_tokens"] > 0
+
+
+def test_the_watchdog_calls_out_a_job_that_runs_on_after_its_budget(user):
+    message = ChatMessage.objects.create(owner=user, ask="q", scope="demo")
+    token = CancelToken(max_seconds=0.2)
+    stuck = []
+    with channels.CancelWatcher(
+        str(message.uuid), token.cancel, token=token, on_stuck=lambda: stuck.append(time.monotonic()),
+        stuck_after=0.3,
+    ):  # fmt: skip
+        time.sleep(1.0)  # a job that never looks at its token
+    assert len(stuck) == 1 and stuck[0] - token.started >= 0.5
+
+
+def test_a_job_that_stops_in_time_is_left_alone(user):
+    message = ChatMessage.objects.create(owner=user, ask="q", scope="demo")
+    token = CancelToken(max_seconds=0.2)
+    stuck = []
+    with channels.CancelWatcher(
+        str(message.uuid), token.cancel, token=token, on_stuck=lambda: stuck.append(1), stuck_after=0.5
+    ):
+        token.wait(5)
+    time.sleep(0.7)
+    assert stuck == []
+
+
+def test_a_cut_off_job_ends_failed_and_says_the_watchdog_stopped_it(user):
+    message = ChatMessage.objects.create(
+        owner=user, ask="q", scope="demo", status=Status.RUNNING, current_stage="sql"
+    )
+    token = CancelToken(max_seconds=0.01)
+    time.sleep(0.02)
+    assert token.cancelled
+    tasks.cut_off(str(message.uuid), token)  # in a test process: writes the end, does not exit
+    message.refresh_from_db()
+    assert message.status == Status.FAILED and message.finish_reason == "time"
+    assert message.error_info["code"] == "time_budget" and message.error_info["watchdog"] is True
+    assert message.error_info["stage"] == "sql"
