@@ -56,11 +56,11 @@ def test_an_answer_past_its_budget_ends_failed_with_what_it_wrote(demo_source, u
     tasks.answer(message, slow, CancelToken(max_seconds=tasks.max_seconds_for(message)))
     took = time.monotonic() - started
     message.refresh_from_db()
-    assert took < 1.5, f"the answer ran {took:.2f} s past a 1 s budget"
+    assert took < 3.0, f"the answer ran {took:.2f} s on a 1 s budget (its script takes 8 s)"
     assert message.status == Status.FAILED and message.finish_reason == "time"
     info = message.error_info
     assert info["code"] == "time_budget" and info["stage"] == "sql" and info["max_seconds"] == 1.0
-    assert 1.0 <= info["elapsed_seconds"] < 1.5
+    assert 1.0 <= info["elapsed_seconds"] < 3.0
     assert "1 s time budget" in info["message"] and "sql stage" in info["message"]
     assert info["partial_output"].startswith("SELECT 1 +")
     assert message.usage["completion_tokens"] > 0
