@@ -8,6 +8,12 @@ Speed on a 2-core CPU comes from not reading the same prompt twice:
   its KV state is saved once in a small LRU, so switching between sources restores it instead of
   re-reading it.
 
+- saved prefixes are also written to disk (``DATA_DIR/prefix_states/<model file hash>-<llama.cpp
+  version>/<context size>-<prompt hash>.kv``: the prefix's tokens, then its KV bytes) and read back on
+  demand, so a restarted worker restores a source's prefix instead of reading it again. Files are keyed
+  by the prompt itself, so a changed catalog or semantic layer makes new ones; the least recently used
+  beyond ``PREFIX_FILES`` are removed.
+
 Abort works inside llama.cpp: an abort callback on the context (checked by the CPU backend between graph
 nodes) stops a running ``llama_decode`` while it reads a long prompt, and the cancel token is checked
 before every generated token.
@@ -20,12 +26,14 @@ import ctypes
 import functools
 import hashlib
 import json
+import logging
 import os
 import re
 import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import llama_cpp
@@ -61,6 +69,7 @@ SAMPLING_DEFAULTS: dict[str, Any] = {
 PENALTY_LAST_N = 64
 GRAMMAR_CACHE_SIZE = 32
 DECODE_ABORTED = "llama_decode returned 2"
+log = logging.getLogger(__name__)
 
 
 def llm_setting(key: str, default: Any) -> Any:
@@ -195,6 +204,13 @@ class LlamaGenerator:
             max_bytes=llm_setting("PREFIX_CACHE_BYTES", 512 * 2**20),
         )
         self._min_prefix_tokens = llm_setting("MIN_PREFIX_TOKENS", 32)
+        identity = (
+            model.sha256[:16] if model.sha256 else hashlib.sha256(str(self.path).encode()).hexdigest()[:16]
+        )
+        prefix_dir = llm_setting("PREFIX_DIR", None) or Path(settings.DATA_DIR) / "prefix_states"
+        self._state_dir = Path(prefix_dir) / f"{identity}-{llama_cpp.__version__}"
+        self._max_state_files = llm_setting("PREFIX_FILES", 64)
+        self._files_skipped_once = False
         self._grammars = GrammarCache(self._vocab)
         self._char_tokens = CharTokens(
             lambda text: self._tokenize(text, special=False), llama_cpp.llama_vocab_eos(self._vocab)
@@ -327,6 +343,7 @@ class LlamaGenerator:
         """
         with self._lock:
             self._prefix_states.clear()
+            self._files_skipped_once = True  # nor may the next call read a prefix back from disk
             self._llama._ctx.kv_cache_seq_rm(-1, 0, -1)
             self._llama.n_tokens = 0
 
@@ -388,9 +405,13 @@ class LlamaGenerator:
         llama = self._llama
         common = _common_prefix_length(llama._input_ids.tolist(), prompt)
         if prefix_len >= self._min_prefix_tokens and common < prefix_len:
-            state = self._prefix_states.get(PrefixStateCache.key(prompt[:prefix_len]))
+            key = PrefixStateCache.key(prompt[:prefix_len])
+            state = self._prefix_states.get(key)
+            if state is None and not self._files_skipped_once:
+                state = self._read_prefix_file(key)
             if state is not None:
                 common = prefix_len if self._restore(state) else 0  # a failed restore left the cache empty
+        self._files_skipped_once = False
         # At least one prompt token is evaluated so that fresh logits exist to sample from.
         common = min(common, len(prompt) - 1)
         if not llama._ctx.kv_cache_seq_rm(-1, common, -1):
@@ -412,7 +433,9 @@ class LlamaGenerator:
             self._eval(prompt[position:end])
             position = end
             if position == prefix_len and prefix_key is not None and prefix_key not in self._prefix_states:
-                self._prefix_states.put(prefix_key, self._save(prompt[:prefix_len]))
+                state = self._save(prompt[:prefix_len])
+                self._prefix_states.put(prefix_key, state)
+                self._write_prefix_file(prefix_key, state)
 
     def _generate(
         self,
@@ -506,6 +529,38 @@ class LlamaGenerator:
         # string_at copies the bytes once; slicing a ctypes array would build a list of ints first
         # (hundreds of MiB for a long prefix).
         return _PrefixState(tokens=list(tokens), kv=ctypes.string_at(buffer, written))
+
+    def _prefix_file(self, key: str) -> Path:
+        return self._state_dir / f"{self.context_size}-{key}.kv"
+
+    def _write_prefix_file(self, key: str, state: _PrefixState) -> None:
+        """Write a saved prefix to disk (atomically) and drop the least recently used files beyond the cap."""
+        try:
+            self._state_dir.mkdir(parents=True, exist_ok=True)
+            header = json.dumps(state.tokens).encode()
+            path = self._prefix_file(key)
+            partial = path.with_suffix(f".{os.getpid()}.partial")
+            partial.write_bytes(len(header).to_bytes(8, "little") + header + state.kv)
+            partial.replace(path)
+            files = sorted(self._state_dir.glob("*.kv"), key=lambda f: f.stat().st_mtime, reverse=True)
+            for stale in files[self._max_state_files :]:
+                stale.unlink(missing_ok=True)
+        except OSError as error:  # a full or read-only disk costs a re-read after a restart, nothing more
+            log.warning("could not write the prefix state %s: %s", key, error)
+
+    def _read_prefix_file(self, key: str) -> _PrefixState | None:
+        path = self._prefix_file(key)
+        try:
+            data = path.read_bytes()
+            size = int.from_bytes(data[:8], "little")
+            state = _PrefixState(tokens=json.loads(data[8 : 8 + size]), kv=data[8 + size :])
+            os.utime(path)  # recently used: kept when older files go
+        except (OSError, ValueError):
+            return None
+        if PrefixStateCache.key(state.tokens) != key:
+            return None
+        self._prefix_states.put(key, state)
+        return state
 
     def _restore(self, state: _PrefixState) -> bool:
         llama = self._llama

@@ -147,3 +147,20 @@ def test_a_question_takes_the_model_from_a_warm_up_within_a_second(generator):
     assert warmed["done"] is True
     again = generator.complete(ask(notes, "How many shelves?"), options=SHORT)
     assert again.cached_prompt_tokens > 0.8 * generator.count_tokens(notes)
+
+
+def test_a_restarted_model_restores_a_prefix_from_disk(generator, test_model):
+    """A new process (here: a second generator on the same file) reads no prefix another one has read."""
+    from analytics_chat.llm.llama import LlamaGenerator
+
+    system = schema_prompt("quarry", tables=8)
+    first = generator.complete(ask(system, "How many rows are there?"), options=SHORT)
+    assert first.cached_prompt_tokens < 0.2 * generator.count_tokens(system)
+    restarted = LlamaGenerator(test_model)
+    try:
+        again = restarted.complete(ask(system, "Which region has the most rows?"), options=SHORT)
+    finally:
+        restarted.close()
+    assert again.cached_prompt_tokens > 0.8 * generator.count_tokens(system)
+    assert again.prompt_tokens - again.cached_prompt_tokens < 30
+    assert again.prompt_ms < first.prompt_ms
