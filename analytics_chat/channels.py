@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import AsyncIterator
 from functools import cache
 from typing import Any
@@ -109,15 +110,30 @@ async def read_events(
 
 
 class CancelWatcher:
-    """While a job runs: poll the cancel flag and beat the heartbeat, from a background thread.
+    """While a job runs: poll the cancel flag and beat the heartbeat, from a background thread; and be its
+    watchdog: a job still running ``stuck_after`` seconds after its token fired (an abort, or the end of
+    its time budget) is stuck where nothing checks the token, and ``on_stuck`` is called once.
 
     Polling every 50 ms keeps abort latency far under a second at the cost of 20 cheap GETs a second.
     """
 
-    def __init__(self, message_uuid: str, on_cancel, *, poll_seconds: float = 0.05) -> None:
+    def __init__(
+        self,
+        message_uuid: str,
+        on_cancel,
+        *,
+        poll_seconds: float = 0.05,
+        token=None,
+        on_stuck=None,
+        stuck_after: float = 5.0,
+    ) -> None:
         self.message_uuid = message_uuid
         self.on_cancel = on_cancel
         self.poll_seconds = poll_seconds
+        self.token = token
+        self.on_stuck = on_stuck
+        self.stuck_after = stuck_after
+        self._fired_at: float | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"cancel-watch-{message_uuid}", daemon=True)
 
@@ -139,6 +155,8 @@ class CancelWatcher:
         since_beat = 0.0
         fired = False
         while not self._stop.wait(self.poll_seconds):
+            if self._watch():
+                return
             try:
                 if not fired and is_cancel_requested(self.message_uuid):
                     fired = True
@@ -150,3 +168,14 @@ class CancelWatcher:
             except redis.RedisError:
                 # Redis restarting: keep the job running; the next poll reconnects.
                 continue
+
+    def _watch(self) -> bool:
+        """True once ``on_stuck`` was called (the watcher's work is done)."""
+        if self.token is None or self.on_stuck is None or not self.token.cancelled:
+            return False
+        if self._fired_at is None:
+            self._fired_at = time.monotonic()
+        if time.monotonic() - self._fired_at < self.stuck_after:
+            return False
+        self.on_stuck()
+        return True

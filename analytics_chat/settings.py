@@ -184,6 +184,9 @@ CELERY_BEAT_SCHEDULE = {
 # --- The answer pipeline ----------------------------------------------------------------------
 CHAT = {
     "MAX_ASK_CHARS": env_int("AC_MAX_ASK_CHARS", 2000),
+    # Every answer's time budget (a request's max_seconds may only lower it): past it, generation stops
+    # with what it has and the message ends failed (error code time_budget).
+    "MAX_SECONDS": float(os.environ.get("AC_MAX_SECONDS", "30")),
     "HEARTBEAT_SECONDS": 2,
     # A running message whose worker stopped beating for this long is failed by the sweep.
     "STALE_AFTER_SECONDS": env_int("AC_STALE_AFTER_SECONDS", 20),
@@ -203,6 +206,14 @@ QUERY = {
     "MEMORY_LIMIT": os.environ.get("AC_QUERY_MEMORY_LIMIT", "1GB"),
     "THREADS": env_int("AC_QUERY_THREADS", 2),
 }
+
+# --- The model ---------------------------------------------------------------------------------
+# llama.cpp's threads (an OpenMP build) wait between graph nodes and between tokens. Spinning while they
+# wait (libgomp's default) burns the time slices the other thread needs as soon as another process wants
+# the cores too: measured on this machine beside a busy one (load 13-18 on 2 cores), a 0.5B token took
+# 2.5 s at the median and 38 s at p90 spinning, 1.0 s and 3.1 s waiting passively. Set before llama.cpp
+# is loaded; an OMP_WAIT_POLICY of the environment wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 # --- REST API ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {

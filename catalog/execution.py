@@ -5,10 +5,15 @@ default database, so model-written SQL can say ``SELECT * FROM orders``. Non-Duc
 through a read-only snapshot (see ``catalog.snapshots``). After attaching, the connection is locked down:
 no file or network access, memory and thread limits from ``settings.QUERY``, and the configuration
 locked so SQL cannot undo any of it. This layer holds on its own, without the SQL guard above it.
+
+Inside an answer, the job's cancel token is current (``CancelToken.bound``): an abort or the end of the
+answer's time budget interrupts a running query (``connection.interrupt()``) and raises the token's own
+error (``GenerationAborted`` or ``BudgetExceeded``), wherever the query was started from.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import decimal
 import math
@@ -23,6 +28,7 @@ import duckdb
 from django.conf import settings
 from sqlglot import exp
 
+from analytics_chat.llm.base import CancelToken
 from catalog.models import DataSource, Table
 from catalog.snapshots import SourceError, snapshot_path
 
@@ -167,6 +173,26 @@ class _Deadline:
             self._timer = None  # a late timer must not interrupt whatever runs next
 
 
+@contextlib.contextmanager
+def interrupted_on_cancel(conn: duckdb.DuckDBPyConnection):
+    """While the block runs, the current job's cancel token (if any) interrupts ``conn`` when it fires;
+    a query it interrupted raises the token's error instead of DuckDB's."""
+    token = CancelToken.current()
+    if token is None:
+        yield
+        return
+    token.raise_if_cancelled()
+    unregister = token.on_cancel(conn.interrupt)
+    try:
+        yield
+    except duckdb.Error:
+        if token.cancelled:
+            raise token.error() from None
+        raise
+    finally:
+        unregister()
+
+
 def _single_query(conn: duckdb.DuckDBPyConnection, sql: str) -> str | None:
     """The text of the one SELECT statement in ``sql``, or None when it is anything else."""
     statements = conn.extract_statements(sql)
@@ -193,7 +219,7 @@ def _execute(conn: duckdb.DuckDBPyConnection, sql: str, row_cap: int, timeout_s:
     started = time.perf_counter()
     deadline = _Deadline(conn, timeout_s)
     try:
-        with deadline:
+        with interrupted_on_cancel(conn), deadline:
             conn.execute(sql)
             description = conn.description or []
             rows = conn.fetchmany(row_cap + 1) if description else []

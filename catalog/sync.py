@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 from sqlglot import exp
 
-from catalog.execution import open_connection, table_reference
+from catalog.execution import interrupted_on_cancel, open_connection, table_reference
 from catalog.introspection import (
     ColumnInfo,
     SourceSchema,
@@ -307,18 +307,20 @@ def profile_source(source: DataSource) -> ProfileReport:
     tables = list(source.tables.prefetch_related("columns"))
     conn = open_connection(source)
     try:
-        for table in tables:
-            columns = list(table.columns.all())
-            info = TableInfo(
-                name=table.name,
-                columns=[ColumnInfo(c.name, c.data_type, c.ordinal) for c in columns],
-            )
-            profiles = profile_table(conn, info)
-            for column in columns:
-                column.profile = profiles.get(column.name, {})
-            Column.objects.bulk_update(columns, ["profile"])
-            report.tables += 1
-            report.columns += len(columns)
+        # A profile run inside a job (the job's cancel token is current) stops when the job is aborted.
+        with interrupted_on_cancel(conn):
+            for table in tables:
+                columns = list(table.columns.all())
+                info = TableInfo(
+                    name=table.name,
+                    columns=[ColumnInfo(c.name, c.data_type, c.ordinal) for c in columns],
+                )
+                profiles = profile_table(conn, info)
+                for column in columns:
+                    column.profile = profiles.get(column.name, {})
+                Column.objects.bulk_update(columns, ["profile"])
+                report.tables += 1
+                report.columns += len(columns)
     finally:
         conn.close()
     report.elapsed_ms = (time.perf_counter() - started) * 1000

@@ -21,6 +21,15 @@ def test_model_path() -> Path | None:
     return found[0] if found else None
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _prefix_states_of_this_session(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Prefix states a model writes to disk go to a folder of this session: a file from an earlier run
+    must not make a first read look reused."""
+    from django.conf import settings
+
+    settings.LLM = {**getattr(settings, "LLM", {}), "PREFIX_DIR": tmp_path_factory.mktemp("prefix_states")}
+
+
 @pytest.fixture(scope="session")
 def real_model_available() -> bool:
     """The 0.5B test model is on disk. In CI (AC_REQUIRE_MODEL=1) its absence fails instead of skipping."""

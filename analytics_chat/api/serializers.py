@@ -20,6 +20,8 @@ GENERATION_OPTIONS = (
     "max_tokens",
     "stop",
 )
+# Request options stored with the message besides the generation options.
+REQUEST_OPTIONS = (*GENERATION_OPTIONS, "max_seconds")
 
 
 class ChatRequestSerializer(serializers.Serializer):
@@ -42,6 +44,7 @@ class ChatRequestSerializer(serializers.Serializer):
     seed = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=2**31 - 1)
     max_tokens = serializers.IntegerField(required=False, allow_null=True, min_value=1)
     stop = serializers.ListField(child=serializers.CharField(max_length=64), required=False, max_length=4)
+    max_seconds = serializers.FloatField(required=False, allow_null=True)
 
     def to_internal_value(self, data):
         if isinstance(data, dict):
@@ -58,6 +61,14 @@ class ChatRequestSerializer(serializers.Serializer):
             return resolve_model(value or None).name
         except UnknownModel as exc:
             raise serializers.ValidationError(str(exc)) from exc
+
+    def validate_max_seconds(self, value: float | None) -> float | None:
+        limit = settings.CHAT["MAX_SECONDS"]
+        if value is not None and not 0 < value <= limit:
+            raise serializers.ValidationError(
+                f"Must be more than 0 and at most {limit:g} seconds (the service's AC_MAX_SECONDS)."
+            )
+        return value
 
     def validate(self, attrs):
         user = self.context["request"].user
@@ -79,7 +90,7 @@ class ChatRequestSerializer(serializers.Serializer):
         return attrs
 
     def options(self) -> dict:
-        return {k: v for k in GENERATION_OPTIONS if (v := self.validated_data.get(k)) not in (None, [])}
+        return {k: v for k in REQUEST_OPTIONS if (v := self.validated_data.get(k)) not in (None, [])}
 
 
 class FeedbackSerializer(serializers.Serializer):

@@ -118,12 +118,23 @@ class GenerateView(APIView):
         return response
 
 
-def enqueue(message: ChatMessage) -> None:
-    from analytics_chat.pipeline.tasks import answer_message
+# Celery's own limits, past the answer's time budget: the soft one raises in Python code that never
+# checks the cancel token, the hard one kills a worker stuck in C code (the sweep then fails the message).
+SOFT_LIMIT_GRACE_SECONDS = 3
+HARD_LIMIT_GRACE_SECONDS = 20
 
+
+def enqueue(message: ChatMessage) -> None:
+    from analytics_chat.pipeline.tasks import answer_message, max_seconds_for
+
+    budget = max_seconds_for(message)
     try:
         answer_message.apply_async(
-            args=[str(message.uuid)], retry=True, retry_policy={"max_retries": 2, "interval_start": 0.2}
+            args=[str(message.uuid)],
+            soft_time_limit=budget + SOFT_LIMIT_GRACE_SECONDS,
+            time_limit=budget + HARD_LIMIT_GRACE_SECONDS,
+            retry=True,
+            retry_policy={"max_retries": 2, "interval_start": 0.2},
         )
     except Exception as exc:  # the broker is down: the message must not stay pending
         log.error("could not enqueue %s: %s", message.uuid, exc)

@@ -62,7 +62,7 @@ def warm_prefixes(generator: TextGenerator, sources: list[DataSource]) -> int:
     for source in sources:
         for messages in prefix_messages(source):
             started = time.perf_counter()
-            generator.complete(messages, options=WARM_UP_OPTIONS)
+            generator.warm(messages)  # gives way to any question that wants the model meanwhile
             read += 1
             log.info("warmed a prompt prefix of %s in %.1fs", source.name, time.perf_counter() - started)
     return read

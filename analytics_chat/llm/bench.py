@@ -1,6 +1,11 @@
 """Measure a registered model: prompt and generation speed, prefix-state restore time, memory.
 
 Run: ``python -m analytics_chat.llm.bench qwen2.5-coder-1.5b --threads 2 --context 4096``
+
+``--grammar``: the cost of the SQL grammar check per token, over whole drafts that nest as deep as the
+grammar allows (the model's vocabulary only; no weights are loaded): the check of the chosen token, its
+acceptance, and the worst case, the grammar run over the whole vocabulary when the model's own choice
+is refused and the allowed tokens are the least likely ones.
 """
 
 from __future__ import annotations
@@ -53,6 +58,97 @@ def _batch_decode_ms(
     return costs
 
 
+GRAMMAR_SCHEMA = {
+    "customers": ["customer_id", "name", "email", "segment", "country", "city", "signup_date"],
+    "orders": ["order_id", "customer_id", "order_date", "status", "channel"],
+    "order_items": ["order_id", "line_no", "product_id", "quantity", "unit_price", "discount"],
+    "products": ["product_id", "name", "category", "unit_cost", "list_price"],
+}
+
+
+def _nested_drafts(depth: int) -> dict[str, str]:
+    """Drafts that open one level after another, each as deep as the grammar allows."""
+    from_ = "SELECT name FROM customers"
+    within = "SELECT customer_id FROM orders"
+    for _ in range(depth):
+        from_ = f"SELECT * FROM ({from_}) AS sub"
+        within = f"SELECT customer_id FROM orders WHERE customer_id IN ({within})"
+    return {
+        "FROM (SELECT * FROM (": from_,
+        "IN (SELECT ... IN (": within,
+        "((((x))))": "SELECT " + "(" * depth + "quantity" + ")" * depth + " FROM order_items",
+        "abs(abs(x))": "SELECT " + "abs(" * depth + "quantity" + ")" * depth + " FROM order_items",
+    }
+
+
+def grammar_costs(model_path: str) -> list[dict[str, object]]:
+    """Per draft, the cost of each token's grammar work in ms: median and max over the draft, and the
+    last token's (the deepest point)."""
+    import ctypes
+    import statistics
+
+    import llama_cpp
+    import numpy as np
+    from llama_cpp import Llama
+    from llama_cpp import _internals as llama_internals
+
+    from analytics_chat.engine.grammar import MAX_NESTING, build_sql_grammar
+    from analytics_chat.llm.sampling import GrammarCheckedSampler
+
+    llama = Llama(model_path=model_path, vocab_only=True, verbose=False)
+    grammar = build_sql_grammar(GRAMMAR_SCHEMA).encode()
+    n_vocab = llama.n_vocab()
+    rows = []
+    for name, sql in _nested_drafts(MAX_NESTING).items():
+        tokens = llama.tokenize(sql.encode(), add_bos=False, special=False)
+        sampler = GrammarCheckedSampler(
+            llama_internals.LlamaSampler(),
+            llama_cpp.llama_sampler_init_grammar(llama._model.vocab, grammar, b"root"),
+            n_vocab,
+        )
+        checks, accepts, scans = [], [], []
+        data = np.zeros(n_vocab, dtype=sampler._data.dtype)
+        for token in tokens:
+            started = time.perf_counter()
+            assert sampler._allowed(token), (name, llama.detokenize([token]))
+            checks.append((time.perf_counter() - started) * 1000)
+            data["id"], data["logit"] = np.arange(n_vocab), 0.0
+            array = llama_cpp.llama_token_data_array(
+                data.ctypes.data_as(ctypes.POINTER(llama_cpp.llama_token_data)), n_vocab, -1, False
+            )
+            started = time.perf_counter()
+            llama_cpp.llama_sampler_apply(sampler.grammar, ctypes.byref(array))
+            scans.append((time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
+            llama_cpp.llama_sampler_accept(sampler.grammar, token)
+            accepts.append((time.perf_counter() - started) * 1000)
+        sampler.close()
+        rows.append(
+            {
+                "draft": name,
+                "tokens": len(tokens),
+                "check_ms": (statistics.median(checks), max(checks), checks[-1]),
+                "accept_ms": (statistics.median(accepts), max(accepts), accepts[-1]),
+                "whole_vocabulary_ms": (statistics.median(scans), max(scans), scans[-1]),
+            }
+        )
+    return rows
+
+
+def print_grammar_costs(rows: list[dict[str, object]]) -> None:
+    from analytics_chat.engine.grammar import MAX_NESTING
+
+    print(f"grammar work per token over drafts nested {MAX_NESTING} deep, ms (median / max / last token)")
+    print("| draft | tokens | check of the chosen token | accept | whole vocabulary (worst case) |")
+    print("| --- | --- | --- | --- | --- |")
+    for row in rows:
+        cells = [
+            " / ".join(f"{v:.2f}" for v in row[key])
+            for key in ("check_ms", "accept_ms", "whole_vocabulary_ms")
+        ]
+        print(f"| `{row['draft']}` | {row['tokens']} | " + " | ".join(cells) + " |")
+
+
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "analytics_chat.settings")
     import django
@@ -67,7 +163,16 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--context", type=int, default=4096)
     parser.add_argument("--tables", type=int, default=12, help="size of the schema prefix")
+    parser.add_argument("--grammar", action="store_true", help="the grammar's cost per token only")
     args = parser.parse_args()
+
+    if args.grammar:
+        from analytics_chat.llm.files import resolve_model_path
+
+        print_grammar_costs(
+            grammar_costs(str(resolve_model_path(LLMModel.objects.get(name=args.model).path)))
+        )
+        return
 
     model = LLMModel.objects.get(name=args.model)
     model.threads, model.context_size = args.threads, args.context

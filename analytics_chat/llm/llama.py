@@ -8,6 +8,12 @@ Speed on a 2-core CPU comes from not reading the same prompt twice:
   its KV state is saved once in a small LRU, so switching between sources restores it instead of
   re-reading it.
 
+- saved prefixes are also written to disk (``DATA_DIR/prefix_states/<model file hash>-<llama.cpp
+  version>/<context size>-<prompt hash>.kv``: the prefix's tokens, then its KV bytes) and read back on
+  demand, so a restarted worker restores a source's prefix instead of reading it again. Files are keyed
+  by the prompt itself, so a changed catalog or semantic layer makes new ones; the least recently used
+  beyond ``PREFIX_FILES`` are removed.
+
 Abort works inside llama.cpp: an abort callback on the context (checked by the CPU backend between graph
 nodes) stops a running ``llama_decode`` while it reads a long prompt, and the cancel token is checked
 before every generated token.
@@ -15,16 +21,19 @@ before every generated token.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import hashlib
 import json
+import logging
 import os
 import re
 import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import llama_cpp
@@ -43,7 +52,7 @@ from analytics_chat.llm.base import (
 from analytics_chat.llm.chat_format import CHAT_FORMATS
 from analytics_chat.llm.errors import InvalidGrammar, ModelUnavailable, PromptTooLong
 from analytics_chat.llm.files import GGUF_MAGIC, resolve_model_path
-from analytics_chat.llm.sampling import CharTokens, GrammarCheckedSampler
+from analytics_chat.llm.sampling import CharTokens, GrammarCheckedSampler, repeats_itself
 from analytics_chat.llm.streaming import TextAssembler
 from analytics_chat.models import LLMModel
 
@@ -60,6 +69,7 @@ SAMPLING_DEFAULTS: dict[str, Any] = {
 PENALTY_LAST_N = 64
 GRAMMAR_CACHE_SIZE = 32
 DECODE_ABORTED = "llama_decode returned 2"
+log = logging.getLogger(__name__)
 
 
 def llm_setting(key: str, default: Any) -> Any:
@@ -190,6 +200,10 @@ class LlamaGenerator:
             ) from error
         self._vocab = self._llama._model.vocab
         self._lock = threading.Lock()
+        # Questions waiting for the model: a background read (warm-up) stops for them at once.
+        self._waiting = 0
+        self._waiting_lock = threading.Lock()
+        self._background = False
         self._cancel: CancelToken | None = None
         # An exception a signal handler raised inside the abort callback (Celery's soft time limit):
         # ctypes would swallow it there, so it stops the decode and is raised again once out of C.
@@ -199,6 +213,13 @@ class LlamaGenerator:
             max_bytes=llm_setting("PREFIX_CACHE_BYTES", 512 * 2**20),
         )
         self._min_prefix_tokens = llm_setting("MIN_PREFIX_TOKENS", 32)
+        identity = (
+            model.sha256[:16] if model.sha256 else hashlib.sha256(str(self.path).encode()).hexdigest()[:16]
+        )
+        prefix_dir = llm_setting("PREFIX_DIR", None) or Path(settings.DATA_DIR) / "prefix_states"
+        self._state_dir = Path(prefix_dir) / f"{identity}-{llama_cpp.__version__}"
+        self._max_state_files = llm_setting("PREFIX_FILES", 64)
+        self._files_skipped_once = False
         self._grammars = GrammarCache(self._vocab)
         self._char_tokens = CharTokens(
             lambda text: self._tokenize(text, special=False), llama_cpp.llama_vocab_eos(self._vocab)
@@ -225,7 +246,11 @@ class LlamaGenerator:
     def _should_abort(self, _data: Any) -> bool:
         try:
             cancel = self._cancel
-            return self._interrupt is not None or (cancel is not None and cancel.cancelled)
+            return (
+                self._interrupt is not None
+                or (cancel is not None and cancel.cancelled)
+                or (self._background and self._waiting > 0)
+            )
         except BaseException as exc:  # a signal handler's exception: raised again after the decode
             self._interrupt = exc
             return True
@@ -244,16 +269,19 @@ class LlamaGenerator:
         json_schema: dict[str, Any] | None = None,
         on_text: TextCallback | None = None,
         cancel: CancelToken | None = None,
+        background: bool = False,
     ) -> GenerationResult:
+        """A chat completion; ``background`` (warm-up) gives way to any call that is not (see ``warm``)."""
         if grammar and json_schema:
             raise ValueError("give either grammar or json_schema, not both")
         if json_schema is not None:
             # No sort_keys: the property order of the schema is the order in which the model writes.
             grammar = _schema_grammar(json.dumps(json_schema))
         merged = options.merged_over({**SAMPLING_DEFAULTS, **self.default_options})
-        with self._lock:
+        with self._model_lock(background):
             self._cancel = cancel
             self._interrupt = None
+            self._background = background
             try:
                 return self._complete(
                     messages, merged, grammar, on_text or (lambda _piece: None), json_schema is not None
@@ -261,6 +289,42 @@ class LlamaGenerator:
             finally:
                 self._cancel = None
                 self._interrupt = None
+                self._background = False
+
+    def warm(self, messages: list[dict[str, str]], cancel: CancelToken | None = None) -> bool:
+        """Read the prompt's reusable prefix in the background (a worker's warm-up): a question that wants
+        the model stops the read within one graph node and goes first; the read starts again once the
+        model is free. True once read; False if ``cancel`` fired first."""
+        options = GenerationOptions(temperature=0.0, max_tokens=1)
+        while True:
+            try:
+                self.complete(messages, options=options, cancel=cancel, background=True)
+                return True
+            except GenerationAborted:
+                if cancel is not None and cancel.cancelled:
+                    return False
+            while self._waiting or self._lock.locked():  # a question has the model: wait for it
+                if cancel is not None and cancel.wait(0.05):
+                    return False
+                time.sleep(0.05)
+
+    @contextlib.contextmanager
+    def _model_lock(self, background: bool):
+        if background:
+            with self._lock:
+                yield
+            return
+        with self._waiting_lock:
+            self._waiting += 1
+        try:
+            self._lock.acquire()
+        finally:
+            with self._waiting_lock:
+                self._waiting -= 1
+        try:
+            yield
+        finally:
+            self._lock.release()
 
     def replay(self, messages: list[dict[str, str]], text: str) -> GenerationResult:
         """Time the model writing ``text`` as its answer, without choosing it: the prompt is read as in
@@ -288,6 +352,7 @@ class LlamaGenerator:
         """
         with self._lock:
             self._prefix_states.clear()
+            self._files_skipped_once = True  # nor may the next call read a prefix back from disk
             self._llama._ctx.kv_cache_seq_rm(-1, 0, -1)
             self._llama.n_tokens = 0
 
@@ -327,7 +392,7 @@ class LlamaGenerator:
                 raise self._interrupt from None
             if not result.prompt_ms:
                 result.prompt_ms = _ms_since(started)
-            raise GenerationAborted(result) from None
+            raise (self._cancel or CancelToken()).error(result) from None
         finally:
             sampler.close()
         return result
@@ -349,13 +414,17 @@ class LlamaGenerator:
         llama = self._llama
         common = _common_prefix_length(llama._input_ids.tolist(), prompt)
         if prefix_len >= self._min_prefix_tokens and common < prefix_len:
-            state, restored = self._prefix_states.get(PrefixStateCache.key(prompt[:prefix_len])), prefix_len
+            key = PrefixStateCache.key(prompt[:prefix_len])
+            state, restored = self._prefix_states.get(key), prefix_len
+            if state is None and not self._files_skipped_once:
+                state = self._read_prefix_file(key)
             if state is None:  # another saved prefix may begin the same way (every source's SQL instructions)
                 state, restored = self._prefix_states.sharing_most(prompt[:prefix_len])
                 if restored < max(common + 1, self._min_prefix_tokens):
                     state = None
             if state is not None:
                 common = restored if self._restore(state) else 0  # a failed restore left the cache empty
+        self._files_skipped_once = False
         # At least one prompt token is evaluated so that fresh logits exist to sample from.
         common = min(common, len(prompt) - 1)
         if not llama._ctx.kv_cache_seq_rm(-1, common, -1):
@@ -377,7 +446,9 @@ class LlamaGenerator:
             self._eval(prompt[position:end])
             position = end
             if position == prefix_len and prefix_key is not None and prefix_key not in self._prefix_states:
-                self._prefix_states.put(prefix_key, self._save(prompt[:prefix_len]))
+                state = self._save(prompt[:prefix_len])
+                self._prefix_states.put(prefix_key, state)
+                self._write_prefix_file(prefix_key, state)
 
     def _generate(
         self,
@@ -393,6 +464,8 @@ class LlamaGenerator:
         max_tokens = min(opts.max_tokens, room) if opts.max_tokens and opts.max_tokens > 0 else room
         writing_started = time.perf_counter()
         result.finish_reason = "aborted"  # until the loop ends by itself
+        constrained = isinstance(sampler, GrammarCheckedSampler)
+        tokens: list[int] = []
         try:
             while result.completion_tokens < max_tokens:
                 self._check_cancel()
@@ -421,6 +494,11 @@ class LlamaGenerator:
                 piece = assembler.feed(llama._model.detokenize(written, special=False))
                 if piece:
                     on_text(piece)
+                tokens += written
+                if constrained and repeats_itself(tokens):
+                    # A constrained draft in a loop (SQL, JSON) never leaves it: stop with what it has.
+                    result.finish_reason = "repetition"
+                    break
                 if assembler.stopped or complete:
                     # A complete grammar allows only the end: no need to decode and sample it.
                     result.finish_reason = "stop"
@@ -453,7 +531,7 @@ class LlamaGenerator:
             raise
 
     def _check_cancel(self) -> None:
-        if self._interrupt is not None or (self._cancel is not None and self._cancel.cancelled):
+        if self._should_abort(None):
             raise _Aborted
 
     def _save(self, tokens: list[int]) -> _PrefixState:
@@ -464,6 +542,38 @@ class LlamaGenerator:
         # string_at copies the bytes once; slicing a ctypes array would build a list of ints first
         # (hundreds of MiB for a long prefix).
         return _PrefixState(tokens=list(tokens), kv=ctypes.string_at(buffer, written))
+
+    def _prefix_file(self, key: str) -> Path:
+        return self._state_dir / f"{self.context_size}-{key}.kv"
+
+    def _write_prefix_file(self, key: str, state: _PrefixState) -> None:
+        """Write a saved prefix to disk (atomically) and drop the least recently used files beyond the cap."""
+        try:
+            self._state_dir.mkdir(parents=True, exist_ok=True)
+            header = json.dumps(state.tokens).encode()
+            path = self._prefix_file(key)
+            partial = path.with_suffix(f".{os.getpid()}.partial")
+            partial.write_bytes(len(header).to_bytes(8, "little") + header + state.kv)
+            partial.replace(path)
+            files = sorted(self._state_dir.glob("*.kv"), key=lambda f: f.stat().st_mtime, reverse=True)
+            for stale in files[self._max_state_files :]:
+                stale.unlink(missing_ok=True)
+        except OSError as error:  # a full or read-only disk costs a re-read after a restart, nothing more
+            log.warning("could not write the prefix state %s: %s", key, error)
+
+    def _read_prefix_file(self, key: str) -> _PrefixState | None:
+        path = self._prefix_file(key)
+        try:
+            data = path.read_bytes()
+            size = int.from_bytes(data[:8], "little")
+            state = _PrefixState(tokens=json.loads(data[8 : 8 + size]), kv=data[8 + size :])
+            os.utime(path)  # recently used: kept when older files go
+        except (OSError, ValueError):
+            return None
+        if PrefixStateCache.key(state.tokens) != key:
+            return None
+        self._prefix_states.put(key, state)
+        return state
 
     def _restore(self, state: _PrefixState) -> bool:
         llama = self._llama
@@ -490,11 +600,16 @@ class LlamaGenerator:
         if not grammar:
             return chain
         try:
+            n_vocab = self._llama.n_vocab()
             return GrammarCheckedSampler(
                 chain,
                 self._grammars.clone_for(grammar),
-                self._llama.n_vocab(),
+                n_vocab,
                 self._char_tokens if jump_forward else None,
+                keep=1
+                if opts.temperature <= 0
+                else (opts.top_k if opts.top_k and opts.top_k > 0 else n_vocab),
+                check_cancel=self._check_cancel,
             )
         except Exception:
             chain.close()

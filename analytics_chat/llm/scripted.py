@@ -14,7 +14,6 @@ from typing import Any
 
 from analytics_chat.llm.base import (
     CancelToken,
-    GenerationAborted,
     GenerationOptions,
     GenerationResult,
     TextCallback,
@@ -57,6 +56,10 @@ class ScriptedGenerator:
         self.token_delay = float(script.get("token_delay_ms", 20)) / 1000
         self.prompt_delay = float(script.get("prompt_delay_ms", 0)) / 1000
 
+    def warm(self, messages: list[dict[str, str]], cancel: CancelToken | None = None) -> bool:
+        """Nothing to read ahead: a script has no prompt state."""
+        return not (cancel is not None and cancel.cancelled)
+
     def count_tokens(self, text: str) -> int:
         return len(WORD_PIECES.findall(text))
 
@@ -80,7 +83,7 @@ class ScriptedGenerator:
             prompt_tokens=sum(self.count_tokens(m.get("content", "")) for m in messages),
         )
         if cancel is not None and cancel.wait(self.prompt_delay):
-            raise GenerationAborted(result)
+            raise cancel.error(result)
         if cancel is None:
             time.sleep(self.prompt_delay)
         result.prompt_ms = _ms_since(started)
@@ -90,7 +93,7 @@ class ScriptedGenerator:
         for word in words:
             if cancel is not None and cancel.wait(self.token_delay):
                 result.generation_ms = _ms_since(started) - result.prompt_ms
-                raise GenerationAborted(result)
+                raise cancel.error(result)
             if cancel is None:
                 time.sleep(self.token_delay)
             if result.first_token_ms is None:

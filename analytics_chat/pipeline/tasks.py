@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
 import socket
 import threading
 import traceback
@@ -10,13 +12,13 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 import redis
-from celery import shared_task
+from celery import current_task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init, worker_process_shutdown
 from django.conf import settings
 
 from analytics_chat import channels, lifecycle
-from analytics_chat.llm.base import CancelToken, GenerationAborted, GenerationOptions
+from analytics_chat.llm.base import BudgetExceeded, CancelToken, GenerationAborted, GenerationOptions
 from analytics_chat.models import ChatMessage
 
 from .runner import run_stages
@@ -93,6 +95,27 @@ def outcome_fields(state: AnswerState) -> dict[str, Any]:
     }
 
 
+def max_seconds_for(message: ChatMessage) -> float:
+    """The answer's time budget: the request's ``max_seconds`` (validated against the setting), else the
+    setting."""
+    return float((message.options or {}).get("max_seconds") or settings.CHAT["MAX_SECONDS"])
+
+
+def budget_error(stage: str, max_seconds: float | None, elapsed: float, partial_text: str = "") -> dict:
+    """The error_info of an answer stopped at its time budget."""
+    where = f" in the {stage} stage" if stage else ""
+    info = {
+        "code": "time_budget",
+        "message": f"The answer took longer than its {max_seconds:g} s time budget and was stopped{where}.",
+        "stage": stage,
+        "max_seconds": max_seconds,
+        "elapsed_seconds": round(elapsed, 2),
+    }
+    if partial_text:
+        info["partial_output"] = partial_text[:2000]
+    return info
+
+
 def answer(message: ChatMessage, generator, cancel: CancelToken) -> None:
     """Run the pipeline for a claimed message and write its terminal state. Never raises."""
     message_uuid = str(message.uuid)
@@ -113,6 +136,15 @@ def answer(message: ChatMessage, generator, cancel: CancelToken) -> None:
             STAGES,
             on_stage=lambda name: lifecycle.record_stage(message_uuid, name, state.timings_ms),
         )
+    except BudgetExceeded as exc:
+        partial = exc.partial.text if exc.partial is not None else ""
+        if exc.partial is not None:
+            state.add_usage(exc.partial)
+        fields = outcome_fields(state)
+        fields["finish_reason"] = "time"
+        stage = getattr(exc, "failed_stage", "") or message.current_stage
+        fields["error_info"] = budget_error(stage, exc.max_seconds, cancel.elapsed(), partial)
+        lifecycle.finish(message_uuid, Status.FAILED, fields)
     except GenerationAborted as exc:
         if exc.partial is not None:  # keep what the model produced, and count what it cost
             state.add_usage(exc.partial)
@@ -136,14 +168,12 @@ def answer(message: ChatMessage, generator, cancel: CancelToken) -> None:
             **exc.details,
         }
         lifecycle.finish(message_uuid, Status.FAILED, fields)
-    except SoftTimeLimitExceeded:
+    except SoftTimeLimitExceeded as exc:
+        # Celery's soft limit, set a little past the budget: the job ran on where nothing checked the token.
         fields = outcome_fields(state)
-        fields["finish_reason"] = "error"
-        fields["error_info"] = {
-            "code": "timeout",
-            "message": "The answer took too long and was stopped.",
-            "stage": message.current_stage,
-        }
+        fields["finish_reason"] = "time"
+        stage = getattr(exc, "failed_stage", "") or message.current_stage
+        fields["error_info"] = budget_error(stage, cancel.max_seconds, cancel.elapsed())
         lifecycle.finish(message_uuid, Status.FAILED, fields)
     except Exception as exc:
         log.exception("answer %s failed", message_uuid)
@@ -166,6 +196,30 @@ def answer(message: ChatMessage, generator, cancel: CancelToken) -> None:
     lifecycle.publish_terminal(message_uuid)
 
 
+# How long a job may run on after its abort or the end of its budget before the watchdog cuts it off.
+WATCHDOG_SECONDS = 5.0
+
+
+def cut_off(message_uuid: str, cancel: CancelToken) -> None:
+    """The watchdog (from the job's watcher thread): the job did not stop when its token fired, so it is
+    stuck where nothing checks the token (inside C code). Write its end, then end this worker process:
+    the pool starts a fresh one that loads the model and takes the next job, instead of every other
+    question waiting behind this one until Celery's hard limit."""
+    log.error(
+        "answer %s did not stop %.0f s after its token fired; cutting it off", message_uuid, WATCHDOG_SECONDS
+    )
+    stage = (
+        ChatMessage.objects.filter(uuid=message_uuid).values_list("current_stage", flat=True).first() or ""
+    )
+    if cancel.expired:
+        error_info = {**budget_error(stage, cancel.max_seconds, cancel.elapsed()), "watchdog": True}
+        lifecycle.finish(message_uuid, Status.FAILED, {"finish_reason": "time", "error_info": error_info})
+    lifecycle.publish_terminal(message_uuid)
+    request = getattr(current_task, "request", None)
+    if request is not None and not request.is_eager:
+        os._exit(70)  # the prefork pool replaces this child; the task is not run again (acks_late, no reject)
+
+
 @shared_task(name="analytics_chat.answer_message", acks_late=True, ignore_result=True)
 def answer_message(message_uuid: str) -> str:
     """Answer one message. A message that is no longer pending (aborted while queued) is dropped at once."""
@@ -178,8 +232,11 @@ def answer_message(message_uuid: str) -> str:
     if not lifecycle.claim(message_uuid, worker=f"{socket.gethostname()}"):
         return "skipped"
     message = ChatMessage.objects.get(uuid=message_uuid)
-    cancel = CancelToken()
-    with channels.CancelWatcher(message_uuid, cancel.cancel), _warm_up_steps_aside(message):
+    cancel = CancelToken(max_seconds=max_seconds_for(message))
+    watchdog = functools.partial(cut_off, message_uuid, cancel)
+    with channels.CancelWatcher(
+        message_uuid, cancel.cancel, token=cancel, on_stuck=watchdog, stuck_after=WATCHDOG_SECONDS
+    ), _warm_up_steps_aside(message):
         try:
             generator = get_generator(message.model or None)
         except (UnknownModel, ModelUnavailable) as exc:

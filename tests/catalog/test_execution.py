@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from analytics_chat.llm.base import BudgetExceeded, CancelToken, GenerationAborted
 from catalog.execution import QueryError, QueryTimeout, explain, open_connection, preview_table, run_query
 from catalog.models import DataSource, Table
 from catalog.sync import import_source
@@ -191,3 +193,32 @@ def test_missing_file_is_a_clear_query_error(tmp_path: Path) -> None:
     source = DataSource.objects.create(name="gone", kind=DataSource.Kind.CSV, path=str(tmp_path / "gone.csv"))
     with pytest.raises(QueryError, match=r"gone\.csv of source 'gone' does not exist"):
         run_query(source, "SELECT 1")
+
+
+SLOW_SQL = "SELECT count(*) FROM range(1000000000) a, range(1000) b WHERE a.range * b.range % 7 = 3"
+
+
+def test_an_abort_interrupts_a_running_query_of_the_job(shop: DataSource) -> None:
+    token = CancelToken()
+    threading.Timer(0.3, token.cancel).start()
+    started = time.monotonic()
+    with token.bound(), pytest.raises(GenerationAborted) as info:
+        run_query(shop, SLOW_SQL, timeout_s=30)
+    assert type(info.value) is GenerationAborted
+    assert time.monotonic() - started < 1.3
+    assert run_query(shop, "SELECT count(*) FROM orders").rows == [[3000]]
+
+
+def test_the_time_budget_interrupts_a_running_query(shop: DataSource) -> None:
+    token = CancelToken(max_seconds=0.5)
+    started = time.monotonic()
+    with token.bound(), pytest.raises(BudgetExceeded):
+        run_query(shop, SLOW_SQL, timeout_s=30)
+    assert time.monotonic() - started < 1.5
+
+
+def test_a_query_after_the_abort_does_not_start(shop: DataSource) -> None:
+    token = CancelToken()
+    token.cancel()
+    with token.bound(), pytest.raises(GenerationAborted):
+        run_query(shop, "SELECT count(*) FROM orders")

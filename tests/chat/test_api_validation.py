@@ -42,6 +42,10 @@ def post(api, body, **kwargs):
         ({"ask": "hi", "scope": "demo.orders,secret.salaries"}, "scope"),
         ({"ask": "hi", "streaming": "maybe"}, "streaming"),
         ({"ask": "hi", "temprature": 0.5}, "temprature"),
+        ({"ask": "hi", "max_seconds": 0}, "max_seconds"),
+        ({"ask": "hi", "max_seconds": -2}, "max_seconds"),
+        ({"ask": "hi", "max_seconds": 30.5}, "max_seconds"),  # above AC_MAX_SECONDS (30)
+        ({"ask": "hi", "max_seconds": "soon"}, "max_seconds"),
     ],
 )
 def test_bad_field_is_named_and_nothing_is_written(api, body, field):

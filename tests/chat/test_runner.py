@@ -1,5 +1,7 @@
 """The stage runner: order, timings, events, cancellation between stages, and the failing stage's name."""
 
+import time
+
 import pytest
 
 from analytics_chat.llm.base import CancelToken, GenerationAborted
@@ -69,3 +71,27 @@ def test_failing_stage_is_named_and_timed():
     assert info.value.details["invalid_sql"] == "SELECT nope"
     assert "execute" in state.timings_ms and "compose" not in state.timings_ms
     assert ("stage", {"stage": "execute", "state": "started"}) in events
+
+
+def test_the_time_budget_stops_before_the_next_stage_and_names_it():
+    from analytics_chat.llm.base import BudgetExceeded
+
+    cancel = CancelToken(max_seconds=0.1)
+    seen = []
+    stages = [
+        ("first", lambda s, c: (seen.append("first"), time.sleep(0.15))),
+        ("second", lambda s, c: seen.append("second")),
+    ]
+    ctx, _ = recording_context(cancel)
+    with pytest.raises(BudgetExceeded) as info:
+        run_stages(make_state(), ctx, stages)
+    assert seen == ["first"]
+    assert info.value.failed_stage == "second"
+
+
+def test_the_token_is_current_while_the_stages_run():
+    cancel = CancelToken()
+    seen = []
+    ctx, _ = recording_context(cancel)
+    run_stages(make_state(), ctx, [("only", lambda s, c: seen.append(CancelToken.current()))])
+    assert seen == [cancel] and CancelToken.current() is None

@@ -2,7 +2,7 @@
 
 import pytest
 
-from analytics_chat.engine.grammar import build_sql_grammar, needs_quotes, quote_identifier
+from analytics_chat.engine.grammar import MAX_NESTING, build_sql_grammar, needs_quotes, quote_identifier
 
 from .conftest import grammar_accepts
 
@@ -108,3 +108,26 @@ def test_empty_schema_is_a_clear_error():
 def test_without_table_aliases_columns_stay_on_their_table(vocab_llama, sql, accepted):
     strict = build_sql_grammar(SCHEMA, table_aliases=False)
     assert grammar_accepts(vocab_llama, strict, sql) is accepted
+
+
+def nested_from(depth: int) -> str:
+    sql = "SELECT Name FROM singer"
+    for _ in range(depth):
+        sql = f"SELECT * FROM ({sql}) AS sub"
+    return sql
+
+
+def nested_parentheses(depth: int) -> str:
+    return "SELECT " + "(" * depth + "Age" + ")" * depth + " FROM singer"
+
+
+@pytest.mark.parametrize("build", [nested_from, nested_parentheses])
+def test_nesting_stops_at_the_depth_limit(vocab_llama, gbnf, build):
+    assert grammar_accepts(vocab_llama, gbnf, build(MAX_NESTING))
+    assert not grammar_accepts(vocab_llama, gbnf, build(MAX_NESTING + 1))
+
+
+def test_a_function_call_opens_a_level_too(vocab_llama, gbnf):
+    calls = "SELECT " + "abs(" * MAX_NESTING + "Age" + ")" * MAX_NESTING + " FROM singer"
+    assert grammar_accepts(vocab_llama, gbnf, calls)
+    assert not grammar_accepts(vocab_llama, gbnf, calls.replace("abs(", "abs((", 1).replace(")", "))", 1))

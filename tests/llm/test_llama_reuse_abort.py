@@ -137,3 +137,44 @@ def test_replay_reads_the_prompt_like_complete_and_writes_every_token_of_the_tex
     # The cache now holds prompt and answer: the same question continues from the replayed tokens.
     follow = generator.complete(ask(system, "Count rows per region."), options=SHORT)
     assert follow.prompt_tokens - follow.cached_prompt_tokens <= 1
+
+
+def test_a_question_takes_the_model_from_a_warm_up_within_a_second(generator):
+    """A worker's warm-up reads a long prefix in the background; a question stops it and goes first, and
+    the warm-up reads the prefix again once the model is free."""
+    notes = "Notes of the archive: " + " ".join(f"shelf {n} holds box {n * 3}." for n in range(160))
+    warm_messages = ask(notes, "?")
+    warmed: dict[str, object] = {}
+    thread = threading.Thread(target=lambda: warmed.update(done=generator.warm(warm_messages)))
+    thread.start()
+    time.sleep(1.5)  # inside reading: ~1,500 tokens take many seconds on 2 cores
+    assert thread.is_alive(), "the prefix was read before the question came"
+    asked = time.perf_counter()
+    answer = generator.complete(
+        ask("You are a concise assistant.", "What is 3 + 4? Answer with the number only."),
+        options=GenerationOptions(temperature=0.0, max_tokens=4),
+    )
+    waited_ms = (time.perf_counter() - asked) * 1000 - answer.prompt_ms - answer.generation_ms
+    assert waited_ms < 1000, f"the question waited {waited_ms:.0f} ms for the warm-up"
+    assert "7" in answer.text
+    thread.join(600)
+    assert warmed["done"] is True
+    again = generator.complete(ask(notes, "How many shelves?"), options=SHORT)
+    assert again.cached_prompt_tokens > 0.8 * generator.count_tokens(notes)
+
+
+def test_a_restarted_model_restores_a_prefix_from_disk(generator, test_model):
+    """A new process (here: a second generator on the same file) reads no prefix another one has read."""
+    from analytics_chat.llm.llama import LlamaGenerator
+
+    system = schema_prompt("quarry", tables=8)
+    first = generator.complete(ask(system, "How many rows are there?"), options=SHORT)
+    assert first.cached_prompt_tokens < 0.2 * generator.count_tokens(system)
+    restarted = LlamaGenerator(test_model)
+    try:
+        again = restarted.complete(ask(system, "Which region has the most rows?"), options=SHORT)
+    finally:
+        restarted.close()
+    assert again.cached_prompt_tokens > 0.8 * generator.count_tokens(system)
+    assert again.prompt_tokens - again.cached_prompt_tokens < 30
+    assert again.prompt_ms < first.prompt_ms

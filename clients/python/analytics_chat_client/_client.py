@@ -19,6 +19,7 @@ REQUEST_FIELDS = frozenset(
     {
         "scope", "tags", "model", "temperature", "top_k", "top_p", "min_p", "repeat_penalty",
         "frequency_penalty", "presence_penalty", "seed", "max_tokens", "stop", "save", "recall",
+        "max_seconds",
     }
 )  # fmt: skip
 SESSION_FILE_VERSION = 1
