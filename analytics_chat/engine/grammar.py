@@ -93,7 +93,7 @@ subquery ::= "(" sp query^ sp ")" ws (AS ws)? subalias
 inlist ::= (NOT ws)? IN sp "(" sp (query^ | exprs^) sp ")"
 paren ::= "(" sp (query^ | expr^) sp ")"
 exists ::= EXISTS sp "(" sp query^ sp ")"
-call ::= agg "(" sp (DISTINCT ws)? (expr^ | "*") sp ")" | func "(" sp exprs^? sp ")"
+call ::= agg "(" sp (DISTINCT ws)? (expr^ | "*") sp ")" (ws OVER sp "(" sp (PARTITIONBY ws exprs^)? sp ")")? | func "(" sp exprs^? sp ")"
 case ::= CASE (ws sum^)? (ws WHEN ws expr^ ws THEN ws expr^)+ (ws ELSE ws expr^)? ws END
 cast ::= (CAST | TRYCAST) "(" sp expr^ ws AS ws type sp ")"
 extract ::= EXTRACT "(" sp datepart ws FROM ws expr^ sp ")"
@@ -208,6 +208,7 @@ _KEYWORDS = [
     "CAST",
     "EXTRACT",
     "DATE",
+    "OVER",
 ]
 
 
@@ -290,5 +291,7 @@ def build_sql_grammar(schema: Mapping[str, Sequence[str]] | object, *, table_ali
     keyword_rules["GROUPBY"] = f"{_either_case('group')} ws {_either_case('by')}"
     keyword_rules["ORDERBY"] = f"{_either_case('order')} ws {_either_case('by')}"
     keyword_rules["TRYCAST"] = _either_case("try_cast")
+    # a share of the whole: SUM(x) / SUM(SUM(x)) OVER () or ... OVER (PARTITION BY ...)
+    keyword_rules["PARTITIONBY"] = f"{_either_case('partition')} ws {_either_case('by')}"
     lines.extend(f"{word} ::= {rule}" for word, rule in keyword_rules.items())
     return "\n".join(lines) + "\n"

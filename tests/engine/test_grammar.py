@@ -35,6 +35,10 @@ VALID = [
     "select name from singer",  # bare names in any case, as DuckDB reads them
     "SELECT sub.Country FROM (SELECT Country, count(*) AS n FROM singer GROUP BY Country) AS sub ORDER BY n DESC",
     "SELECT 'CANNOT_ANSWER'",
+    # a share of the whole, a percentile, a weekday
+    "SELECT Country, count(*) / sum(count(*)) OVER () FROM singer GROUP BY Country",
+    "SELECT Country, Age, avg(Age) OVER (PARTITION BY Country) FROM singer",
+    "SELECT quantile_cont(Age, 0.9), median(Age) FROM singer",
     "SELECT\n    Name\nFROM singer\nWHERE Age >= 30",
     "SELECT year(DATE '2020-01-05'), strftime(DATE '2020-01-05', '%Y')",
     "SELECT Name FROM singer WHERE Age>30 AND Age NOT IN (31, 32) AND Country IS NOT NULL",
