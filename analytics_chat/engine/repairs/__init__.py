@@ -19,6 +19,7 @@ from analytics_chat.engine.linking import LinkedSchema
 
 from .columns import describe_misplaced_columns, move_misplaced_columns, respell_columns
 from .comparisons import compare_many_rows_with_in, flip_impossible_extremes, look_up_stored_values
+from .functions import order_quantile_arguments
 from .grouping import (
     move_aggregates_to_having,
     move_compared_aggregates_to_having,
@@ -68,6 +69,7 @@ QUALIFIED: tuple[Repair, ...] = (
     move_aggregates_to_having,
     move_compared_aggregates_to_having,
     flip_impossible_extremes,
+    order_quantile_arguments,
     pick_any_value_of_ungrouped,
     show_group_columns,
     find_unmatched_rows,
