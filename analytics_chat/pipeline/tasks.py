@@ -234,9 +234,12 @@ def answer_message(message_uuid: str) -> str:
     message = ChatMessage.objects.get(uuid=message_uuid)
     cancel = CancelToken(max_seconds=max_seconds_for(message))
     watchdog = functools.partial(cut_off, message_uuid, cancel)
-    with channels.CancelWatcher(
-        message_uuid, cancel.cancel, token=cancel, on_stuck=watchdog, stuck_after=WATCHDOG_SECONDS
-    ), _warm_up_steps_aside(message):
+    with (
+        channels.CancelWatcher(
+            message_uuid, cancel.cancel, token=cancel, on_stuck=watchdog, stuck_after=WATCHDOG_SECONDS
+        ),
+        _warm_up_steps_aside(message),
+    ):
         try:
             generator = get_generator(message.model or None)
         except (UnknownModel, ModelUnavailable) as exc:
