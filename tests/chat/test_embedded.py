@@ -65,7 +65,7 @@ def embedded(tmp_path_factory):
         try:
             return (
                 httpx.get(f"{base_url}/api/schema/", timeout=2).status_code == 200
-                and "ready." in (data_dir / "serve.log").read_text()
+                and "is running at" in (data_dir / "serve.log").read_text()
             )
         except httpx.HTTPError:
             return False
