@@ -233,3 +233,38 @@ class RerunSerializer(serializers.Serializer):
         if "\x00" in value:
             raise serializers.ValidationError("May not contain NUL (\\u0000) characters.")
         return value
+
+
+# --- uploads -----------------------------------------------------------------------------------------
+
+
+class UploadRequestSerializer(serializers.Serializer):
+    file = serializers.FileField(allow_empty_file=False)
+
+
+class PreviewColumnSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    type = serializers.CharField()
+
+
+class PreviewTableSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    row_count = serializers.IntegerField(allow_null=True)
+    columns = PreviewColumnSerializer(many=True)
+    rows = serializers.ListField(child=serializers.ListField())
+
+
+class UploadPreviewSerializer(serializers.Serializer):
+    upload_id = serializers.CharField()
+    filename = serializers.CharField(help_text="The sanitised name the file is kept under.")
+    original_name = serializers.CharField()
+    kind = serializers.CharField()
+    size_bytes = serializers.IntegerField()
+    suggested_name = serializers.CharField()
+    tables = PreviewTableSerializer(many=True)
+
+
+class ImportRequestSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    description = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    streaming = serializers.BooleanField(required=False, default=False)
