@@ -229,7 +229,8 @@ function uploadPanel() {
 
 function describeUploadError(error) {
   const body = error?.body;
-  if (body && typeof body === "object") return Object.values(body).flat().join(" ");
+  // Field errors ({"sql": ["…"], "code": "…"}): the messages, not the machine-readable code.
+  if (body && typeof body === "object") return Object.entries(body).filter(([key]) => key !== "code").map(([, v]) => v).flat().join(" ");
   return describeError(error);
 }
 
