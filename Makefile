@@ -10,6 +10,10 @@ TEST_MODEL ?= qwen2.5-coder-0.5b
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/3
 PYTEST_ARGS ?=
+# pip prints errors only. This machine's pip configuration (pip config list) adds file:// indexes that hold
+# some projects, and pip warns "Location ... is ignored" for every project one of them lacks; a real
+# failure still prints its ERROR lines and stops make.
+PIP := $(BIN)/pip --quiet --quiet
 
 export PORT
 
@@ -35,28 +39,31 @@ endif
 LLAMA_WHEELS ?= $(HOME)/.cache/analytics-chat/llama-cpp-python-$(LLAMA_CPP_VERSION)-$(shell echo '$(strip $(LLAMA_CMAKE_ARGS))' | md5sum | cut -c1-12)
 
 $(VENV)/.installed: pyproject.toml clients/python/pyproject.toml Makefile
-	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip wheel
+	@test -x $(BIN)/python || { echo "Creating the virtual environment $(VENV)..."; $(PY) -m venv $(VENV); }
+	@echo "Installing pip and wheel into $(VENV)..."
+	@$(PIP) install --upgrade pip wheel
 	@test -n "$$(ls $(LLAMA_WHEELS)/*.whl 2>/dev/null)" || { \
 		echo "Compiling llama-cpp-python $(LLAMA_CPP_VERSION) once (about 5 minutes; kept in $(LLAMA_WHEELS))..."; \
 		rm -rf $(LLAMA_WHEELS).partial && \
-		CMAKE_ARGS="$(strip $(LLAMA_CMAKE_ARGS))" $(BIN)/pip wheel --quiet --no-cache-dir --no-deps \
+		CMAKE_ARGS="$(strip $(LLAMA_CMAKE_ARGS))" $(PIP) wheel --no-cache-dir --no-deps \
 			llama-cpp-python==$(LLAMA_CPP_VERSION) -w $(LLAMA_WHEELS).partial && \
 		mv $(LLAMA_WHEELS).partial $(LLAMA_WHEELS); }
 	@echo "Installing Python packages..."
-	$(BIN)/pip install --quiet --force-reinstall --no-deps $(LLAMA_WHEELS)/*.whl
-	$(BIN)/pip install --quiet -e '.[test]' -e clients/python
+	@$(PIP) install --force-reinstall --no-deps $(LLAMA_WHEELS)/*.whl
+	@$(PIP) install -e '.[test]' -e clients/python
 	@touch $@
 
 install: $(VENV)/.installed
 
 # The chat page's packages (served as static files) and the React example's (built and tested with Vite).
 frontend/node_modules/.installed: frontend/package.json frontend/package-lock.json
-	npm ci --prefix frontend --no-audit --no-fund
+	@echo "Installing the chat page's JavaScript packages (npm)..."
+	@npm ci --prefix frontend --no-audit --no-fund --loglevel=error
 	@touch $@
 
 frontend/react-example/node_modules/.installed: frontend/react-example/package.json frontend/react-example/package-lock.json
-	npm ci --prefix frontend/react-example --no-audit --no-fund
+	@echo "Installing the React example's JavaScript packages (npm)..."
+	@npm ci --prefix frontend/react-example --no-audit --no-fund --loglevel=error
 	@touch $@
 
 frontend: frontend/node_modules/.installed frontend/react-example/node_modules/.installed
@@ -70,9 +77,9 @@ test-model: install
 	$(BIN)/python manage.py fetch_model $(TEST_MODEL) --no-register
 
 run: install frontend
-	$(BIN)/python manage.py bootstrap
-	$(BIN)/python manage.py fetch_model $(DEFAULT_MODEL)
-	$(BIN)/python manage.py serve --port $(PORT)
+	@$(BIN)/python manage.py bootstrap
+	@$(BIN)/python manage.py fetch_model $(DEFAULT_MODEL)
+	@$(BIN)/python manage.py serve --port $(PORT)
 
 test: install frontend browser-deps test-model
 	cd frontend/react-example && npx vitest run

@@ -215,6 +215,9 @@ QUERY = {
 # is loaded; an OMP_WAIT_POLICY of the environment wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+# Files staff upload from the chat page (uploads/ in the data folder); bigger ones are refused with 413.
+UPLOAD_MAX_BYTES = env_int("AC_UPLOAD_MAX_MB", 200) * 1024 * 1024
+
 # --- REST API ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import NoReverseMatch, reverse
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 
@@ -19,5 +20,16 @@ def chat_page(request: HttpRequest) -> HttpResponse:
         {
             "default_scope": chat_settings.get("DEFAULT_SOURCE", "demo"),
             "max_ask_chars": chat_settings.get("MAX_ASK_CHARS", 2000),
+            # Staff who may add sources get the upload panel on the start page.
+            "can_upload": request.user.is_staff and request.user.has_perm("catalog.add_datasource"),
+            "upload_max_mb": settings.UPLOAD_MAX_BYTES // (1024 * 1024),
+            "add_source_url": _admin_url("admin:catalog_datasource_add"),
         },
     )
+
+
+def _admin_url(name: str) -> str:
+    try:
+        return reverse(name)
+    except NoReverseMatch:  # a site without the admin
+        return ""

@@ -7,6 +7,7 @@ primary-key flags set by hand on tables that declare none. Columns and tables th
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +18,13 @@ from django.db import transaction
 from django.utils import timezone
 from sqlglot import exp
 
-from catalog.execution import interrupted_on_cancel, open_connection, table_reference
+from catalog.execution import (
+    QueryError,
+    database_file,
+    interrupted_on_cancel,
+    open_connection,
+    table_reference,
+)
 from catalog.introspection import (
     ColumnInfo,
     SourceSchema,
@@ -28,7 +35,7 @@ from catalog.introspection import (
     profile_table,
 )
 from catalog.models import Column, DataSource, Relationship, Table
-from catalog.snapshots import CSV_SUFFIXES, PARQUET_SUFFIXES
+from catalog.snapshots import CSV_SUFFIXES, PARQUET_SUFFIXES, SourceError
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 DUCKDB_MAGIC = b"DUCK"  # at byte offset 8 of a DuckDB database file
@@ -84,10 +91,20 @@ def guess_kind(path: Path) -> str:
     )
 
 
+# progress(step, done, total): "copy" (reading the files into DuckDB), "tables", then "profile" per table.
+Progress = Callable[[str, int, int], None]
+
+
 def import_source(
-    name: str, path: str | Path, kind: str | None = None, *, profile: bool = True
+    name: str,
+    path: str | Path,
+    kind: str | None = None,
+    *,
+    profile: bool = True,
+    progress: Progress | None = None,
 ) -> DataSource:
     """Register (or update) a source under ``name`` and sync its tables; profile it unless told not to."""
+    progress = progress or (lambda step, done, total: None)
     resolved = Path(path).expanduser().resolve()
     if not resolved.exists():
         raise ValueError(f"Path {resolved} does not exist.")
@@ -101,9 +118,15 @@ def import_source(
     except ValidationError as error:
         raise ValueError(f"Source name '{name}' must be a slug (letters, digits, '-' and '_').") from error
     source, _ = DataSource.objects.update_or_create(name=name, defaults={"path": str(resolved), "kind": kind})
+    progress("copy", 0, 1)
+    try:
+        database_file(source)  # a file other than DuckDB is read into its snapshot here, once
+    except SourceError as error:  # as open_connection reports it
+        raise QueryError(str(error)) from error
+    progress("tables", 0, 1)
     sync_source(source)
     if profile:
-        profile_source(source)
+        profile_source(source, progress=progress)
     return source
 
 
@@ -300,7 +323,7 @@ def _is_unique(conn: duckdb.DuckDBPyConnection, table: str, column: str, *, allo
     return bool(non_null) and distinct == non_null and (allow_nulls or non_null == total)
 
 
-def profile_source(source: DataSource) -> ProfileReport:
+def profile_source(source: DataSource, progress: Progress | None = None) -> ProfileReport:
     """Profile every table of the source into ``Column.profile``; see ``introspection.profile_table``."""
     started = time.perf_counter()
     report = ProfileReport()
@@ -309,7 +332,9 @@ def profile_source(source: DataSource) -> ProfileReport:
     try:
         # A profile run inside a job (the job's cancel token is current) stops when the job is aborted.
         with interrupted_on_cancel(conn):
-            for table in tables:
+            for index, table in enumerate(tables):
+                if progress is not None:
+                    progress("profile", index, len(tables))
                 columns = list(table.columns.all())
                 info = TableInfo(
                     name=table.name,

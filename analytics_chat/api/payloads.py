@@ -12,6 +12,7 @@ EMPTY_RESPONSE_DATA = {
     "chart_spec": None,
     "semantic_context": None,
     "catalog": None,
+    "explanation": None,
 }
 
 

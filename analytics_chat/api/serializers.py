@@ -187,3 +187,95 @@ class ThreadDocumentSerializer(serializers.Serializer):
         if roots != 1:
             raise serializers.ValidationError("A thread has exactly one message without parent_uuid.")
         return messages
+
+
+# --- sources: the start page and suggested questions -------------------------------------------------
+
+
+class TableSummarySerializer(serializers.Serializer):
+    name = serializers.CharField()
+    description = serializers.CharField(allow_blank=True)
+    row_count = serializers.IntegerField(allow_null=True)
+
+
+class MetricSummarySerializer(serializers.Serializer):
+    name = serializers.CharField()
+    label = serializers.CharField(allow_blank=True)
+    description = serializers.CharField(allow_blank=True)
+    format = serializers.CharField()
+
+
+class DimensionSummarySerializer(serializers.Serializer):
+    name = serializers.CharField()
+    label = serializers.CharField(allow_blank=True)
+    description = serializers.CharField(allow_blank=True)
+    kind = serializers.CharField()
+
+
+class SourceDetailSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    kind = serializers.CharField()
+    description = serializers.CharField(allow_blank=True)
+    tables = TableSummarySerializer(many=True)
+    metrics = MetricSummarySerializer(many=True)
+    dimensions = DimensionSummarySerializer(many=True)
+
+
+class SuggestionSerializer(serializers.Serializer):
+    question = serializers.CharField()
+    kind = serializers.ChoiceField(choices=["breakdown", "trend", "top", "filter"])
+    sql = serializers.CharField(help_text="The checked SQL that answers it (it ran before it was shown).")
+    row_count = serializers.IntegerField()
+    semantic_query = serializers.DictField(allow_null=True)
+
+
+class SuggestionsSerializer(serializers.Serializer):
+    source = serializers.CharField()
+    suggestions = SuggestionSerializer(many=True)
+
+
+# --- an answer's SQL, edited and run again --------------------------------------------------------
+
+
+class RerunSerializer(serializers.Serializer):
+    sql = serializers.CharField(max_length=20_000, trim_whitespace=True)
+
+    def validate_sql(self, value: str) -> str:
+        if "\x00" in value:
+            raise serializers.ValidationError("May not contain NUL (\\u0000) characters.")
+        return value
+
+
+# --- uploads -----------------------------------------------------------------------------------------
+
+
+class UploadRequestSerializer(serializers.Serializer):
+    file = serializers.FileField(allow_empty_file=False)
+
+
+class PreviewColumnSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    type = serializers.CharField()
+
+
+class PreviewTableSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    row_count = serializers.IntegerField(allow_null=True)
+    columns = PreviewColumnSerializer(many=True)
+    rows = serializers.ListField(child=serializers.ListField())
+
+
+class UploadPreviewSerializer(serializers.Serializer):
+    upload_id = serializers.CharField()
+    filename = serializers.CharField(help_text="The sanitised name the file is kept under.")
+    original_name = serializers.CharField()
+    kind = serializers.CharField()
+    size_bytes = serializers.IntegerField()
+    suggested_name = serializers.CharField()
+    tables = PreviewTableSerializer(many=True)
+
+
+class ImportRequestSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    description = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    streaming = serializers.BooleanField(required=False, default=False)

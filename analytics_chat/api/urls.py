@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import sources, views
 
 urlpatterns = [
     path("chat/generate", views.GenerateView.as_view(), name="chat-generate"),
@@ -29,6 +29,11 @@ urlpatterns = [
     path("chat/threads/import", views.ThreadImportView.as_view(), name="chat-thread-import"),
     path("chat/threads/<uuid:root_uuid>", views.ThreadView.as_view(), name="chat-thread"),
     path("chat/threads/<uuid:root_uuid>/export", views.ThreadExportView.as_view(), name="chat-thread-export"),
+    path("chat/messages/<uuid:message_uuid>/rerun", views.RerunView.as_view(), name="chat-rerun"),
     path("sources", views.SourcesView.as_view(), name="sources"),
+    path("sources/uploads", sources.UploadView.as_view(), name="source-uploads"),
+    path("sources/uploads/<str:upload_id>", sources.UploadImportView.as_view(), name="source-upload"),
+    path("sources/<slug:name>", sources.SourceDetailView.as_view(), name="source-detail"),
+    path("sources/<slug:name>/suggestions", sources.SuggestionsView.as_view(), name="source-suggestions"),
     path("models", views.ModelsView.as_view(), name="models"),
 ]

@@ -6,6 +6,7 @@ import json
 import logging
 import uuid as uuid_lib
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, OuterRef, Subquery
 from django.http import HttpResponse, StreamingHttpResponse
@@ -30,6 +31,7 @@ from .serializers import (
     ChatRequestSerializer,
     ChatResponseSerializer,
     FeedbackSerializer,
+    RerunSerializer,
     ThreadDocumentSerializer,
     ThreadSummarySerializer,
 )
@@ -350,6 +352,62 @@ class DataCsvView(APIView):
         response = HttpResponse(data_to_csv(result.as_dict()), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="answer-{message.uuid}.csv"'
         return response
+
+
+class RerunView(APIView):
+    @extend_schema(
+        request=RerunSerializer,
+        responses={
+            201: OpenApiResponse(ChatResponseSerializer, description="A new answer under this one."),
+            400: OpenApiResponse(
+                OpenApiTypes.OBJECT, description="The SQL was refused or failed: {sql: [...]}."
+            ),
+        },
+        summary="Run an answer's SQL again as the user edited it, through the same guard as generated SQL",
+    )
+    def post(self, request, message_uuid):
+        from django.utils import timezone
+
+        from analytics_chat.engine.linking import load_scope
+        from analytics_chat.pipeline.state import DATA, AnswerState
+        from analytics_chat.pipeline.tasks import parse_scope
+        from analytics_chat.presentation.compose import compose_response
+        from analytics_chat.presentation.explain import explain
+        from catalog.execution import QueryError, run_query
+        from catalog.guard import GuardError, check_sql
+
+        message = owned_message(request, message_uuid)
+        serializer = RerunSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        sql = serializer.validated_data["sql"]
+        try:
+            scope = resolve_scope(request.user, message.scope)
+            source = DataSource.objects.get(name=scope.source, enabled=True)
+        except (ScopeError, DataSource.DoesNotExist) as exc:
+            raise NotFound({"detail": "The data of this answer is no longer available."}) from exc
+        try:  # exactly what generated SQL goes through: the guard on today's scope, then the locked-down run
+            guarded = check_sql(sql, allowed_tables=load_scope(source, scope.tables or None).names())
+            result = run_query(source, guarded.sql)
+        except GuardError as exc:
+            raise ValidationError({"sql": [exc.message], "code": exc.code}) from exc
+        except QueryError as exc:
+            raise ValidationError({"sql": [str(exc)], "code": "query_failed"}) from exc
+        state = AnswerState(
+            message_uuid="", ask=sql, scope=parse_scope(str(scope)), model_name="", intent=DATA,
+            wants={"data", "sql"}, sql=guarded.sql, data=result.as_dict(),
+        )  # fmt: skip
+        state.explanation = explain(state)
+        state.response = compose_response(state)
+        ask_limit = settings.CHAT["MAX_ASK_CHARS"]
+        rerun = ChatMessage.objects.create(
+            parent=message, owner=request.user, ask=sql[:ask_limit], scope=str(scope), tags=["edited-sql"],
+            model="", recall=message.recall, status=ChatMessage.Status.SUCCEEDED, response=state.response,
+            response_data=state.response_data, finish_reason="stop", is_new=False,
+            plan={"intent": DATA, "path": "edited_sql", "wants": sorted(state.wants), "semantic_query": None,
+                  "sql_attempts": []},
+            started_at=timezone.now(), finished_at=timezone.now(),
+        )  # fmt: skip
+        return Response(chat_response(rerun), status=status.HTTP_201_CREATED)
 
 
 class SourcesView(APIView):

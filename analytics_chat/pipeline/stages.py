@@ -9,6 +9,7 @@ from analytics_chat.engine.answer import plan_query
 from analytics_chat.engine.linking import load_scope
 from analytics_chat.engine.router import route_question
 from analytics_chat.presentation.compose import chart_for, compose_response
+from analytics_chat.presentation.explain import explain
 from catalog.execution import QueryError, run_query
 from catalog.guard import GuardError, check_sql
 from catalog.models import DataSource
@@ -71,7 +72,10 @@ def chart(state: AnswerState, ctx: StageContext) -> None:
 
 
 def compose(state: AnswerState, ctx: StageContext) -> None:
-    """Write the response template; every number in its sentence comes from the result."""
+    """Write the response template (every number in its sentence comes from the result) and the
+    explanation of how the answer was computed."""
+    if state.intent == S.DATA and state.data is not None:
+        state.explanation = explain(state)
     state.response = compose_response(state)
     if not state.finish_reason:
         state.finish_reason = "stop"

@@ -63,6 +63,7 @@ class AnswerState:
     refusal: str = ""  # why the question cannot be answered from this data (intent UNANSWERABLE)
     data: dict[str, Any] | None = None  # {"columns", "types", "rows", "row_count", "truncated"}
     chart_spec: dict[str, Any] | None = None
+    explanation: dict[str, Any] | None = None  # how the answer was computed, in words (presentation.explain)
     response: str = ""
 
     # --- bookkeeping
@@ -88,6 +89,7 @@ class AnswerState:
             "chart_spec": self.chart_spec,
             "semantic_context": self.semantic_context,
             "catalog": self.catalog,
+            "explanation": self.explanation,
         }
 
 

@@ -149,6 +149,23 @@ def _value_kind(column: Column, values: list[Any], formats: dict[str, str]) -> s
     return "number"
 
 
+def column_formats(data: dict[str, Any], metrics: list[dict[str, Any]] = ()) -> list[tuple[str, str | None]]:
+    """(format, date unit) per result column, as a table shows it: "currency", "percent" or "number" for
+    measures (the metric's own format first), "date" with its calendar step, "text" for the rest."""
+    formats = {m["name"].lower(): m["format"] for m in metrics if m.get("format") and m.get("name")}
+    shown: list[tuple[str, str | None]] = []
+    for index, column in enumerate(describe_columns(data)):
+        values = [row[index] for row in data["rows"]]
+        if column.role == TEMPORAL:
+            shown.append(("date", time_unit(values)))
+        elif column.role == MEASURE:
+            numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+            shown.append((_value_kind(column, numbers, formats), None))
+        else:
+            shown.append(("text", None))
+    return shown
+
+
 def _metric_labels(semantic_context: dict[str, Any] | None) -> dict[str, str]:
     """Metric name → its label in the semantic layer ("aov" → "average order value")."""
     metrics = (semantic_context or {}).get("metrics") or []

@@ -191,6 +191,45 @@ export function createClient({ baseUrl = "", token = null, fetch: fetchImpl = nu
     }
   }
 
+  /** Upload a data file (staff): resolves to its preview; onProgress(fraction) while it is sent. */
+  function upload(file, onProgress = () => {}) {
+    return new Promise((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open("POST", `${root}/api/sources/uploads`);
+      for (const [key, value] of Object.entries(headers("POST"))) xhr.setRequestHeader(key, value);
+      xhr.withCredentials = !token;
+      xhr.upload.onprogress = (event) => event.lengthComputable && onProgress(event.loaded / event.total);
+      xhr.onload = () => {
+        let body;
+        try {
+          body = JSON.parse(xhr.responseText);
+        } catch {
+          body = xhr.responseText;
+        }
+        if (xhr.status >= 200 && xhr.status < 300) resolve(body);
+        else reject(new ChatApiError(xhr.status, body));
+      };
+      xhr.onerror = () => reject(new ChatApiError(0, "the upload was interrupted"));
+      const form = new FormData();
+      form.append("file", file);
+      xhr.send(form);
+    });
+  }
+
+  /** Import a staged upload as a source; onProgress({step, done, total}); resolves to {name, tables}. */
+  async function importUpload(uploadId, { name, description = "" }, onProgress = () => {}) {
+    const response = await request("POST", `/api/sources/uploads/${encodeURIComponent(uploadId)}`, {
+      body: { name, description, streaming: true },
+      accept: "text/event-stream, application/json",
+    });
+    for await (const { event, data } of parseEventStream(response.body)) {
+      if (event === "progress") onProgress(data);
+      else if (event === "done") return data;
+      else if (event === "error") throw new ChatApiError(400, data);
+    }
+    throw new ChatApiError(0, "the import stream ended early");
+  }
+
   return {
     generate,
     stream,
@@ -201,10 +240,24 @@ export function createClient({ baseUrl = "", token = null, fetch: fetchImpl = nu
     threads: (page = 1, signal) => json("GET", `/api/chat/threads?page=${page}`, { signal }),
     deleteThread: (rootUuid) => json("DELETE", `/api/chat/threads/${encodeURIComponent(rootUuid)}`),
     sources: (signal) => json("GET", "/api/sources", { signal }),
+    /** A source's start page: tables (row counts, descriptions), metrics and dimensions. */
+    source: (name, tables = [], signal) => json("GET", sourcePath(name, "", tables), { signal }),
+    /** Questions to ask the source, each checked to compile and run: {source, suggestions: [...]}. */
+    suggestions: (name, tables = [], signal) => json("GET", sourcePath(name, "/suggestions", tables), { signal }),
+    /** Run an answer's SQL as edited, through the server's guard; resolves to the new ChatResponse. */
+    rerun: (uuid, sql) => json("POST", `${messagePath(uuid)}/rerun`, { body: { sql } }),
+    upload,
+    importUpload,
+    discardUpload: (uploadId) => json("DELETE", `/api/sources/uploads/${encodeURIComponent(uploadId)}`),
     models: (signal) => json("GET", "/api/models", { signal }),
     chartUrl: (uuid, format = "svg") => `${root}${messagePath(uuid)}/chart.${format}`,
     csvUrl: (uuid) => `${root}${messagePath(uuid)}/data.csv`,
   };
+}
+
+function sourcePath(name, suffix, tables) {
+  const query = tables?.length ? `?tables=${encodeURIComponent(tables.join(","))}` : "";
+  return `/api/sources/${encodeURIComponent(name)}${suffix}${query}`;
 }
 
 function validateParams(params) {
@@ -263,7 +316,7 @@ export function renderResponse(response, nodes, options = {}) {
     const value = payload[name];
     if (value == null) return null;
     rendered.push(name);
-    if (name === "data") return renderTable(doc, value);
+    if (name === "data") return renderTable(doc, value, { columns: payload.explanation?.columns, csvUrl: options.csvUrl });
     if (name === "sql") return renderSql(doc, value, options.hljs ?? globalThis.hljs);
     if (name === "chart_spec") {
       const { element, promise } = renderChart(doc, value, options.vegaEmbed ?? globalThis.vegaEmbed);
@@ -315,35 +368,108 @@ export function splitTemplate(template) {
   return pieces;
 }
 
-function renderTable(doc, data) {
+/**
+ * The result as a table people can read: dates by their calendar step, numbers in the metric's format,
+ * a total row where the values add up, sorting by a column (click its header) and the row count with the
+ * CSV download of the whole result. `columns` (explanation.columns) names each column's format.
+ */
+function renderTable(doc, data, { columns = null, csvUrl = null } = {}) {
   const wrapper = doc.createElement("div");
   wrapper.className = "ac-data";
   const table = doc.createElement("table");
+  const names = data.columns ?? [];
+  const formats = names.map((name, index) => columns?.[index]?.name === name ? columns[index] : { format: defaultFormat(data.types?.[index]) });
+  let rows = [...(data.rows ?? [])];
+  const sort = { index: null, descending: false };
   const head = table.createTHead().insertRow();
-  (data.columns ?? []).forEach((column, index) => {
+  const body = table.createTBody();
+  const fillBody = () => {
+    body.replaceChildren();
+    for (const row of rows) {
+      const tr = body.insertRow();
+      row.forEach((value, index) => {
+        const cell = tr.insertCell();
+        cell.textContent = formatValue(value, formats[index]);
+        if (typeof value === "number") cell.className = "ac-num";
+      });
+    }
+  };
+  names.forEach((column, index) => {
     const cell = doc.createElement("th");
-    cell.textContent = column;
-    const type = data.types?.[index];
-    if (type) cell.title = type;
+    cell.textContent = columns?.[index]?.label ?? column;
+    cell.title = `${data.types?.[index] ?? ""} — click to sort`.replace(/^ — /, "Click to sort");
+    cell.dataset.column = column;
+    cell.setAttribute("aria-sort", "none");
+    cell.addEventListener("click", () => {
+      sort.descending = sort.index === index ? !sort.descending : false;
+      sort.index = index;
+      rows = [...(data.rows ?? [])].sort((a, b) => compareCells(a[index], b[index]) * (sort.descending ? -1 : 1));
+      for (const th of head.children) th.setAttribute("aria-sort", "none");
+      cell.setAttribute("aria-sort", sort.descending ? "descending" : "ascending");
+      fillBody();
+    });
     head.appendChild(cell);
   });
-  const body = table.createTBody();
-  for (const row of data.rows ?? []) {
-    const tr = body.insertRow();
-    for (const value of row) {
-      const cell = tr.insertCell();
-      cell.textContent = formatCell(value);
-      if (typeof value === "number") cell.className = "ac-num";
-    }
+  fillBody();
+  if (formats.some((f) => f.total) && rows.length > 1) {
+    const total = table.createTFoot().insertRow();
+    total.className = "ac-total";
+    names.forEach((_, index) => {
+      const cell = total.insertCell();
+      if (index === 0 && !formats[0].total) cell.textContent = data.truncated ? "Total of the rows shown" : "Total";
+      else if (formats[index].total) {
+        cell.textContent = formatValue((data.rows ?? []).reduce((sum, row) => sum + (Number(row[index]) || 0), 0), formats[index]);
+        cell.className = "ac-num";
+      }
+    });
   }
   wrapper.appendChild(table);
   const note = doc.createElement("p");
   note.className = "ac-rowcount";
   const shown = (data.rows ?? []).length;
-  const total = data.row_count ?? shown;
-  note.textContent = data.truncated || total > shown ? `${shown} of ${total} rows shown` : `${total} row${total === 1 ? "" : "s"}`;
+  const count = data.row_count ?? shown;
+  note.textContent = data.truncated || count > shown ? `${shown} of ${count} rows shown` : `${count} row${count === 1 ? "" : "s"}`;
+  if (csvUrl) {
+    const link = doc.createElement("a");
+    link.href = csvUrl;
+    link.download = "";
+    link.className = "ac-csv";
+    link.textContent = count > shown ? `Download all ${count} rows (CSV)` : "Download CSV";
+    note.append(" · ", link);
+  }
   wrapper.appendChild(note);
   return wrapper;
+}
+
+function defaultFormat(type) {
+  return /^(DATE|TIMESTAMP)/i.test(type ?? "") ? { format: "date", unit: null } : { format: null };
+}
+
+function compareCells(a, b) {
+  if (a === b) return 0;
+  if (a === null || a === undefined) return 1; // empty cells last, either way
+  if (b === null || b === undefined) return -1;
+  if (typeof a === "number" && typeof b === "number") return a - b;
+  return String(a).localeCompare(String(b), undefined, { numeric: true });
+}
+
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+function formatValue(value, { format = null, unit = null } = {}) {
+  if (value === null || value === undefined) return "∅";
+  if (format === "date" && typeof value === "string") {
+    const unitName = unit ?? "";
+    if (unitName.endsWith("yearmonth") && !unitName.endsWith("yearmonthdate")) return `${MONTHS[Number(value.slice(5, 7)) - 1]} ${value.slice(0, 4)}`;
+    if (unitName.endsWith("year")) return value.slice(0, 4);
+    // A date with no time of day reads as a date; a real timestamp keeps its time, without the "T".
+    return /[T ]00:00:00(\.0+)?$/.test(value) ? value.slice(0, 10) : value.replace("T", " ");
+  }
+  if (typeof value === "number") {
+    if (format === "currency") return value.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+    if (format === "percent") return `${(value * 100).toLocaleString("en-US", { maximumFractionDigits: 1 })}%`;
+    return formatCell(value);
+  }
+  return formatCell(value);
 }
 
 function formatCell(value) {

@@ -15,6 +15,7 @@ const stopButton = $("#stop");
 const statusLine = $("#status");
 const threadList = $("#thread-list");
 const moreThreads = $("#more-threads");
+const correction = $("#correction");
 
 const STAGE_LABELS = {
   route: "Understanding",
@@ -25,7 +26,7 @@ const STAGE_LABELS = {
   compose: "Writing answer",
 };
 
-const state = { rootUuid: null, lastUuid: null, controller: null, threadsPage: 1 };
+const state = { rootUuid: null, lastUuid: null, controller: null, threadsPage: 1, correcting: null };
 
 function element(tag, attributes = {}, ...children) {
   const node = document.createElement(tag);
@@ -45,7 +46,7 @@ function describeError(error) {
 
 // --- Sources, models, threads ------------------------------------------------------------------
 
-async function loadSources() {
+async function loadSources(selected = null) {
   const defaultScope = app.dataset.defaultScope;
   try {
     const sources = await api.sources();
@@ -59,7 +60,7 @@ async function loadSources() {
       }
       scopeSelect.append(group);
     }
-    if ([...scopeSelect.options].some((o) => o.value === defaultScope)) scopeSelect.value = defaultScope;
+    if ([...scopeSelect.options].some((o) => o.value === (selected ?? defaultScope))) scopeSelect.value = selected ?? defaultScope;
   } catch (error) {
     statusLine.textContent = `Could not load data sources: ${describeError(error)}`;
   }
@@ -111,8 +112,184 @@ function markActiveThread() {
 function newThread() {
   state.rootUuid = null;
   state.lastUuid = null;
-  messages.replaceChildren(element("p", { class: "empty", textContent: "New thread: ask a question." }));
+  setCorrection(null);
+  messages.replaceChildren();
   markActiveThread();
+  askInput.focus();
+  return showStartPage();
+}
+
+// --- The start page: what a source holds, what to ask it, and bringing one's own data ----------
+
+function selectedScope() {
+  const [name, table] = (scopeSelect.value || app.dataset.defaultScope || "").split(".");
+  return { name, tables: table ? [table] : [] };
+}
+
+async function showStartPage() {
+  const { name, tables } = selectedScope();
+  const start = element("section", { class: "start", "data-testid": "start-page" });
+  messages.querySelector(".start")?.remove();
+  $("#empty-hint")?.remove();
+  messages.prepend(start);
+  if (!name) {
+    start.append(element("p", { class: "empty", textContent: "No data source yet." }), uploadPanel());
+    return;
+  }
+  start.append(element("p", { class: "muted", textContent: `Loading ${name}…` }));
+  try {
+    const [source, { suggestions }] = await Promise.all([api.source(name, tables), api.suggestions(name, tables)]);
+    if (!start.isConnected) return; // a question was asked meanwhile
+    start.replaceChildren(
+      element("h2", { textContent: source.name }),
+      ...(source.description ? [element("p", { textContent: source.description })] : []),
+      element("h3", { textContent: "Try asking" }),
+      suggestionList(suggestions),
+      element("h3", { textContent: "Tables" }),
+      tableOverview(source.tables),
+      ...(source.metrics.length ? [element("h3", { textContent: "Metrics" }), itemList(source.metrics, (m) => m.format !== "number" ? m.format : "")] : []),
+      ...(source.dimensions.length ? [element("h3", { textContent: "Dimensions" }), itemList(source.dimensions, (d) => d.kind === "time" ? "time" : "")] : []),
+      uploadPanel(),
+    );
+    start.dataset.ready = "true";
+  } catch (error) {
+    start.replaceChildren(element("p", { class: "error", textContent: `Could not load ${name}: ${describeError(error)}` }), uploadPanel());
+  }
+}
+
+function suggestionList(suggestions) {
+  if (!suggestions.length) return element("p", { class: "muted", textContent: "No question could be checked on this data yet." });
+  return element(
+    "ul",
+    { class: "suggestions" },
+    ...suggestions.map((s) => {
+      const button = element("button", { type: "button", class: "suggestion", textContent: s.question, title: `${s.kind}: ${s.sql}`, "data-testid": "suggestion" });
+      button.dataset.kind = s.kind;
+      button.addEventListener("click", () => !state.controller && ask(s.question));
+      return element("li", {}, button);
+    }),
+  );
+}
+
+function tableOverview(tables) {
+  const table = element("table", { class: "overview", "data-testid": "start-tables" });
+  table.createTHead().append(element("tr", {}, element("th", { textContent: "Table" }), element("th", { textContent: "Rows" }), element("th", { textContent: "What it holds" })));
+  const body = table.createTBody();
+  for (const t of tables) {
+    body.append(element("tr", {}, element("td", { textContent: t.name }), element("td", { class: "ac-num", textContent: t.row_count == null ? "" : t.row_count.toLocaleString("en-US") }), element("td", { textContent: t.description ?? "" })));
+  }
+  return table;
+}
+
+function itemList(items, note) {
+  return element(
+    "ul",
+    { class: "items" },
+    ...items.map((item) => element("li", {}, element("strong", { textContent: item.label || item.name }), item.description ? ` — ${item.description}` : "", note(item) ? element("span", { class: "tag", textContent: note(item) }) : "")),
+  );
+}
+
+function uploadPanel() {
+  if (app.dataset.canUpload !== "true") return document.createTextNode("");
+  const file = element("input", { type: "file", accept: ".csv,.tsv,.txt,.parquet,.pq,.sqlite,.sqlite3,.db,.duckdb,.ddb", "data-testid": "upload-file" });
+  const progress = element("progress", { max: 1, value: 0, hidden: true, "data-testid": "upload-progress" });
+  const step = element("span", { class: "muted", "data-testid": "upload-step" });
+  const preview = element("div", { class: "upload-preview", "data-testid": "upload-preview" });
+  const error = element("p", { class: "error", "data-testid": "upload-error" });
+  const panel = element(
+    "details",
+    { class: "upload", "data-testid": "upload-panel" },
+    element("summary", { textContent: "Bring your own data" }),
+    element("p", {}, `Upload a CSV, Parquet, SQLite or DuckDB file (up to ${app.dataset.uploadMaxMb} MB), or `, element("a", { href: app.dataset.addSourceUrl, textContent: "add a source in the admin", target: "_blank" }), " for a database."),
+    file,
+    element("div", { class: "upload-status" }, progress, step),
+    error,
+    preview,
+  );
+  file.addEventListener("change", async () => {
+    if (!file.files.length) return;
+    error.textContent = "";
+    preview.replaceChildren();
+    progress.hidden = false;
+    step.textContent = "Uploading…";
+    try {
+      const staged = await api.upload(file.files[0], (fraction) => (progress.value = fraction));
+      progress.hidden = true;
+      step.textContent = "";
+      preview.replaceChildren(...uploadPreview(staged, { progress, step, error }));
+    } catch (failure) {
+      progress.hidden = true;
+      step.textContent = "";
+      error.textContent = describeUploadError(failure);
+    }
+    file.value = "";
+  });
+  return panel;
+}
+
+function describeUploadError(error) {
+  const body = error?.body;
+  // Field errors ({"sql": ["…"], "code": "…"}): the messages, not the machine-readable code.
+  if (body && typeof body === "object") return Object.entries(body).filter(([key]) => key !== "code").map(([, v]) => v).flat().join(" ");
+  return describeError(error);
+}
+
+function uploadPreview(staged, { progress, step, error }) {
+  const parts = [element("p", { textContent: `${staged.original_name}: ${staged.kind.toUpperCase()}, ${staged.tables.length} table${staged.tables.length === 1 ? "" : "s"}. First rows and the types read from it:` })];
+  for (const table of staged.tables) {
+    const grid = element("table", { class: "overview preview-table", "data-testid": "preview-table" });
+    grid.createTHead().append(element("tr", {}, ...table.columns.map((c) => element("th", {}, c.name, element("br"), element("span", { class: "tag", textContent: c.type })))));
+    const body = grid.createTBody();
+    for (const row of table.rows) body.append(element("tr", {}, ...row.map((v) => element("td", { textContent: v == null ? "∅" : String(v) }))));
+    parts.push(element("h4", { textContent: `${table.name} (${(table.row_count ?? 0).toLocaleString("en-US")} rows)` }), element("div", { class: "ac-data" }, grid));
+  }
+  const name = element("input", { value: staged.suggested_name, required: true, pattern: "[-a-zA-Z0-9_]+", "data-testid": "upload-name" });
+  const description = element("input", { placeholder: "What is this data? (optional)", "data-testid": "upload-description" });
+  const importButton = element("button", { type: "button", class: "primary", textContent: "Import", "data-testid": "upload-import" });
+  const discard = element("button", { type: "button", textContent: "Discard" });
+  discard.addEventListener("click", async () => {
+    await api.discardUpload(staged.upload_id).catch(() => null);
+    importButton.closest(".upload-preview").replaceChildren();
+  });
+  importButton.addEventListener("click", async () => {
+    error.textContent = "";
+    importButton.disabled = true;
+    progress.hidden = false;
+    progress.value = 0;
+    const steps = { copy: "Reading the file", tables: "Finding tables and keys", profile: "Profiling columns" };
+    try {
+      const source = await api.importUpload(staged.upload_id, { name: name.value.trim(), description: description.value.trim() }, ({ step: stage, done, total }) => {
+        step.textContent = `${steps[stage] ?? stage}${stage === "profile" ? ` (${done + 1} of ${total})` : ""}…`;
+        progress.value = stage === "copy" ? 0.1 : stage === "tables" ? 0.3 : 0.4 + 0.6 * (done / Math.max(total, 1));
+      });
+      progress.value = 1;
+      step.textContent = `Imported ${source.name}.`;
+      await loadSources(source.name);
+      await showStartPage();
+    } catch (failure) {
+      progress.hidden = true;
+      step.textContent = "";
+      importButton.disabled = false;
+      error.textContent = describeUploadError(failure);
+    }
+  });
+  parts.push(element("div", { class: "upload-form" }, element("label", {}, "Name ", name), element("label", {}, "Description ", description), importButton, discard));
+  return parts;
+}
+
+function setCorrection(response) {
+  state.correcting = response;
+  correction.hidden = !response;
+  if (!response) {
+    askInput.placeholder = "Ask about your data…  (Enter to send, Shift+Enter for a new line)";
+    return;
+  }
+  const summary = response.response_data?.explanation?.summary ?? response.ask;
+  correction.replaceChildren(`Correcting “${summary}”. Say what you meant; the answer starts from this plan. `);
+  const cancel = element("button", { type: "button", class: "link", textContent: "Cancel" });
+  cancel.addEventListener("click", () => setCorrection(null));
+  correction.append(cancel);
+  askInput.placeholder = "What did you mean? For example: per month, only 2024, by region…";
   askInput.focus();
 }
 
@@ -145,7 +322,7 @@ function messageView(ask) {
   const wrapper = element("div", { class: "turn", "data-testid": "turn" }, element("div", { class: "question", textContent: ask }), answer);
   $("#empty-hint")?.remove();
   messages.querySelector(".empty")?.remove();
-  messages.append(wrapper);
+  messages.append(wrapper); // the start page stays above a new thread's first turns
   return { wrapper, answer, stages, streamed, body, footer };
 }
 
@@ -167,8 +344,10 @@ function showFinal(view, response) {
   view.stages.querySelectorAll("li.started").forEach((li) => (li.className = response.status === "succeeded" ? "finished" : "stopped"));
   if (response.status === "succeeded") {
     view.streamed.remove();
-    const { chart } = renderResponse(response, view.body);
+    const { chart } = renderResponse(response, view.body, { csvUrl: response.response_data?.data ? api.csvUrl(response.response_uuid) : null });
     chart?.catch(() => null);
+    const explanation = response.response_data?.explanation;
+    if (explanation) view.body.append(explanationView(response, explanation));
   } else {
     const info = response.error_info ?? {};
     const message = response.status === "aborted" ? "Stopped." : `Could not answer: ${info.message ?? "unknown error"}`;
@@ -176,6 +355,71 @@ function showFinal(view, response) {
     if (info.invalid_sql) view.body.append(element("pre", { class: "ac-sql" }, element("code", { textContent: info.invalid_sql })));
   }
   view.footer.replaceChildren(...footerControls(response));
+}
+
+// --- How an answer was computed, its SQL to copy or edit, and "that's not what I meant" -------------
+
+function explanationView(response, explanation) {
+  const facts = element("dl", { class: "explain-facts" });
+  const fact = (term, value) => value && facts.append(element("dt", { textContent: term }), element("dd", { textContent: value }));
+  for (const metric of explanation.metrics ?? []) {
+    const how = [metric.definition, metric.expression && `computed as ${metric.expression}`, metric.filter && `over rows where ${metric.filter}`].filter(Boolean).join("; ");
+    fact(metric.label, how || metric.name);
+  }
+  fact("Filters", (explanation.filters ?? []).join("; "));
+  fact("Grouped by", (explanation.grouping ?? []).join(", "));
+  fact("Period", explanation.period);
+  fact("Order", [explanation.order, explanation.limit != null ? `top ${explanation.limit}` : null].filter(Boolean).join(", "));
+  for (const note of explanation.notes ?? []) fact("Also", note);
+  fact("Tables", (explanation.tables ?? []).join(", "));
+  const sql = response.response_data?.sql ?? "";
+  const code = element("code", { class: "language-sql", textContent: sql });
+  if (globalThis.hljs?.highlightElement) globalThis.hljs.highlightElement(code);
+  const copy = element("button", { type: "button", class: "link", textContent: "Copy", "data-testid": "copy-sql" });
+  copy.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(sql);
+      copy.textContent = "Copied";
+    } catch {
+      copy.textContent = "Select the SQL and copy it";
+    }
+  });
+  const edit = element("button", { type: "button", class: "link", textContent: "Edit and run", "data-testid": "edit-sql" });
+  const editor = element("div", { class: "sql-editor", hidden: true });
+  edit.addEventListener("click", () => {
+    editor.hidden = !editor.hidden;
+    if (!editor.hidden) editor.querySelector("textarea").focus();
+  });
+  const text = element("textarea", { rows: Math.min(12, sql.split("\n").length + 2), value: sql, spellcheck: false, "data-testid": "sql-input" });
+  const run = element("button", { type: "button", class: "primary", textContent: "Run", "data-testid": "run-sql" });
+  const problem = element("p", { class: "error", "data-testid": "rerun-error" });
+  run.addEventListener("click", async () => {
+    problem.textContent = "";
+    run.disabled = true;
+    try {
+      const rerun = await api.rerun(response.response_uuid, text.value);
+      const view = messageView("Run my edited SQL");
+      view.wrapper.querySelector(".question").append(element("pre", { class: "ac-sql" }, element("code", { textContent: text.value })));
+      showFinal(view, rerun);
+      state.lastUuid = rerun.response_uuid;
+      view.answer.scrollIntoView({ block: "start", behavior: "smooth" });
+      await loadThreads();
+    } catch (error) {
+      problem.textContent = describeUploadError(error);
+    } finally {
+      run.disabled = false;
+    }
+  });
+  editor.append(text, element("div", { class: "sql-actions" }, run), problem);
+  return element(
+    "details",
+    { class: "explain", open: true, "data-testid": "explanation" },
+    element("summary", { textContent: "How this was computed" }),
+    element("p", { class: "explain-summary", textContent: explanation.summary, "data-testid": "explanation-summary" }),
+    facts,
+    element("details", { class: "explain-sql" }, element("summary", {}, "SQL ", copy, " · ", edit), element("pre", { class: "ac-sql" }, code)),
+    editor,
+  );
 }
 
 function footerControls(response) {
@@ -199,6 +443,9 @@ function footerControls(response) {
     like.addEventListener("click", () => vote(true));
     dislike.addEventListener("click", () => vote(false));
     parts.push(like, dislike);
+    const notMeant = element("button", { type: "button", class: "vote", textContent: "That's not what I meant", "data-testid": "not-meant" });
+    notMeant.addEventListener("click", () => setCorrection(response));
+    parts.push(notMeant);
     if (response.response_data?.data) {
       parts.push(element("a", { href: api.csvUrl(response.response_uuid), textContent: "CSV", download: "" }));
     }
@@ -226,7 +473,11 @@ async function ask(text) {
   const controller = new AbortController();
   state.controller = controller;
   setBusy(true);
-  const params = { ask: text, scope: scopeSelect.value || undefined, model: modelSelect.value || undefined, parent_uuid: state.lastUuid ?? undefined };
+  // "That's not what I meant" asks under the answer being corrected, so its plan is the context.
+  const parent = state.correcting?.response_uuid ?? state.lastUuid;
+  const params = { ask: text, scope: scopeSelect.value || undefined, model: modelSelect.value || undefined, parent_uuid: parent ?? undefined };
+  if (state.correcting) params.tags = ["correction"];
+  setCorrection(null);
   let final = null;
   try {
     for await (const { event, data } of api.stream(params, controller.signal)) {
@@ -285,5 +536,10 @@ moreThreads.addEventListener("click", () => {
   loadThreads({ append: true });
 });
 
+scopeSelect.addEventListener("change", () => {
+  if (!state.rootUuid && !state.controller) showStartPage();
+});
+
 await Promise.all([loadSources(), loadModels(), loadThreads()]);
 app.dataset.ready = "true";
+showStartPage();

@@ -62,8 +62,16 @@ class Command(BaseCommand):
         parser.add_argument(
             "--worker-concurrency", type=int, default=int(os.environ.get("AC_WORKER_CONCURRENCY", "1"))
         )
+        parser.add_argument(
+            "--log-level",
+            default=os.environ.get("AC_LOG_LEVEL", "WARNING"),
+            help="Level of the web server's and the worker's logs (default WARNING; INFO shows every task).",
+        )
 
-    def handle(self, *args, host: str, port: int, worker_concurrency: int, **options):
+    def handle(
+        self, *args, host: str, port: int, worker_concurrency: int, log_level: str = "WARNING", **options
+    ):
+        self.log_level = log_level.upper()
         stopping: list[int] = []  # the signals received
         children: list[subprocess.Popen] = []
 
@@ -108,7 +116,7 @@ class Command(BaseCommand):
         worker = processes.spawn(
             [
                 python, "-m", "celery", "-A", "analytics_chat", "worker",
-                "--concurrency", str(concurrency), "--pool", "prefork", "--loglevel", "INFO",
+                "--concurrency", str(concurrency), "--pool", "prefork", "--loglevel", self.log_level,
                 "--queues", settings.CELERY_TASK_DEFAULT_QUEUE,
                 "--beat", "--schedule", str(settings.DATA_DIR / "celerybeat-schedule"),
                 # One worker on one machine: nothing to sync with (a second sooner at start).
@@ -119,7 +127,7 @@ class Command(BaseCommand):
         web = processes.spawn(
             [
                 python, "-m", "uvicorn", "analytics_chat.asgi:application", "--host", host, "--port", str(port),
-                "--no-access-log", "--timeout-graceful-shutdown", "5",
+                "--no-access-log", "--log-level", self.log_level.lower(), "--timeout-graceful-shutdown", "5",
             ],
             env,
         )  # fmt: skip

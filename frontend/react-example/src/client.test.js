@@ -75,4 +75,31 @@ describe("analytics-chat client", () => {
     expect(nodes.catalog.textContent).toBe("orders — one row per order");
     expect(nodes.data.children).toHaveLength(0);
   });
+
+  it("renders tables people can read: formats, dates, totals, sorting and the CSV link", () => {
+    const node = document.createElement("div");
+    const answer = {
+      response: "{data}",
+      response_data: {
+        data: { columns: ["month", "revenue", "share"], types: ["DATE", "DOUBLE", "DOUBLE"],
+                rows: [["2025-01-01", 1200.5, 0.25], ["2025-02-01", 99, 0.75]], row_count: 2, truncated: false },
+        explanation: { columns: [
+          { name: "month", label: "month", format: "date", unit: "utcyearmonth", total: false },
+          { name: "revenue", label: "Revenue", format: "currency", unit: null, total: true },
+          { name: "share", label: "Share", format: "percent", unit: null, total: false },
+        ] },
+      },
+    };
+    renderResponse(answer, node, { csvUrl: "/api/chat/messages/x/data.csv" });
+    const rows = () => [...node.querySelectorAll("tbody tr")].map((tr) => [...tr.cells].map((c) => c.textContent));
+    expect(rows()).toEqual([["Jan 2025", "1,200.50", "25%"], ["Feb 2025", "99.00", "75%"]]);
+    expect([...node.querySelectorAll("th")].map((th) => th.textContent)).toEqual(["month", "Revenue", "Share"]);
+    expect([...node.querySelector("tfoot tr").cells].map((c) => c.textContent)).toEqual(["Total", "1,299.50", ""]);
+    node.querySelectorAll("th")[1].click();
+    expect(rows().map((r) => r[1])).toEqual(["99.00", "1,200.50"]);
+    node.querySelectorAll("th")[1].click();
+    expect(rows().map((r) => r[1])).toEqual(["1,200.50", "99.00"]);
+    expect(node.querySelectorAll("th")[1].getAttribute("aria-sort")).toBe("descending");
+    expect(node.querySelector("a.ac-csv").getAttribute("href")).toBe("/api/chat/messages/x/data.csv");
+  });
 });
