@@ -848,7 +848,9 @@ _PHRASE_END = frozenset(
     ]
 )
 _MEASURED = re.compile(
-    r"\b(?:average|mean|median|total|sum|number|count|amount|how\s+many|how\s+much)\s+(?:of\s+)?", re.I
+    # "count" only as a noun ("the count of orders"): "Count the orders" names its object, "Count slowly" none
+    r"\b(?:(?:average|mean|median|total|sum|number|amount|how\s+many|how\s+much)\s+(?:of\s+)?|count\s+of\s+)",
+    re.I,
 )
 _WHAT_LIKE = re.compile(r"\bwhat\s+(?:was|is|were|are|'s)\s+(?:the|our)\s+(?=[a-z][\w'-]*\s+like\b)", re.I)
 _MODIFIED = re.compile(r"\b([a-z][\w'-]*)\s+(?:rate|rates|ratio|score|scores)\b", re.I)
