@@ -205,6 +205,8 @@ QUERY = {
     "TIMEOUT_SECONDS": float(os.environ.get("AC_QUERY_TIMEOUT_SECONDS", "10")),
     "MEMORY_LIMIT": os.environ.get("AC_QUERY_MEMORY_LIMIT", "1GB"),
     "THREADS": env_int("AC_QUERY_THREADS", 2),
+    # Each of the catalog's own reads of a server source (introspection, profiling) stops after this.
+    "PROFILE_TIMEOUT_SECONDS": float(os.environ.get("AC_PROFILE_TIMEOUT_SECONDS", "5")),
 }
 
 # --- The model ---------------------------------------------------------------------------------

@@ -10,10 +10,14 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
-from catalog.execution import QueryError, preview_table
+from catalog import servers
+from catalog.execution import QueryError, preview_table, test_connection
 from catalog.models import Column, DataSource, Relationship, Table
 from catalog.snapshots import SourceError
 from catalog.sync import profile_source, sync_source
+
+# Changing any of these means the source points somewhere else: it is read again on save.
+CONNECTION_FIELDS = {"path", "kind", "host", "port", "database", "user", "schemas", "ssl_mode"}
 
 PREVIEW_ROWS = 20
 
@@ -38,6 +42,11 @@ class DataSourceForm(forms.ModelForm):
     def clean(self) -> dict:
         cleaned = super().clean()
         path, kind = cleaned.get("path"), cleaned.get("kind")
+        if kind in (DataSource.Kind.POSTGRESQL, DataSource.Kind.MYSQL):
+            self._clean_server(cleaned)
+            return cleaned
+        if not path:
+            self.add_error("path", "A file source needs the path of its file or folder.")
         if path:
             resolved = Path(path).expanduser()
             if not resolved.is_absolute():
@@ -50,16 +59,60 @@ class DataSourceForm(forms.ModelForm):
                 )
         return cleaned
 
+    def _clean_server(self, cleaned: dict) -> None:
+        for name in ("host", "database"):
+            if not cleaned.get(name):
+                self.add_error(name, "A server source needs this.")
+        if cleaned.get("path"):
+            self.add_error("path", "Leave the path empty for a server source.")
+        if cleaned.get("password_env") and cleaned.get("password_file"):
+            self.add_error("password_file", "Name a password variable or a password file, not both.")
+        password_file = cleaned.get("password_file")
+        if password_file and not Path(password_file).expanduser().is_file():
+            self.add_error("password_file", f"{password_file} does not exist on the server.")
+        schemas = cleaned.get("schemas")
+        if schemas is not None and (
+            not isinstance(schemas, list) or not all(isinstance(n, str) and n.strip() for n in schemas)
+        ):
+            self.add_error("schemas", 'A list of schema names, e.g. ["public"].')
+
 
 @admin.register(DataSource)
 class DataSourceAdmin(admin.ModelAdmin):
     form = DataSourceForm
-    list_display = ("name", "kind", "path", "enabled", "table_count", "last_synced_at")
+    list_display = ("name", "kind", "location", "enabled", "table_count", "last_synced_at")
     list_filter = ("kind", "enabled")
-    search_fields = ("name", "path", "description")
+    search_fields = ("name", "path", "host", "database", "description")
     readonly_fields = ("last_synced_at", "created_at", "updated_at")
+    fieldsets = (
+        (None, {"fields": ("name", "kind", "description", "enabled")}),
+        ("File source", {"fields": ("path",)}),
+        (
+            "Server source (PostgreSQL, MySQL/MariaDB)",
+            {
+                "fields": (
+                    "host",
+                    "port",
+                    "database",
+                    "user",
+                    "schemas",
+                    "ssl_mode",
+                    "password_env",
+                    "password_file",
+                ),
+                "description": "The password is never stored here: name the environment variable or the "
+                "file that holds it, or leave both empty to use the driver's own (~/.pgpass, PGPASSWORD). "
+                "Give the service a read-only login (see the README).",
+            },
+        ),
+        ("Sync", {"fields": ("last_synced_at", "created_at", "updated_at")}),
+    )
     inlines = [TableInline]
-    actions = ["resync", "reprofile"]
+    actions = ["test_connection", "resync", "reprofile"]
+
+    @admin.display(description="where")
+    def location(self, source: DataSource) -> str:
+        return servers.describe(source) if source.is_server else source.path
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[DataSource]:
         return super().get_queryset(request).annotate(_table_count=Count("tables"))
@@ -72,7 +125,7 @@ class DataSourceAdmin(admin.ModelAdmin):
         self, request: HttpRequest, source: DataSource, form: forms.ModelForm, change: bool
     ) -> None:
         super().save_model(request, source, form, change)
-        if change and not {"path", "kind"} & set(form.changed_data):
+        if change and not CONNECTION_FIELDS & set(form.changed_data):
             return
         # A new or moved source is read right away, so its tables show up on the next page.
         try:
@@ -85,7 +138,22 @@ class DataSourceAdmin(admin.ModelAdmin):
         else:
             self.message_user(request, f"{source.name}: {report.summary()}", messages.SUCCESS)
 
-    @admin.action(description="Re-sync from file")
+    @admin.action(description="Test connection")
+    def test_connection(self, request: HttpRequest, queryset: QuerySet[DataSource]) -> None:
+        for source in queryset:
+            if not source.is_server:
+                self.message_user(
+                    request, f"{source.name}: a file source, nothing to connect to.", messages.INFO
+                )
+                continue
+            try:
+                found = test_connection(source)
+            except QueryError as error:
+                self.message_user(request, f"{source.name}: {error}", messages.ERROR)
+            else:
+                self.message_user(request, f"{source.name}: connected to {found}", messages.SUCCESS)
+
+    @admin.action(description="Re-sync tables and columns")
     def resync(self, request: HttpRequest, queryset: QuerySet[DataSource]) -> None:
         for source in queryset:
             try:

@@ -22,6 +22,8 @@ from sqlglot.errors import OptimizeError, SqlglotError
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, traverse_scope
 
+from catalog.transpile import TranspileError, dialect_name, function_label, render, unsupported_function
+
 logger = logging.getLogger(__name__)
 
 # Error codes: stable strings that callers and tests can match on.
@@ -175,8 +177,48 @@ ALLOWED_ANONYMOUS = frozenset(
     """.split()  # noqa: SIM905 - a word list is easier to review than 190 quoted strings
 )
 
+# Of those, the ones a server has too, with the same meaning; any other name would reach the server
+# verbatim (sqlglot does not translate what it does not model) and mean something else or nothing there.
+SERVER_ANONYMOUS = {
+    "postgres": frozenset(
+        "now age gcd lcm octet_length isfinite date_part datepart transaction_timestamp cardinality".split()  # noqa: SIM905
+    ),
+    "mysql": frozenset("now octet_length date_part datepart".split()),  # noqa: SIM905
+}
+
+# What the server must never be asked, checked once more on the SQL as the server will read it: files,
+# programs, other servers, sleeping, locks, sequences, settings, sessions, the server's own identity and
+# anything that runs SQL given as text. The allow-lists above already keep all of it out; this list is
+# for the case where a translation turns an allowed function into one of these.
+SERVER_REFUSED_PREFIXES = {
+    "postgres": ("pg_", "lo_", "dblink", "query_to_xml", "table_to_xml", "cursor_to_xml", "database_to_xml",
+                 "schema_to_xml", "xml", "txid_", "set_", "current_setting", "brin_", "gin_"),
+    "mysql": ("load_", "sys_", "master_", "source_", "release_", "is_free_", "is_used_", "get_lock",
+              "benchmark", "sleep", "wait_for_", "json_table"),
+}  # fmt: skip
+SERVER_REFUSED_NAMES = {
+    "postgres": frozenset(
+        """sleep nextval setval currval lastval version inet_server_addr inet_server_port inet_client_addr
+        current_user session_user user current_role current_database current_schema current_schemas
+        current_catalog has_table_privilege lo_import lo_export copy dblink_exec""".split()  # noqa: SIM905
+    ),
+    "mysql": frozenset(
+        """load_file sleep benchmark get_lock release_lock release_all_locks is_free_lock is_used_lock
+        master_pos_wait source_pos_wait master_gtid_wait sys_exec sys_eval user current_user session_user
+        system_user database schema version connection_id last_insert_id found_rows row_count uuid_short
+        current_role load_data""".split()  # noqa: SIM905
+    ),
+}
+# Nodes that, in a server's own reading of the SQL, mean a file, a variable, a lock or a second statement.
+SERVER_REFUSED_NODES = _classes(
+    "Into", "SessionParameter", "Parameter", "Placeholder", "Lock", "Command", "SetItem", "Set",
+    "Transaction", "Commit", "Rollback", "DDL", "DML", "Copy", "LoadData", "Kill",
+)  # fmt: skip
+
 # Names of DuckDB/PostgreSQL/SQLite system catalogs, refused even when the table check is skipped.
 _SYSTEM_PREFIXES = ("duckdb_", "pg_", "sqlite_", "pragma_", "information_schema")
+# Schemas of a MySQL/MariaDB server's own state.
+_SERVER_SCHEMAS = ("mysql.", "performance_schema.", "sys.")
 # A table "name" with any of these is a file path, URL or glob that DuckDB would read directly.
 _PATH_CHARACTERS = frozenset("./\\:*?~%")
 
@@ -186,12 +228,15 @@ def check_sql(
     *,
     allowed_tables: Mapping[str, Collection[str]] | None,
     dialect: str = "duckdb",
+    target: str = "duckdb",
 ) -> GuardedQuery:
     """Return the parsed, normalised query if `sql` is one read-only query within the caller's scope.
 
     `allowed_tables` maps table name to the column names the caller may see, matched without regard
     to case; pass the catalog's spelling and order (a list) so that result columns keep their names
     and `*` expands in table order. None skips the table and column check: internal queries only.
+    `target` is the dialect of the engine that will run it (``DataSource.dialect``): a server source
+    allows only the functions that mean the same there (``SERVER_ANONYMOUS``, ``transpile.UNSUPPORTED``).
     Raises GuardError naming what was refused. Execute `GuardedQuery.sql`, never the input.
     """
     if not isinstance(sql, str):
@@ -199,7 +244,9 @@ def check_sql(
     if len(sql) > MAX_SQL_CHARS:
         raise GuardError(TOO_LONG, f"SQL is {len(sql)} characters, over the limit of {MAX_SQL_CHARS}")
     try:
-        return _check(sql, allowed_tables, dialect)
+        guarded = _check(sql, allowed_tables, dialect)
+        check_target(guarded.expression, target)
+        return guarded
     except GuardError:
         raise
     except Exception as error:
@@ -225,6 +272,72 @@ def _check(sql: str, allowed_tables: Mapping[str, Collection[str]] | None, diale
     _check_columns(qualified, visible)
     _restore_output_names(statement, qualified, _catalog_spellings(allowed_tables))
     return GuardedQuery(qualified, _render(qualified, dialect), _base_table_names(qualified))
+
+
+def check_target(statement: exp.Expr, target: str) -> None:
+    """Refuse what the target server has no faithful form of, checked on the AST before transpiling.
+
+    For DuckDB there is nothing more to check. For a server, every anonymous function must be one the
+    server has with the same meaning, and the tree must transpile (sqlglot's unsupported constructs
+    and ``transpile.UNSUPPORTED`` refused); the SQL as the server reads it is checked by
+    ``check_server_sql``."""
+    if target == "duckdb":
+        return
+    allowed = SERVER_ANONYMOUS.get(target)
+    if allowed is None:
+        raise GuardError(NOT_A_QUERY, f"unknown target dialect {target!r}")
+    for node in statement.walk():
+        if isinstance(node, exp.Anonymous) and node.name.lower() not in allowed:
+            raise GuardError(
+                FUNCTION_NOT_ALLOWED,
+                f"function {node.name.lower()}() is not available on {dialect_name(target)}",
+            )
+    lacking = unsupported_function(statement, target)
+    if lacking is not None:
+        raise GuardError(
+            FUNCTION_NOT_ALLOWED,
+            f"function {function_label(lacking)} is not available on {dialect_name(target)}",
+        )
+    try:
+        render(statement, target)
+    except TranspileError as error:
+        raise GuardError(FORBIDDEN_CONSTRUCT, str(error)) from error
+
+
+def check_server_sql(sql: str, target: str) -> None:
+    """The second look, at the text the server will run, parsed as the server reads it: exactly one
+    query, and no function, variable, file target or lock of ``SERVER_REFUSED_*``. Fails closed."""
+    try:
+        statements = [s for s in sqlglot.parse(sql, read=target) if s is not None]
+    except (SqlglotError, RecursionError, ValueError, TypeError) as error:
+        raise GuardError(
+            PARSE_ERROR, f"the {dialect_name(target)} SQL could not be checked: {_first_line(error)}"
+        ) from error
+    if len(statements) != 1:
+        raise GuardError(MULTIPLE_STATEMENTS, f"exactly one statement allowed, got {len(statements)}")
+    statement = statements[0]
+    if not isinstance(statement, exp.Query | exp.Values):
+        raise GuardError(NOT_A_QUERY, f"only queries are allowed, got {_snippet(statement)!r}")
+    prefixes = SERVER_REFUSED_PREFIXES.get(target, ())
+    names = SERVER_REFUSED_NAMES.get(target, frozenset())
+    for node in statement.walk():
+        if isinstance(node, tuple(SERVER_REFUSED_NODES)):
+            raise GuardError(FORBIDDEN_CONSTRUCT, f"{type(node).__name__} ({_snippet(node)}) is not allowed")
+        if isinstance(node, exp.Func):
+            name = node.name.lower() if isinstance(node, exp.Anonymous) else _function_name(node)
+            if name in names or name.startswith(prefixes):
+                raise GuardError(FUNCTION_NOT_ALLOWED, f"function {name}() is not allowed")
+        if isinstance(node, exp.Table) and table_key(node).startswith(_SYSTEM_PREFIXES + _SERVER_SCHEMAS):
+            raise GuardError(TABLE_NOT_ALLOWED, f"system table {_snippet(node)} is not allowed")
+
+
+def qualify_names(statement: exp.Expr, allowed_tables: Mapping[str, Collection[str]]) -> exp.Expr:
+    """``statement`` with every column qualified by its table and every star expanded, output names kept
+    as DuckDB would give them: the resolution ``check_sql`` does, without its checks (trusted SQL too)."""
+    visible = {table.lower(): _ordered_lower(columns) for table, columns in allowed_tables.items()}
+    qualified = _qualify(statement, visible, "duckdb")
+    _restore_output_names(statement, qualified, _catalog_spellings(allowed_tables))
+    return qualified
 
 
 def _render(statement: exp.Expr, dialect: str) -> str:
@@ -339,7 +452,7 @@ def _check_base_table(table: exp.Table, allowed_tables: Mapping[str, Collection[
     full_name = ".".join(part.name for part in table.parts)
     if table.catalog:
         raise GuardError(TABLE_NOT_ALLOWED, f"table {full_name} is outside the data source")
-    key = _table_key(table)
+    key = table_key(table)
     if allowed_tables is None:
         if table.db or key.startswith(_SYSTEM_PREFIXES):
             raise GuardError(
@@ -350,7 +463,7 @@ def _check_base_table(table: exp.Table, allowed_tables: Mapping[str, Collection[
         raise GuardError(TABLE_NOT_ALLOWED, f"table {full_name} is not in your scope")
 
 
-def _table_key(table: exp.Table) -> str:
+def table_key(table: exp.Table) -> str:
     """`orders` and `main.orders` are `orders`; a table in another schema is `schema.table` (as in the catalog)."""
     schema = table.db.lower()
     name = table.name.lower()
@@ -410,7 +523,7 @@ def _check_column(column: exp.Column, scope: Scope, visible: Mapping[str, list[s
     if isinstance(source, exp.Table):
         if column.catalog or column.db:
             raise GuardError(COLUMN_NOT_ALLOWED, f"column {column.sql()} is outside the data source")
-        if name not in visible.get(_table_key(source), ()):
+        if name not in visible.get(table_key(source), ()):
             raise GuardError(COLUMN_NOT_ALLOWED, f"column {source.name}.{name} is not a visible column")
     elif source is None:
         raise GuardError(COLUMN_NOT_ALLOWED, f"column {column.sql()} refers to an unknown table")
@@ -460,7 +573,7 @@ def _restore_output_names(original: exp.Expr, qualified: exp.Expr, spellings: Ma
     should not change because the guard rewrote the query. DuckDB names a plain column after the
     catalog's spelling (`name` -> `Name`) and an alias as written; an unreferenced `_col_N` is dropped.
     """
-    before, after = _first_select(original), _first_select(qualified)
+    before, after = first_select(original), first_select(qualified)
     if before is None or after is None:
         return
     referenced = {column.name.lower() for column in qualified.find_all(exp.Column) if not column.table}
@@ -492,7 +605,7 @@ def _catalog_spellings(allowed_tables: Mapping[str, Collection[str]]) -> dict[st
     return {lower: next(iter(names)) for lower, names in spellings.items() if len(names) == 1}
 
 
-def _first_select(statement: exp.Expr) -> exp.Select | None:
+def first_select(statement: exp.Expr) -> exp.Select | None:
     """The SELECT whose projections name the result columns (the leftmost branch of a set operation)."""
     node = statement
     while isinstance(node, exp.SetOperation | exp.Subquery):
@@ -512,7 +625,7 @@ def _base_table_names(statement: exp.Expr) -> frozenset[str]:
     for scope in _scopes(statement):
         for table in scope.tables:
             if scope.sources.get(table.alias_or_name) is table:
-                names.add(_table_key(table))
+                names.add(table_key(table))
     return frozenset(names)
 
 

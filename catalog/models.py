@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from django.db import models
 
+# The sqlglot dialect a source's own engine speaks; everything else is a file read through DuckDB.
+SERVER_DIALECTS = {"postgresql": "postgres", "mysql": "mysql"}
+
 
 class DataSource(models.Model):
     class Kind(models.TextChoices):
@@ -12,12 +15,44 @@ class DataSource(models.Model):
         CSV = "csv", "CSV file"
         PARQUET = "parquet", "Parquet file"
         FOLDER = "folder", "Folder of CSV/Parquet files"
+        POSTGRESQL = "postgresql", "PostgreSQL server"
+        MYSQL = "mysql", "MySQL or MariaDB server"
+
+    class SslMode(models.TextChoices):
+        # libpq's sslmode names, read the same way for MySQL/MariaDB: "prefer" uses TLS when the server
+        # offers it, "require" insists without checking the certificate, "verify-*" check it too.
+        DISABLE = "disable", "disable"
+        PREFER = "prefer", "prefer"
+        REQUIRE = "require", "require"
+        VERIFY_CA = "verify-ca", "verify-ca"
+        VERIFY_FULL = "verify-full", "verify-full"
 
     name = models.SlugField(
         max_length=100, unique=True, help_text="Used as the request's scope, e.g. 'demo' or 'demo.orders'."
     )
     kind = models.CharField(max_length=16, choices=Kind.choices)
-    path = models.CharField(max_length=1024, help_text="Absolute path of the file or folder.")
+    path = models.CharField(
+        max_length=1024, blank=True, help_text="Absolute path of the file or folder (file sources only)."
+    )
+    # Server sources (PostgreSQL, MySQL/MariaDB). The password itself is never stored here: it is read
+    # from the environment variable or the file named below, or left to the driver (~/.pgpass, PGPASSWORD).
+    host = models.CharField(max_length=255, blank=True)
+    port = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: 5432 or 3306.")
+    database = models.CharField(max_length=255, blank=True)
+    user = models.CharField(max_length=255, blank=True)
+    schemas = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Schemas to read, e.g. ["public"] (PostgreSQL; empty: public) or databases besides the '
+        "one above (MySQL). With several, tables are named schema.table.",
+    )
+    ssl_mode = models.CharField(max_length=16, choices=SslMode.choices, default=SslMode.PREFER)
+    password_env = models.CharField(
+        max_length=255, blank=True, help_text="Name of the environment variable that holds the password."
+    )
+    password_file = models.CharField(
+        max_length=1024, blank=True, help_text="Path of a file that holds the password (its first line)."
+    )
     description = models.TextField(blank=True)
     enabled = models.BooleanField(default=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)
@@ -29,6 +64,15 @@ class DataSource(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_server(self) -> bool:
+        return self.kind in SERVER_DIALECTS
+
+    @property
+    def dialect(self) -> str:
+        """The sqlglot dialect of the engine that runs this source's queries."""
+        return SERVER_DIALECTS.get(self.kind, "duckdb")
 
 
 class Table(models.Model):

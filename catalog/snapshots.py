@@ -94,7 +94,7 @@ def snapshot_path(source: DataSource) -> Path:
     try:
         with duckdb.connect(tmp_name) as conn:
             if source.kind == DataSource.Kind.SQLITE:
-                _copy_sqlite(Path(source.path), conn)
+                copy_sqlite(Path(source.path), conn)
             else:
                 for file in files:
                     _copy_file(file, table_name_for_file(file), conn)
@@ -165,7 +165,7 @@ def _text(value: object) -> str | None:
     return str(value)
 
 
-def _copy_sqlite(path: Path, target: duckdb.DuckDBPyConnection) -> None:
+def copy_sqlite(path: Path, target: duckdb.DuckDBPyConnection) -> None:
     """Copy each SQLite table: stage its values as text (in chunks, so memory stays bounded), then cast
     the columns whose every value fits the declared type. SQLite is dynamically typed (an INTEGER column
     may hold 'n/a' or 3.5), so a column keeps text when any value would not survive the cast unchanged."""

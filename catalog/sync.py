@@ -1,38 +1,42 @@
-"""Bring a source's catalog rows in line with its files: import, re-sync, relationships, profiling.
+"""Bring a source's catalog rows in line with its files or server: import, re-sync, relationships, profiling.
 
 Re-syncing keeps what people wrote: table and column descriptions, synonyms, enabled flags and
 primary-key flags set by hand on tables that declare none. Columns and tables that are gone are removed.
+A server's table and column comments become descriptions where none was written.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_slug
 from django.db import transaction
 from django.utils import timezone
 from sqlglot import exp
 
+from catalog import servers
+from catalog.column_types import is_numeric, is_text
 from catalog.execution import (
+    DuckDBSession,
     QueryError,
+    QueryTimeout,
+    Session,
     database_file,
     interrupted_on_cancel,
-    open_connection,
-    table_reference,
+    open_session,
 )
 from catalog.introspection import (
     ColumnInfo,
     SourceSchema,
     TableInfo,
     introspect,
-    is_numeric,
-    is_text,
     profile_table,
+    profile_timeout,
 )
 from catalog.models import Column, DataSource, Relationship, Table
 from catalog.snapshots import CSV_SUFFIXES, PARQUET_SUFFIXES, SourceError
@@ -67,6 +71,8 @@ class ProfileReport:
     tables: int = 0
     columns: int = 0
     elapsed_ms: float = 0.0
+    # Tables whose profiling stopped at the time limit or failed (server sources): name -> why.
+    skipped: dict[str, str] = field(default_factory=dict)
 
 
 def guess_kind(path: Path) -> str:
@@ -103,8 +109,14 @@ def import_source(
     profile: bool = True,
     progress: Progress | None = None,
 ) -> DataSource:
-    """Register (or update) a source under ``name`` and sync its tables; profile it unless told not to."""
+    """Register (or update) a source under ``name`` and sync its tables; profile it unless told not to.
+
+    ``path`` is a file or folder, or a server URL (``postgresql://...``, ``mysql://...``; see
+    ``servers.parse_url``). A password in the URL goes to a file only this user can read, which the
+    source names; it is never stored in the database."""
     progress = progress or (lambda step, done, total: None)
+    if servers.is_server_url(str(path)):
+        return _import_server(name, str(path), profile=profile)
     resolved = Path(path).expanduser().resolve()
     if not resolved.exists():
         raise ValueError(f"Path {resolved} does not exist.")
@@ -113,10 +125,7 @@ def import_source(
         raise ValueError(
             f"Unknown source kind '{kind}'; expected one of {', '.join(DataSource.Kind.values)}."
         )
-    try:
-        validate_slug(name)
-    except ValidationError as error:
-        raise ValueError(f"Source name '{name}' must be a slug (letters, digits, '-' and '_').") from error
+    _check_name(name)
     source, _ = DataSource.objects.update_or_create(name=name, defaults={"path": str(resolved), "kind": kind})
     progress("copy", 0, 1)
     try:
@@ -127,6 +136,27 @@ def import_source(
     sync_source(source)
     if profile:
         profile_source(source, progress=progress)
+    return source
+
+
+def _check_name(name: str) -> None:
+    try:
+        validate_slug(name)
+    except ValidationError as error:
+        raise ValueError(f"Source name '{name}' must be a slug (letters, digits, '-' and '_').") from error
+
+
+def _import_server(name: str, url: str, *, profile: bool) -> DataSource:
+    _check_name(name)
+    settings = servers.parse_url(url)
+    if settings.password is not None:
+        if settings.password_env or settings.password_file:
+            raise ValueError("Give the password in the URL or name where it is kept, not both.")
+        settings.password_file = str(servers.store_password(name, settings.password))
+    source, _ = DataSource.objects.update_or_create(name=name, defaults=settings.model_fields())
+    sync_source(source)
+    if profile:
+        profile_source(source)
     return source
 
 
@@ -144,7 +174,8 @@ def sync_source(source: DataSource) -> SyncReport:
                 table = Table.objects.create(source=source, name=info.name)
                 report.tables_added.append(info.name)
             table.row_count = info.row_count
-            table.save(update_fields=["row_count"])
+            table.description = table.description or info.description
+            table.save(update_fields=["row_count", "description"])
             _sync_columns(table, info, report)
         for name, table in existing.items():
             table.delete()
@@ -170,6 +201,7 @@ def _sync_columns(table: Table, info: TableInfo, report: SyncReport) -> None:
         column.data_type = column_info.data_type
         column.ordinal = column_info.ordinal
         column.is_nullable = column_info.nullable
+        column.description = column.description or column_info.description
         if declares_key or column_info.primary_key:
             column.is_primary_key = column_info.primary_key
         column.save()
@@ -233,12 +265,9 @@ def _mark_inferred_keys(source: DataSource, schema: SourceSchema) -> None:
         candidates += [(table, c) for c in table.columns if c.name.lower() in names]
     if not candidates:
         return
-    conn = open_connection(source)
-    try:
+    with open_session(source, profile_timeout()) as session:
         for table, column in candidates:
-            column.unique = _is_unique(conn, table.name, column.name, allow_nulls=False)
-    finally:
-        conn.close()
+            column.unique = _is_unique(session, table.name, column.name, allow_nulls=False)
     for table, column in candidates:
         # Only one inferred key per table, and only when it is unambiguous.
         if column.unique and sum(c.unique for c in table.columns) == 1:
@@ -302,24 +331,25 @@ def _unique_columns(source: DataSource, columns: list[Column]) -> set[int]:
     if not columns:
         return set()
     unique: set[int] = set()
-    conn = open_connection(source)
-    try:
+    with open_session(source, profile_timeout()) as session:
         for column in columns:
-            if _is_unique(conn, column.table.name, column.name, allow_nulls=True):
+            if _is_unique(session, column.table.name, column.name, allow_nulls=True):
                 unique.add(column.id)
-    finally:
-        conn.close()
     return unique
 
 
-def _is_unique(conn: duckdb.DuckDBPyConnection, table: str, column: str, *, allow_nulls: bool) -> bool:
+def _is_unique(session: Session, table: str, column: str, *, allow_nulls: bool) -> bool:
+    """Whether the column's values are all different (a server table too big to check in time: no)."""
     ref = exp.column(column, quoted=True)
     query = exp.select(
         exp.func("count", exp.Star()),
         exp.func("count", exp.Distinct(expressions=[ref])),
         exp.func("count", ref),
-    ).from_(table_reference(table))
-    total, distinct, non_null = conn.execute(query.sql("duckdb")).fetchone()
+    ).from_(session.table(table))
+    try:
+        total, distinct, non_null = session.fetchall(query)[0]
+    except QueryTimeout:
+        return False
     return bool(non_null) and distinct == non_null and (allow_nulls or non_null == total)
 
 
@@ -328,10 +358,12 @@ def profile_source(source: DataSource, progress: Progress | None = None) -> Prof
     started = time.perf_counter()
     report = ProfileReport()
     tables = list(source.tables.prefetch_related("columns"))
-    conn = open_connection(source)
-    try:
+    with open_session(source, profile_timeout()) as session:
         # A profile run inside a job (the job's cancel token is current) stops when the job is aborted.
-        with interrupted_on_cancel(conn):
+        cancellable = (
+            interrupted_on_cancel(session.conn) if isinstance(session, DuckDBSession) else nullcontext()
+        )
+        with cancellable:
             for index, table in enumerate(tables):
                 if progress is not None:
                     progress("profile", index, len(tables))
@@ -339,14 +371,20 @@ def profile_source(source: DataSource, progress: Progress | None = None) -> Prof
                 info = TableInfo(
                     name=table.name,
                     columns=[ColumnInfo(c.name, c.data_type, c.ordinal) for c in columns],
+                    row_count=table.row_count,
                 )
-                profiles = profile_table(conn, info)
+                try:
+                    profiles = profile_table(session, info)
+                except (QueryTimeout, QueryError) as error:
+                    if not source.is_server:
+                        raise
+                    # A server table too big or too odd to profile in time keeps no profile; the rest go on.
+                    report.skipped[table.name] = str(error)
+                    profiles = {}
                 for column in columns:
                     column.profile = profiles.get(column.name, {})
                 Column.objects.bulk_update(columns, ["profile"])
                 report.tables += 1
                 report.columns += len(columns)
-    finally:
-        conn.close()
     report.elapsed_ms = (time.perf_counter() - started) * 1000
     return report

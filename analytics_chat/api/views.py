@@ -341,7 +341,9 @@ class DataCsvView(APIView):
             scope = resolve_scope(request.user, message.scope)
             source = DataSource.objects.get(name=scope.source, enabled=True)
             # The SQL may come from an imported thread: it is checked against today's scope like any other.
-            guarded = check_sql(sql, allowed_tables=load_scope(source, scope.tables or None).names())
+            guarded = check_sql(
+                sql, allowed_tables=load_scope(source, scope.tables or None).names(), target=source.dialect
+            )
             result = run_query(source, guarded.sql, row_cap=1_000_000)
         except (ScopeError, DataSource.DoesNotExist) as exc:
             raise NotFound({"detail": "The data of this answer is no longer available."}) from exc

@@ -57,6 +57,9 @@ class Question:
     expects: list[str] = field(default_factory=list)
     gold_sql_duckdb: str | None = None
     duckdb_runs_unchanged: bool = True
+    # Where the gold query runs when the question is asked on another copy of its data (a server source
+    # loaded from the same file): the set's own source. None: the asked source itself.
+    reference: str | None = None
 
     @property
     def gold_for_duckdb(self) -> str | None:
@@ -111,7 +114,7 @@ def load_questions(path: Path, default_source: str | None) -> list[Question]:
 def ensure_sources(questions: list[Question], db_dir: Path | None, report: Callable[[str], None]) -> None:
     """Import any source the set names that is not registered yet, from db_dir/<name>.sqlite, as a user
     would (no descriptions, no semantic model)."""
-    for name in sorted({q.source for q in questions}):
+    for name in sorted({q.source for q in questions} | {q.reference for q in questions if q.reference}):
         if DataSource.objects.filter(name=name).exists():
             continue
         candidate = db_dir / f"{name}.sqlite" if db_dir else None
@@ -260,8 +263,9 @@ def score(
         return False, "refused", state.refusal or error
     if not state.sql:
         return False, ("failed" if error else "no_sql"), error
-    source = DataSource.objects.get(name=question.source)
-    sqlite_file = db_dir / f"{question.source}.sqlite" if db_dir else None
+    asked = DataSource.objects.get(name=question.source)
+    source = DataSource.objects.get(name=question.reference) if question.reference else asked
+    sqlite_file = db_dir / f"{source.name}.sqlite" if db_dir else None
     gold_sql = question.gold_for_duckdb
     on_sqlite = gold_sql is None and sqlite_file is not None and sqlite_file.exists()
     try:
@@ -272,7 +276,9 @@ def score(
     except (QueryError, sqlite3.Error, sqlglot.errors.SqlglotError) as exc:
         return False, "gold_error", f"{type(exc).__name__}: {exc}"
     try:
-        if on_sqlite:
+        if question.reference:  # the answer as the asked source gives it, against the reference's gold
+            answer_rows, answer_cols = _rows(asked, state.sql)
+        elif on_sqlite:
             answer_sql = sqlglot.transpile(state.sql, read="duckdb", write="sqlite")[0]
             answer_rows, answer_cols = _sqlite_rows(sqlite_file, answer_sql)
         else:

@@ -8,9 +8,10 @@ from __future__ import annotations
 from analytics_chat.engine.answer import plan_query
 from analytics_chat.engine.linking import load_scope
 from analytics_chat.engine.router import route_question
+from analytics_chat.llm.base import GenerationAborted
 from analytics_chat.presentation.compose import chart_for, compose_response
 from analytics_chat.presentation.explain import explain
-from catalog.execution import QueryError, run_query
+from catalog.execution import QueryAborted, QueryError, run_query
 from catalog.guard import GuardError, check_sql
 from catalog.models import DataSource
 from semantic.retrieval import retrieve_context
@@ -56,9 +57,12 @@ def execute(state: AnswerState, ctx: StageContext) -> None:
     if not state.sql:
         return
     source = _source(state)
-    try:  # again here, whatever path wrote the SQL: nothing reaches DuckDB unchecked
-        guarded = check_sql(state.sql, allowed_tables=load_scope(source, state.scope.tables or None).names())
-        result = run_query(source, guarded.sql)
+    try:  # again here, whatever path wrote the SQL: nothing reaches the engine unchecked
+        scope = load_scope(source, state.scope.tables or None)
+        guarded = check_sql(state.sql, allowed_tables=scope.names(), target=source.dialect)
+        result = run_query(source, guarded.sql, cancel=ctx.cancel)
+    except QueryAborted as exc:
+        raise GenerationAborted() from exc
     except GuardError as exc:
         raise StageError("refused_sql", exc.message, invalid_sql=state.sql) from exc
     except QueryError as exc:

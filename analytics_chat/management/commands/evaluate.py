@@ -54,6 +54,11 @@ class Command(BaseCommand):
             "--db-dir", type=Path, help="where <db_id>.sqlite files are (default: db/ beside each set)"
         )
         parser.add_argument("--limit", type=int, help="only the first N questions of each set")
+        parser.add_argument(
+            "--source-prefix",
+            help="ask each question on the source <prefix><db_id> (e.g. pg_ after load_sqlite --source-prefix "
+            "pg_), scored against the gold result on <db_id> itself",
+        )
         parser.add_argument("--ids", help="only these ids (comma-separated)")
         approach = parser.add_mutually_exclusive_group()
         approach.add_argument(
@@ -87,6 +92,8 @@ class Command(BaseCommand):
         rows: list[tuple[str, dict[str, dict[str, Any]]]] = []
         for path in map(Path, files):
             items = self._questions(path, source, ids, limit)
+            for item in items if options.get("source_prefix") else []:
+                item.reference, item.source = item.source, f"{options['source_prefix']}{item.source}"
             set_db_dir = db_dir or (path.parent / "db")
             ensure_sources(
                 items,
