@@ -265,7 +265,9 @@ class EmbeddedServe:
         """Start ``serve`` and wait until the web server answers and the worker is ready."""
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "manage.py", "serve", "--port", str(self.port)], cwd=REPO, env=self.env,
+                # INFO: the worker's "ready." line is what tells this harness the worker is up
+                [sys.executable, "manage.py", "serve", "--port", str(self.port), "--log-level", "INFO"],
+                cwd=REPO, env=self.env,
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
         try:
