@@ -71,6 +71,7 @@ def visible_source(request, name: str) -> tuple[DataSource, list[str] | None]:
 
 class SourceDetailView(APIView):
     @extend_schema(
+        operation_id="sources_detail",
         parameters=[TABLES_PARAMETER],
         responses=SourceDetailSerializer,
         summary="A source's start page: its tables with row counts, its metrics and dimensions",
@@ -132,6 +133,7 @@ class UploadView(APIView):
     parser_classes = [MultiPartParser]
 
     @extend_schema(
+        operation_id="sources_uploads_preview",
         request={"multipart/form-data": UploadRequestSerializer},
         responses={201: UploadPreviewSerializer, 400: OpenApiTypes.OBJECT, 413: OpenApiTypes.OBJECT},
         summary="Upload a CSV, Parquet, SQLite or DuckDB file; answers its preview (tables, types, first rows)",
@@ -158,6 +160,7 @@ class UploadImportView(APIView):
     renderer_classes = [JSONRenderer, BrowsableAPIRenderer, EventStreamRenderer]
 
     @extend_schema(
+        operation_id="sources_uploads_import",
         request=ImportRequestSerializer,
         responses={201: SourceDetailSerializer, 400: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT},
         summary="Import a staged upload as a source (with streaming: progress events, then done or error)",
