@@ -135,7 +135,9 @@ _DIVISION = re.compile(
 _AVERAGE = re.compile(r"\b(average|averages|avg|mean)\b", re.I)
 _EXTREME = re.compile(
     r"\b(first|earliest|oldest|last|latest|most\s+recent|newest|longest[-\s]tenured)\b"
-    r"(?!\s+(half|quarter|year|month|week|day|\d|names?)\b)"
+    # "the last three months", "first half": a period, not the first or last one
+    r"(?!\s+((\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\s+)?"
+    r"(half|halves|quarters?|years?|months?|weeks?|days?|\d|names?)\b)"
     # "which subcategory gets the highest ...": one row, the extreme one (a number after it is a top N)
     r"|(?<!\bat\s)\b(most|highest|largest|biggest|greatest|lowest|least|fewest|smallest|longest|shortest|best|worst)\b"
     r"(?!\s+(\d|one|two|three|four|five|ten)\b)",

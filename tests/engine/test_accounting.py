@@ -72,6 +72,7 @@ CASES = [
     ("How many different members borrowed?", "SELECT count(DISTINCT loan_id) FROM loans", ["entity"]),
     ("When was the first loan?", "SELECT loaned_on FROM loans", ["extreme"]),
     ("When was the first loan?", "SELECT min(loaned_on) FROM loans", []),
+    ("Loans in the last three months", "SELECT count(*) FROM loans WHERE loaned_on >= '2024-10-01'", []),
     ("Loans per weekday", "SELECT loaned_on, count(*) FROM loans GROUP BY 1", ["weekday"]),
     ("Loans per weekday", "SELECT dayname(loaned_on), count(*) FROM loans GROUP BY 1", []),
     ("Top 3 books by loans", "SELECT title FROM books LIMIT 5", ["number"]),

@@ -30,6 +30,8 @@ GRANTED_TABLES = {entry.split(".")[1] for entry in GRANTED}
 # "timeout" / "worker_lost": the task's soft / hard time limit stopped the model on a busy machine before
 # any SQL ran. Harmless for the data, but printed, since they say the machine was too slow, not "refused".
 REFUSALS = {
+    # stopped at its time budget: terminal, nothing run, nothing leaked (seen on a loaded machine)
+    "time_budget",
     "refused_sql",
     "invalid_sql",
     "cannot_answer",
