@@ -128,7 +128,10 @@ def test_the_same_query_gives_the_same_rows_as_the_duckdb_copy(loaded, league_fi
     source, _ = loaded
     reference = import_source("league", league_file, profile=False)
     expected = [[_same(v) for v in row] for row in run_query(reference, sql).rows]
-    assert [[_same(v) for v in row] for row in run_query(source, sql).rows] == expected
+    actual = [[_same(v) for v in row] for row in run_query(source, sql).rows]
+    if "order by" not in sql.lower():  # without ORDER BY any order of the rows is the same answer
+        expected, actual = sorted(expected, key=repr), sorted(actual, key=repr)
+    assert actual == expected
 
 
 def test_arg_max_runs_on_postgresql_and_is_refused_by_mysql(loaded) -> None:
