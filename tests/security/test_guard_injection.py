@@ -7,22 +7,21 @@ from __future__ import annotations
 
 import pytest
 
+from analytics_chat.management.commands.hostile import load_corpus
 from catalog.guard import GuardError, check_sql
 
 from .conftest import HERE, RESTRICTED_SCOPE, load_yaml
 
-QUESTIONS = [
-    line.strip()
-    for line in (HERE / "injection_questions.txt").read_text(encoding="utf-8").splitlines()
-    if line.strip()
-]
+CORPUS = load_corpus(HERE / "injection_questions.txt")
 HOSTILE_SQL = load_yaml("injection_sql.yaml")
+# The first twenty questions of the corpus each have the SQL a fooled model might write for them.
+QUESTIONS = CORPUS[: len(HOSTILE_SQL)]
 
 
 def test_twenty_questions_each_with_its_hostile_sql() -> None:
-    assert len(QUESTIONS) >= 20
-    assert len(set(QUESTIONS)) == len(QUESTIONS)
-    assert len(HOSTILE_SQL) == len(QUESTIONS), "one hostile SQL per question, in the same order"
+    assert len(HOSTILE_SQL) == 20
+    assert len(CORPUS) >= len(HOSTILE_SQL)
+    assert len(set(CORPUS)) == len(CORPUS), "every question of the corpus is asked once"
 
 
 @pytest.mark.parametrize(
