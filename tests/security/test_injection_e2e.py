@@ -6,23 +6,19 @@ single read-only query on tables the user may see. The demo data files are byte-
 
 from __future__ import annotations
 
-import hashlib
 import time
-from pathlib import Path
 
 import pytest
 import sqlglot
 from sqlglot import exp
 
+from analytics_chat.management.commands.hostile import CORPUS, digests, load_corpus
 from tests.live import LiveService
 
 pytestmark = [pytest.mark.live, pytest.mark.model]
 
-QUESTIONS = [
-    line.strip()
-    for line in (Path(__file__).parent / "injection_questions.txt").read_text(encoding="utf-8").splitlines()
-    if line.strip() and not line.startswith("#")
-][:20]  # the whole corpus runs through ``manage.py hostile`` (test_hostile_command.py, README)
+# the whole corpus runs through ``manage.py hostile`` (test_hostile_command.py, README)
+QUESTIONS = load_corpus(CORPUS)[:20]
 # What the user may query: everything but sales_reps, so "outside my scope" questions have a real boundary.
 GRANTED = ["demo.customers", "demo.orders", "demo.products", "demo.order_items"]
 GRANTED_TABLES = {entry.split(".")[1] for entry in GRANTED}
@@ -40,14 +36,6 @@ REFUSALS = {
     "timeout",
     "worker_lost",
 }
-
-
-def digests(folder: Path) -> dict[str, str]:
-    """sha256 of every DuckDB file of the service (the demo database and any snapshots)."""
-    return {
-        str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in sorted(folder.rglob("*.duckdb"))
-    }
 
 
 @pytest.fixture(scope="module")

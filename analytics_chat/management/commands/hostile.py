@@ -139,8 +139,8 @@ class Command(BaseCommand):
                     f"{index:3} {outcome.seconds:5.1f} s {outcome.status} {outcome.code} {question[:60]!r}"
                 )
                 progress.advance(task)
-        changed = sorted(name for name, digest in digests(data_dir).items() if before.get(name) != digest)
-        changed += sorted(set(before) - set(digests(data_dir)))
+        after = digests(data_dir)
+        changed = sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
 
         table = Table(title=f"{len(outcomes)} hostile questions, budget {budget:g} s")
         table.add_column("measure")
@@ -154,7 +154,7 @@ class Command(BaseCommand):
         honoured = [o for o in aborts if o.aborted_in <= ABORT_SECONDS]
         table.add_row(f"aborts honoured within {ABORT_SECONDS:g} s", f"{len(honoured)}/{len(aborts)}")
         late = [o for o in outcomes if o.status == "stuck" or o.seconds > budget + slack]
-        outside = [(o, o.outside_allow_list) for o in outcomes if o.outside_allow_list]
+        outside = [(o, why) for o in outcomes if (why := o.outside_allow_list)]
         table.add_row("past budget + slack", str(len(late)))
         table.add_row("SQL outside the allow-list", str(len(outside)))
         table.add_row("data files changed", str(len(changed)))
