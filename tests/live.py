@@ -366,6 +366,9 @@ def start_live_service(
         "AC_GENERATE_RATE": "10000/min",
         # Tests time their own questions; a background warm-up would compete with them for the model.
         "AC_WARM_UP": "0",
+        # With no warm-up the first question reads a cold 2,000-token prompt; on a slow machine that alone
+        # took the 0.5B model 30 s, the default budget. Tests about the budget ask for their own max_seconds.
+        "AC_MAX_SECONDS": "120",
         "DJANGO_SECURE_COOKIES": "0",
         "DJANGO_SETTINGS_MODULE": "analytics_chat.settings",
         **(extra_env or {}),
