@@ -364,6 +364,7 @@ def plan_semantic_query(
     )
     generation = generator.complete(
         messages,
+        prefix_owner=source.name,
         options=GenerationOptions(temperature=0.0, max_tokens=220, seed=options.seed).merged_over({}),
         json_schema=query_schema(
             vocab,

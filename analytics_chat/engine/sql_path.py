@@ -183,7 +183,10 @@ def write_sql(
     messages = sql_messages(question, linked, history, examples, sql_hints(question, facts))
     draft = SqlDraft(sql="", linked=linked)
 
-    result = generator.complete(messages, options=options, grammar=grammar, on_text=on_text, cancel=cancel)
+    owner = data_source.name
+    result = generator.complete(
+        messages, options=options, grammar=grammar, on_text=on_text, cancel=cancel, prefix_owner=owner
+    )
     draft.generations.append(result)
     missing: list[Fact] = []
     try:
@@ -212,7 +215,9 @@ def write_sql(
     # from "T1." into "TRUE ..." junk that runs; the error text names the right table instead.
     if cancel is not None and cancel.cancelled:
         raise GenerationAborted()
-    result = generator.complete(retry, options=options, grammar=grammar, on_text=on_text, cancel=cancel)
+    result = generator.complete(
+        retry, options=options, grammar=grammar, on_text=on_text, cancel=cancel, prefix_owner=owner
+    )
     draft.generations.append(result)
     try:
         rewritten = check_draft(result.text, linked, data_source, question)

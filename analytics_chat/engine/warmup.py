@@ -62,7 +62,9 @@ def warm_prefixes(generator: TextGenerator, sources: list[DataSource]) -> int:
     for source in sources:
         for messages in prefix_messages(source):
             started = time.perf_counter()
-            generator.warm(messages)  # gives way to any question that wants the model meanwhile
+            generator.warm(
+                messages, prefix_owner=source.name
+            )  # gives way to any question that wants the model meanwhile
             read += 1
             log.info("warmed a prompt prefix of %s in %.1fs", source.name, time.perf_counter() - started)
     return read
@@ -154,7 +156,8 @@ class WarmUp:
                 self._current = (name, cancel)
             started = time.perf_counter()
             try:
-                self.generator.complete(messages, options=WARM_UP_OPTIONS, cancel=cancel)
+                owner = "" if name == SHARED_HEAD else name  # the shared head belongs to no source
+                self.generator.complete(messages, options=WARM_UP_OPTIONS, cancel=cancel, prefix_owner=owner)
             except GenerationAborted:
                 if self._stopped:
                     return False

@@ -214,14 +214,19 @@ class TextGenerator(Protocol):
         json_schema: dict[str, Any] | None = None,
         on_text: TextCallback | None = None,
         cancel: CancelToken | None = None,
+        prefix_owner: str = "",
     ) -> GenerationResult:
         """Chat completion. ``grammar`` is GBNF; ``json_schema`` constrains output to that schema.
+        ``prefix_owner`` (a source name) tags the saved state of the prompt's prefix, so that it can be
+        forgotten when the source's catalog or semantic layer changes.
 
         Raises ``GenerationAborted`` (carrying what was produced so far) when ``cancel`` fires.
         """
         ...
 
-    def warm(self, messages: list[dict[str, str]], cancel: CancelToken | None = None) -> bool:
+    def warm(
+        self, messages: list[dict[str, str]], cancel: CancelToken | None = None, prefix_owner: str = ""
+    ) -> bool:
         """Read the prompt's reusable prefix ahead of questions, giving way to any question that comes."""
         ...
 

@@ -1,4 +1,5 @@
-"""GGUF files on disk: the table of known models, hashing with a cached result, and registration.
+"""Files on disk: GGUF models (the table of known models, hashing with a cached result, registration) and
+the saved prompt prefixes' folder.
 
 The known models are not downloaded from a model hub: PyPI packages carry their GGUF files in
 order-numbered chunks (``<prefix>1`` … ``<prefix>N``), each package's module exposing ``get_part_path()``.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,3 +122,30 @@ def register_model(
         model.is_default = True
         model.save(update_fields=["is_default"])
     return model, created
+
+
+def prefix_root() -> Path:
+    """The folder of saved prompt prefixes; one subfolder per model file and llama.cpp version."""
+    return Path(getattr(settings, "LLM", {}).get("PREFIX_DIR") or Path(settings.DATA_DIR) / "prefix_states")
+
+
+def owner_tag(owner: str) -> str:
+    """``owner`` as a file-name part: ``.<name>`` with anything but letters, digits, ``-`` and ``_``
+    replaced; empty for no owner."""
+    return "." + re.sub(r"[^A-Za-z0-9_-]", "_", owner)[:64] if owner else ""
+
+
+def forget_prefix_files(owner: str) -> int:
+    """Remove the saved prefixes of ``owner`` (every model's): its prompts changed, so they are never read
+    again. Returns how many files went.
+
+    >>> forget_prefix_files("a source nobody saved")
+    0
+    """
+    if not owner:
+        return 0
+    removed = 0
+    for path in prefix_root().glob(f"*/*{owner_tag(owner)}.kv"):
+        path.unlink(missing_ok=True)
+        removed += 1
+    return removed

@@ -11,8 +11,10 @@ Speed on a 2-core CPU comes from not reading the same prompt twice:
 - saved prefixes are also written to disk (``DATA_DIR/prefix_states/<model file hash>-<llama.cpp
   version>/<context size>-<prompt hash>.kv``: the prefix's tokens, then its KV bytes) and read back on
   demand, so a restarted worker restores a source's prefix instead of reading it again. Files are keyed
-  by the prompt itself, so a changed catalog or semantic layer makes new ones; the least recently used
-  beyond ``PREFIX_FILES`` are removed.
+  by the prompt itself, so a changed catalog or semantic layer makes new ones. A caller names the prefix's
+  owner (``prefix_owner``, a source name): its files carry that name, and ``forget_prefix_files`` removes
+  them when the source's catalog or semantic layer changes. Beyond ``PREFIX_FILES`` the least recently
+  used go too.
 
 Abort works inside llama.cpp: an abort callback on the context (checked by the CPU backend between graph
 nodes) stops a running ``llama_decode`` while it reads a long prompt, and the cancel token is checked
@@ -51,7 +53,7 @@ from analytics_chat.llm.base import (
 )
 from analytics_chat.llm.chat_format import CHAT_FORMATS
 from analytics_chat.llm.errors import InvalidGrammar, ModelUnavailable, PromptTooLong
-from analytics_chat.llm.files import GGUF_MAGIC, resolve_model_path
+from analytics_chat.llm.files import GGUF_MAGIC, owner_tag, prefix_root, resolve_model_path
 from analytics_chat.llm.sampling import CharTokens, GrammarCheckedSampler, repeats_itself
 from analytics_chat.llm.streaming import TextAssembler
 from analytics_chat.models import LLMModel
@@ -216,8 +218,8 @@ class LlamaGenerator:
         identity = (
             model.sha256[:16] if model.sha256 else hashlib.sha256(str(self.path).encode()).hexdigest()[:16]
         )
-        prefix_dir = llm_setting("PREFIX_DIR", None) or Path(settings.DATA_DIR) / "prefix_states"
-        self._state_dir = Path(prefix_dir) / f"{identity}-{llama_cpp.__version__}"
+        self._state_dir = prefix_root() / f"{identity}-{llama_cpp.__version__}"
+        self._prefix_owner = ""  # of the running call
         self._max_state_files = llm_setting("PREFIX_FILES", 64)
         self._files_skipped_once = False
         self._grammars = GrammarCache(self._vocab)
@@ -269,9 +271,11 @@ class LlamaGenerator:
         json_schema: dict[str, Any] | None = None,
         on_text: TextCallback | None = None,
         cancel: CancelToken | None = None,
+        prefix_owner: str = "",
         background: bool = False,
     ) -> GenerationResult:
-        """A chat completion; ``background`` (warm-up) gives way to any call that is not (see ``warm``)."""
+        """A chat completion; ``background`` (warm-up) gives way to any call that is not (see ``warm``).
+        ``prefix_owner`` names whose prompt this is (a source), so its saved prefix can be forgotten."""
         if grammar and json_schema:
             raise ValueError("give either grammar or json_schema, not both")
         if json_schema is not None:
@@ -282,6 +286,7 @@ class LlamaGenerator:
             self._cancel = cancel
             self._interrupt = None
             self._background = background
+            self._prefix_owner = prefix_owner
             try:
                 return self._complete(
                     messages, merged, grammar, on_text or (lambda _piece: None), json_schema is not None
@@ -290,15 +295,20 @@ class LlamaGenerator:
                 self._cancel = None
                 self._interrupt = None
                 self._background = False
+                self._prefix_owner = ""
 
-    def warm(self, messages: list[dict[str, str]], cancel: CancelToken | None = None) -> bool:
+    def warm(
+        self, messages: list[dict[str, str]], cancel: CancelToken | None = None, prefix_owner: str = ""
+    ) -> bool:
         """Read the prompt's reusable prefix in the background (a worker's warm-up): a question that wants
         the model stops the read within one graph node and goes first; the read starts again once the
         model is free. True once read; False if ``cancel`` fired first."""
         options = GenerationOptions(temperature=0.0, max_tokens=1)
         while True:
             try:
-                self.complete(messages, options=options, cancel=cancel, background=True)
+                self.complete(
+                    messages, options=options, cancel=cancel, prefix_owner=prefix_owner, background=True
+                )
                 return True
             except GenerationAborted:
                 if cancel is not None and cancel.cancelled:
@@ -544,7 +554,7 @@ class LlamaGenerator:
         return _PrefixState(tokens=list(tokens), kv=ctypes.string_at(buffer, written))
 
     def _prefix_file(self, key: str) -> Path:
-        return self._state_dir / f"{self.context_size}-{key}.kv"
+        return self._state_dir / f"{self.context_size}-{key}{owner_tag(self._prefix_owner)}.kv"
 
     def _write_prefix_file(self, key: str, state: _PrefixState) -> None:
         """Write a saved prefix to disk (atomically) and drop the least recently used files beyond the cap."""

@@ -56,7 +56,9 @@ class ScriptedGenerator:
         self.token_delay = float(script.get("token_delay_ms", 20)) / 1000
         self.prompt_delay = float(script.get("prompt_delay_ms", 0)) / 1000
 
-    def warm(self, messages: list[dict[str, str]], cancel: CancelToken | None = None) -> bool:
+    def warm(
+        self, messages: list[dict[str, str]], cancel: CancelToken | None = None, prefix_owner: str = ""
+    ) -> bool:
         """Nothing to read ahead: a script has no prompt state."""
         return not (cancel is not None and cancel.cancelled)
 
@@ -72,6 +74,7 @@ class ScriptedGenerator:
         json_schema: dict[str, Any] | None = None,
         on_text: TextCallback | None = None,
         cancel: CancelToken | None = None,
+        prefix_owner: str = "",
     ) -> GenerationResult:
         """The scripted answer (as-is also when JSON or a grammar is asked for)."""
         started = time.perf_counter()

@@ -178,3 +178,24 @@ def test_a_restarted_model_restores_a_prefix_from_disk(generator, test_model):
     assert again.cached_prompt_tokens > 0.8 * generator.count_tokens(system)
     assert again.prompt_tokens - again.cached_prompt_tokens < 30
     assert again.prompt_ms < first.prompt_ms
+
+
+def test_a_forgotten_owner_is_read_again_after_a_restart(generator, test_model):
+    """The saved prefix carries its owner's name; once forgotten (its catalog changed), a restarted
+    worker reads the prompt again instead of restoring it."""
+    from analytics_chat.llm.files import forget_prefix_files, prefix_root
+    from analytics_chat.llm.llama import LlamaGenerator
+
+    system = schema_prompt("lumber", tables=8)
+    generator.complete(ask(system, "How many rows are there?"), options=SHORT, prefix_owner="lumber")
+    assert list(prefix_root().glob("*/*.lumber.kv"))
+    assert forget_prefix_files("lumber") >= 1
+    restarted = LlamaGenerator(test_model)
+    try:
+        again = restarted.complete(
+            ask(system, "Which region has the most rows?"), options=SHORT, prefix_owner="lumber"
+        )
+    finally:
+        restarted.close()
+    assert again.cached_prompt_tokens < 0.2 * generator.count_tokens(system)
+    assert list(prefix_root().glob("*/*.lumber.kv"))  # read again, and saved again
