@@ -2,6 +2,9 @@
 
 Run: ``python -m analytics_chat.llm.bench qwen2.5-coder-1.5b --threads 2 --context 4096``
 
+``--beside N``: the same answer alone, then beside N CPU-bound processes (each spinning on one core), with
+the threads fixed and with the threads fitted to the cores the neighbours leave free (``llm.cpu``).
+
 ``--grammar``: the cost of the SQL grammar check per token, over whole drafts that nest as deep as the
 grammar allows (the model's vocabulary only; no weights are loaded): the check of the chosen token, its
 acceptance, and the worst case, the grammar run over the whole vocabulary when the model's own choice
@@ -135,6 +138,70 @@ def grammar_costs(model_path: str) -> list[dict[str, object]]:
     return rows
 
 
+def _spin_forever() -> None:
+    while True:
+        pass
+
+
+def _answer_speed(generator, system: str, question: str) -> dict[str, float]:
+    """Read a cold prompt and write 64 tokens: prompt tokens a second and ms a written token."""
+    from analytics_chat.llm.base import GenerationOptions
+
+    generator.forget_prompts()
+    result = generator.complete(
+        [{"role": "system", "content": system}, {"role": "user", "content": question}],
+        options=GenerationOptions(temperature=0.0, max_tokens=64),
+    )
+    return {
+        "prompt_tokens_per_s": round(result.prompt_tokens / result.prompt_ms * 1000, 1),
+        "ms_per_token": round(result.generation_ms / max(1, result.completion_tokens), 1),
+        "threads": generator.threads,
+    }
+
+
+def fairness(generator, system: str, neighbours: int) -> list[dict[str, object]]:
+    """The same answer alone, then beside ``neighbours`` spinning processes with fixed and fitted threads."""
+    import multiprocessing
+
+    question = "Write ten different SQL queries about sales per region."
+    sampler = generator._free_cores
+    rows = [{"condition": "alone", **_answer_speed(generator, system, question)}]
+    spinners = [multiprocessing.get_context("spawn").Process(target=_spin_forever, daemon=True)
+                for _ in range(neighbours)]  # fmt: skip
+    for spinner in spinners:
+        spinner.start()
+    try:
+        time.sleep(2.0)  # the sampler's window is one second
+        for label, fitted in (("fixed threads", None), ("threads fitted to free cores", sampler)):
+            generator._free_cores = fitted
+            if fitted is None:
+                generator._fit_threads_to(generator._most_threads)
+            rows.append(
+                {
+                    "condition": f"beside {neighbours} busy, {label}",
+                    **_answer_speed(generator, system, question),
+                }
+            )
+    finally:
+        generator._free_cores = sampler
+        for spinner in spinners:
+            spinner.kill()
+    alone = rows[0]["ms_per_token"]
+    for row in rows:
+        row["slowdown"] = round(float(row["ms_per_token"]) / float(alone), 2)
+    return rows
+
+
+def print_fairness(rows: list[dict[str, object]], neighbours: int) -> None:
+    print(f"one answer (cold prompt, 64 tokens written) alone and beside {neighbours} CPU-bound processes")
+    print("| condition | threads | prompt tokens/s | ms per written token | x alone |")
+    print("| --- | --- | --- | --- | --- |")
+    for row in rows:
+        print(f"| {row['condition']} | {row['threads']} | {row['prompt_tokens_per_s']} | {row['ms_per_token']} "
+              f"| {row['slowdown']} |")  # fmt: skip
+    print(f"load average {os.getloadavg()[0]:.1f}")
+
+
 def print_grammar_costs(rows: list[dict[str, object]]) -> None:
     from analytics_chat.engine.grammar import MAX_NESTING
 
@@ -164,6 +231,7 @@ def main() -> None:
     parser.add_argument("--context", type=int, default=4096)
     parser.add_argument("--tables", type=int, default=12, help="size of the schema prefix")
     parser.add_argument("--grammar", action="store_true", help="the grammar's cost per token only")
+    parser.add_argument("--beside", type=int, metavar="N", help="alone, then beside N CPU-bound processes")
     args = parser.parse_args()
 
     if args.grammar:
@@ -178,6 +246,9 @@ def main() -> None:
     model.threads, model.context_size = args.threads, args.context
     started = time.perf_counter()
     generator = LlamaGenerator(model)
+    if args.beside:
+        print_fairness(fairness(generator, _schema("sales", args.tables), args.beside), args.beside)
+        return
     report: dict[str, object] = {"model": model.name, "threads": args.threads, "context": args.context}
     report["load_s"] = round(time.perf_counter() - started, 2)
     report["rss_after_load_mib"] = _rss_mib()["VmRSS"]

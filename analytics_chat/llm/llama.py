@@ -52,6 +52,7 @@ from analytics_chat.llm.base import (
     TextCallback,
 )
 from analytics_chat.llm.chat_format import CHAT_FORMATS
+from analytics_chat.llm.cpu import FreeCores
 from analytics_chat.llm.errors import InvalidGrammar, ModelUnavailable, PromptTooLong
 from analytics_chat.llm.files import GGUF_MAGIC, owner_tag, prefix_root, resolve_model_path
 from analytics_chat.llm.sampling import CharTokens, GrammarCheckedSampler, repeats_itself
@@ -76,6 +77,12 @@ log = logging.getLogger(__name__)
 
 def llm_setting(key: str, default: Any) -> Any:
     return getattr(settings, "LLM", {}).get(key, default)
+
+
+@functools.cache
+def shared_free_cores() -> FreeCores:
+    """One sampler per process, however many models it loads."""
+    return FreeCores()
 
 
 class _Aborted(Exception):
@@ -201,6 +208,10 @@ class LlamaGenerator:
                 f"model {model.name}: llama.cpp could not load {self.path}: {error}"
             ) from error
         self._vocab = self._llama._model.vocab
+        self._most_threads = threads
+        self._threads = threads
+        # Fewer threads while other processes keep cores busy (see llm.cpu); off: always ``threads``.
+        self._free_cores = shared_free_cores() if llm_setting("ADAPT_THREADS", True) else None
         self._lock = threading.Lock()
         # Questions waiting for the model: a background read (warm-up) stops for them at once.
         self._waiting = 0
@@ -531,6 +542,7 @@ class LlamaGenerator:
         """Evaluate at most one batch; on abort drop the half-read batch so the cache stays consistent."""
         self._check_cancel()
         llama = self._llama
+        self._fit_threads()
         try:
             llama.eval(tokens)
         except RuntimeError as error:
@@ -539,6 +551,25 @@ class LlamaGenerator:
             if DECODE_ABORTED in str(error):
                 raise _Aborted from None
             raise
+
+    def _fit_threads(self) -> None:
+        """Run as many threads as the cores that other processes leave free (read every half second)."""
+        if self._free_cores is None:
+            return
+        wanted = self._free_cores.threads(self._most_threads)
+        if wanted != self._threads:
+            log.info("llama.cpp threads %d -> %d (other processes use %.1f cores)", self._threads, wanted,
+                     self._free_cores.used_by_others)  # fmt: skip
+            self._fit_threads_to(wanted)
+
+    def _fit_threads_to(self, threads: int) -> None:
+        llama_cpp.llama_set_n_threads(self._llama.ctx, threads, threads)
+        self._threads = threads
+
+    @property
+    def threads(self) -> int:
+        """The threads llama.cpp runs now."""
+        return self._threads
 
     def _check_cancel(self) -> None:
         if self._should_abort(None):
