@@ -12,11 +12,13 @@ from django.conf import settings
 from django.utils import timezone
 
 from . import channels
+from .errors import ErrorCode, error_info
 from .models import ChatMessage
 
 log = logging.getLogger(__name__)
 Status = ChatMessage.Status
 WORKER_LOST = "The worker answering this message stopped. Please ask again."
+ABORTED = "The answer was aborted."
 
 
 def claim(message_uuid: str, worker: str) -> bool:
@@ -49,11 +51,18 @@ def finish(message_uuid: str, status: str, fields: dict[str, Any]) -> bool:
 
 
 def fail(
-    message_uuid: str, code: str, message: str, *, stage: str = "", from_statuses=ChatMessage.ACTIVE_STATUSES
+    message_uuid: str,
+    code: ErrorCode,
+    message: str,
+    *,
+    stage: str = "",
+    from_statuses=ChatMessage.ACTIVE_STATUSES,
 ) -> bool:
-    error_info = {"code": code, "message": message, "stage": stage}
     updated = ChatMessage.objects.filter(uuid=message_uuid, status__in=from_statuses).update(
-        status=Status.FAILED, error_info=error_info, finish_reason="error", finished_at=timezone.now()
+        status=Status.FAILED,
+        error_info=error_info(code, message, stage=stage),
+        finish_reason="error",
+        finished_at=timezone.now(),
     )
     if updated:
         publish_terminal(message_uuid)
@@ -76,7 +85,7 @@ def request_abort(message_uuid: str) -> str:
         status=Status.ABORTED,
         finish_reason="aborted",
         finished_at=timezone.now(),
-        error_info={"code": "aborted", "message": "The answer was aborted.", "stage": ""},
+        error_info=error_info(ErrorCode.ABORTED, ABORTED),
     )
     if updated:
         publish_terminal(message_uuid)
@@ -106,7 +115,7 @@ def sweep_stale_messages() -> int:
         if not channels.has_heartbeat(str(message_uuid)):
             swept += fail(
                 str(message_uuid),
-                "worker_lost",
+                ErrorCode.WORKER_LOST,
                 WORKER_LOST,
                 from_statuses=[Status.RUNNING],
             )
@@ -116,7 +125,7 @@ def sweep_stale_messages() -> int:
     ).values_list("uuid", flat=True):
         swept += fail(
             str(message_uuid),
-            "not_picked_up",
+            ErrorCode.NOT_PICKED_UP,
             "No worker picked this message up in time. Is a worker running?",
             from_statuses=[Status.PENDING],
         )
@@ -139,7 +148,7 @@ def check_stale(message: ChatMessage) -> bool:
         return False
     return fail(
         str(message.uuid),
-        "worker_lost",
+        ErrorCode.WORKER_LOST,
         WORKER_LOST,
         from_statuses=[Status.RUNNING],
     )

@@ -23,6 +23,7 @@ from rest_framework.views import APIView
 
 from analytics_chat import lifecycle
 from analytics_chat.access import ScopeError, allowed_tables, resolve_scope
+from analytics_chat.errors import ErrorCode
 from analytics_chat.models import ChatMessage, LLMModel
 from catalog.models import DataSource
 
@@ -142,7 +143,7 @@ def enqueue(message: ChatMessage) -> None:
         log.error("could not enqueue %s: %s", message.uuid, exc)
         lifecycle.fail(
             str(message.uuid),
-            "broker_unavailable",
+            ErrorCode.BROKER_UNAVAILABLE,
             "The task queue is unavailable. Please try again shortly.",
         )
 
@@ -393,7 +394,7 @@ class RerunView(APIView):
         except GuardError as exc:
             raise ValidationError({"sql": [exc.message], "code": exc.code}) from exc
         except QueryError as exc:
-            raise ValidationError({"sql": [str(exc)], "code": "query_failed"}) from exc
+            raise ValidationError({"sql": [str(exc)], "code": ErrorCode.QUERY_FAILED}) from exc
         state = AnswerState(
             message_uuid="", ask=sql, scope=parse_scope(str(scope)), model_name="", intent=DATA,
             wants={"data", "sql"}, sql=guarded.sql, data=result.as_dict(),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from analytics_chat.errors import ErrorCode
 from analytics_chat.models import ChatMessage
 from analytics_chat.pipeline import state as S
 from analytics_chat.pipeline.state import AnswerState, StageContext, StageError
@@ -119,7 +120,7 @@ def plan_query(state: AnswerState, ctx: StageContext, source: DataSource) -> Non
     try:
         _plan(state, ctx, source)
     except StageError as error:
-        if error.code != "cannot_answer":
+        if error.code != ErrorCode.CANNOT_ANSWER:
             raise
         state.intent = S.UNANSWERABLE
         state.refusal = error.message
@@ -144,7 +145,7 @@ def _plan(state: AnswerState, ctx: StageContext, source: DataSource) -> None:
     unknown = unknown_concepts(state.ask, data_vocabulary(source, tables))
     if unknown:
         raise StageError(
-            "cannot_answer",
+            ErrorCode.CANNOT_ANSWER,
             f"The data in scope has nothing on {', '.join(repr(word) for word in unknown)}.",
             unknown=unknown,
         )

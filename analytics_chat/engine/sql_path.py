@@ -31,6 +31,7 @@ from analytics_chat.engine.prompts import (
     sql_messages,
 )
 from analytics_chat.engine.repairs import BEFORE_GUARD, QUALIFIED, apply_repairs, describe_misplaced_columns
+from analytics_chat.errors import ErrorCode
 from analytics_chat.llm.base import (
     CancelToken,
     GenerationAborted,
@@ -66,7 +67,7 @@ def _resolve_source(source: DataSource | str) -> DataSource:
         return source
     found = DataSource.objects.filter(name=source).first()
     if found is None:
-        raise StageError("unknown_source", f"unknown data source {source!r}", source=source)
+        raise StageError(ErrorCode.UNKNOWN_SCOPE, f"unknown data source {source!r}", source=source)
     return found
 
 
@@ -100,7 +101,7 @@ def check_draft(text: str, linked: LinkedSchema, source: DataSource, question: s
     tree = parse_any_dialect(cleaned)
     if is_cannot_answer(tree):
         raise StageError(
-            "cannot_answer",
+            ErrorCode.CANNOT_ANSWER,
             "This question cannot be answered from the data in scope.",
             tables=[t.name for t in linked.scope.tables],
         )
@@ -146,7 +147,7 @@ def _generation_options(options: GenerationOptions | None) -> GenerationOptions:
 def refuse(missing: Sequence[Fact], linked: LinkedSchema) -> StageError:
     """The honest end of a question no query could express whole: say what is left out, run nothing."""
     return StageError(
-        "cannot_answer",
+        ErrorCode.CANNOT_ANSWER,
         f"I could not write a query that accounts for {describe_missing(missing)} in the question.",
         missing=[fact.describe() for fact in missing],
         tables=[t.name for t in linked.scope.tables],
@@ -169,15 +170,15 @@ def write_sql(
     fails its checks, or leaves out something the question states (``facts``), or else for one that runs
     but finds no rows (kept if the rewrite finds none either).
 
-    Raises StageError("cannot_answer") when the model says the data cannot answer or no draft accounts
-    for every fact, and StageError("invalid_sql") when the corrected draft still fails (details carry
+    Raises StageError(CANNOT_ANSWER) when the model says the data cannot answer or no draft accounts
+    for every fact, and StageError(INVALID_SQL) when the corrected draft still fails (details carry
     both attempts).
     """
     data_source = _resolve_source(source)
     try:
         linked = link_schema(question, data_source, tables, history)
     except ValueError as error:
-        raise StageError("bad_scope", str(error), source=data_source.name) from error
+        raise StageError(ErrorCode.BAD_SCOPE, str(error), source=data_source.name) from error
     grammar = build_sql_grammar(linked)
     options = _generation_options(options)
     messages = sql_messages(question, linked, history, examples, sql_hints(question, facts))
@@ -243,7 +244,7 @@ def write_sql(
             draft.sql = rewritten
         return draft
     raise StageError(
-        "invalid_sql",
+        ErrorCode.INVALID_SQL,
         f"Could not write a working query: {draft.attempts[-1]['error']}",
         attempts=draft.attempts,
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 from analytics_chat.engine.answer import plan_query
 from analytics_chat.engine.linking import load_scope
 from analytics_chat.engine.router import route_question
+from analytics_chat.errors import ErrorCode
 from analytics_chat.llm.base import GenerationAborted
 from analytics_chat.presentation.compose import chart_for, compose_response
 from analytics_chat.presentation.explain import explain
@@ -26,7 +27,7 @@ def _source(state: AnswerState) -> DataSource:
         return DataSource.objects.get(name=state.scope.source, enabled=True)
     except DataSource.DoesNotExist:
         raise StageError(
-            "unknown_scope", f"Data source {state.scope.source!r} does not exist or is disabled."
+            ErrorCode.UNKNOWN_SCOPE, f"Data source {state.scope.source!r} does not exist or is disabled."
         ) from None
 
 
@@ -64,9 +65,9 @@ def execute(state: AnswerState, ctx: StageContext) -> None:
     except QueryAborted as exc:
         raise GenerationAborted() from exc
     except GuardError as exc:
-        raise StageError("refused_sql", exc.message, invalid_sql=state.sql) from exc
+        raise StageError(ErrorCode.REFUSED_SQL, exc.message, invalid_sql=state.sql) from exc
     except QueryError as exc:
-        raise StageError("query_failed", str(exc), invalid_sql=state.sql) from exc
+        raise StageError(ErrorCode.QUERY_FAILED, str(exc), invalid_sql=state.sql) from exc
     state.data = result.as_dict()
 
 

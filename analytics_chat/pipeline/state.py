@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from analytics_chat.errors import ErrorCode
 from analytics_chat.llm.base import CancelToken, GenerationOptions, GenerationResult, TextGenerator
 
 
@@ -108,7 +109,7 @@ class StageContext:
 class StageError(Exception):
     """A stage could not do its part; ``code`` and ``details`` go into the message's error_info."""
 
-    def __init__(self, code: str, message: str, **details: Any):
+    def __init__(self, code: ErrorCode, message: str, **details: Any):
         super().__init__(message)
         self.code = code
         self.message = message

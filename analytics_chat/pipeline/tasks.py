@@ -7,7 +7,6 @@ import logging
 import os
 import socket
 import threading
-import traceback
 from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +17,7 @@ from celery.signals import worker_process_init, worker_process_shutdown
 from django.conf import settings
 
 from analytics_chat import channels, lifecycle
+from analytics_chat.errors import ErrorCode, error_info
 from analytics_chat.llm.base import BudgetExceeded, CancelToken, GenerationAborted, GenerationOptions
 from analytics_chat.models import ChatMessage
 
@@ -104,13 +104,13 @@ def max_seconds_for(message: ChatMessage) -> float:
 def budget_error(stage: str, max_seconds: float | None, elapsed: float, partial_text: str = "") -> dict:
     """The error_info of an answer stopped at its time budget."""
     where = f" in the {stage} stage" if stage else ""
-    info = {
-        "code": "time_budget",
-        "message": f"The answer took longer than its {max_seconds:g} s time budget and was stopped{where}.",
-        "stage": stage,
-        "max_seconds": max_seconds,
-        "elapsed_seconds": round(elapsed, 2),
-    }
+    info = error_info(
+        ErrorCode.TIME_BUDGET,
+        f"The answer took longer than its {max_seconds:g} s time budget and was stopped{where}.",
+        stage=stage,
+        max_seconds=max_seconds,
+        elapsed_seconds=round(elapsed, 2),
+    )
     if partial_text:
         info["partial_output"] = partial_text[:2000]
     return info
@@ -152,21 +152,16 @@ def answer(message: ChatMessage, generator, cancel: CancelToken) -> None:
                 state.response = exc.partial.text
         state.finish_reason = "aborted"
         fields = outcome_fields(state)
-        fields["error_info"] = {
-            "code": "aborted",
-            "message": "The answer was aborted.",
-            "stage": getattr(exc, "failed_stage", ""),
-        }
+        fields["error_info"] = error_info(
+            ErrorCode.ABORTED, lifecycle.ABORTED, stage=getattr(exc, "failed_stage", "")
+        )
         lifecycle.finish(message_uuid, Status.ABORTED, fields)
     except StageError as exc:
         fields = outcome_fields(state)
         fields["finish_reason"] = "error"
-        fields["error_info"] = {
-            "code": exc.code,
-            "message": exc.message,
-            "stage": getattr(exc, "failed_stage", ""),
-            **exc.details,
-        }
+        fields["error_info"] = error_info(
+            exc.code, exc.message, stage=getattr(exc, "failed_stage", ""), **exc.details
+        )
         lifecycle.finish(message_uuid, Status.FAILED, fields)
     except SoftTimeLimitExceeded as exc:
         # Celery's soft limit, set a little past the budget: the job ran on where nothing checked the token.
@@ -179,12 +174,13 @@ def answer(message: ChatMessage, generator, cancel: CancelToken) -> None:
         log.exception("answer %s failed", message_uuid)
         fields = outcome_fields(state)
         fields["finish_reason"] = "error"
-        fields["error_info"] = {
-            "code": "internal_error",
-            "message": f"{type(exc).__name__}: {exc}",
-            "stage": getattr(exc, "failed_stage", ""),
-            "trace": traceback.format_exc(limit=5),
-        }
+        # The traceback and the exception stay in the log: they name files and internals the client
+        # has no business seeing. The uuid lets the operator find them.
+        fields["error_info"] = error_info(
+            ErrorCode.INTERNAL_ERROR,
+            f"An internal error stopped this answer. The service log has the details under {message_uuid}.",
+            stage=getattr(exc, "failed_stage", ""),
+        )
         if state.sql:
             fields["error_info"]["invalid_sql"] = state.sql
         lifecycle.finish(message_uuid, Status.FAILED, fields)
@@ -243,7 +239,7 @@ def answer_message(message_uuid: str) -> str:
         try:
             generator = get_generator(message.model or None)
         except (UnknownModel, ModelUnavailable) as exc:
-            lifecycle.fail(message_uuid, "model_unavailable", str(exc), stage="load_model")
+            lifecycle.fail(message_uuid, ErrorCode.MODEL_UNAVAILABLE, str(exc), stage="load_model")
             return "failed"
         answer(message, generator, cancel)
     return "done"
