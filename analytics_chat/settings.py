@@ -207,7 +207,24 @@ QUERY = {
     "THREADS": env_int("AC_QUERY_THREADS", 2),
     # Each of the catalog's own reads of a server source (introspection, profiling) stops after this.
     "PROFILE_TIMEOUT_SECONDS": float(os.environ.get("AC_PROFILE_TIMEOUT_SECONDS", "5")),
+    # "" = never spill to disk: MEMORY_LIMIT is a hard bound and queries write no files at all.
+    "TEMP_DIRECTORY": "",
 }
+
+# --- The catalog --------------------------------------------------------------------------------
+# DuckDB snapshots of the sources that are not DuckDB files (SQLite, CSV, Parquet, folders).
+CATALOG_CACHE_DIR = DATA_DIR / "catalog_cache"
+# Passwords given in server sources' URLs, one file each that only the service's user can read.
+CATALOG_SECRETS_DIR = DATA_DIR / "secrets"
+# Files staff upload from the chat page; bigger ones are refused with 413.
+UPLOADS_DIR = DATA_DIR / "uploads"
+UPLOAD_MAX_BYTES = env_int("AC_UPLOAD_MAX_MB", 200) * 1024 * 1024
+
+# --- Presentation -------------------------------------------------------------------------------
+# The unit of currency-formatted numbers, e.g. "USD"; empty: the response claims no unit.
+PRESENTATION_CURRENCY = os.environ.get("AC_CURRENCY", "")
+# A chart holds at most this many of the result's first rows (inline in its Vega-Lite spec).
+PRESENTATION_CHART_MAX_ROWS = 5000
 
 # --- The model ---------------------------------------------------------------------------------
 # llama.cpp's threads (an OpenMP build) wait between graph nodes and between tokens. Spinning while they
@@ -217,8 +234,20 @@ QUERY = {
 # is loaded; an OMP_WAIT_POLICY of the environment wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-# Files staff upload from the chat page (uploads/ in the data folder); bigger ones are refused with 413.
-UPLOAD_MAX_BYTES = env_int("AC_UPLOAD_MAX_MB", 200) * 1024 * 1024
+LLM = {
+    # llama.cpp threads of a model that names none; 0: one per core.
+    "THREADS": env_int("AC_LLM_THREADS", 0),
+    # Decode with fewer threads while other processes keep cores busy (llm/cpu.py); off: always all of them.
+    "ADAPT_THREADS": True,
+    # Evaluated prompt prefixes kept in memory per loaded model: at most this many, and this many bytes.
+    "PREFIX_CACHE_ENTRIES": 8,
+    "PREFIX_CACHE_BYTES": 512 * 2**20,
+    # A shorter common prefix is not worth saving.
+    "MIN_PREFIX_TOKENS": 32,
+    # Prefixes saved to disk, so a restarted worker need not read them again; at most PREFIX_FILES per model.
+    "PREFIX_DIR": DATA_DIR / "prefix_states",
+    "PREFIX_FILES": 64,
+}
 
 # --- REST API ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {

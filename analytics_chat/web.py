@@ -13,13 +13,12 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 @login_required
 @ensure_csrf_cookie  # the page's fetch() calls send this cookie back as X-CSRFToken
 def chat_page(request: HttpRequest) -> HttpResponse:
-    chat_settings = getattr(settings, "CHAT", {})
     return render(
         request,
         "chat/index.html",
         {
-            "default_scope": chat_settings.get("DEFAULT_SOURCE", "demo"),
-            "max_ask_chars": chat_settings.get("MAX_ASK_CHARS", 2000),
+            "default_scope": settings.CHAT["DEFAULT_SOURCE"],
+            "max_ask_chars": settings.CHAT["MAX_ASK_CHARS"],
             # Staff who may add sources get the upload panel on the start page.
             "can_upload": request.user.is_staff and request.user.has_perm("catalog.add_datasource"),
             "upload_max_mb": settings.UPLOAD_MAX_BYTES // (1024 * 1024),

@@ -98,14 +98,13 @@ class QueryResult:
 
 
 def _query_settings() -> dict[str, Any]:
-    query = getattr(settings, "QUERY", {})
+    query = settings.QUERY
     return {
-        "row_cap": int(query.get("ROW_CAP", 10_000)),
-        "timeout_s": float(query.get("TIMEOUT_SECONDS", 10)),
-        "memory_limit": str(query.get("MEMORY_LIMIT", "1GB")),
-        "threads": int(query.get("THREADS", 2)),
-        # "" = never spill to disk: memory_limit is a hard bound and queries write no files at all.
-        "temp_directory": str(query.get("TEMP_DIRECTORY", "")),
+        "row_cap": int(query["ROW_CAP"]),
+        "timeout_s": float(query["TIMEOUT_SECONDS"]),
+        "memory_limit": str(query["MEMORY_LIMIT"]),
+        "threads": int(query["THREADS"]),
+        "temp_directory": str(query["TEMP_DIRECTORY"]),
     }
 
 

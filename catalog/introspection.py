@@ -91,7 +91,7 @@ def _qualified(schema: str, table: str) -> str:
 
 
 def profile_timeout() -> float:
-    return float(getattr(settings, "QUERY", {}).get("PROFILE_TIMEOUT_SECONDS", 5))
+    return float(settings.QUERY["PROFILE_TIMEOUT_SECONDS"])
 
 
 def introspect(source: DataSource) -> SourceSchema:

@@ -127,7 +127,7 @@ def redacted(url: str) -> str:
 
 
 def secrets_dir() -> Path:
-    folder = Path(getattr(settings, "CATALOG_SECRETS_DIR", settings.DATA_DIR / "secrets"))
+    folder = Path(settings.CATALOG_SECRETS_DIR)
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     return folder
 

@@ -37,7 +37,7 @@ class SourceError(Exception):
 
 
 def cache_dir() -> Path:
-    folder = Path(getattr(settings, "CATALOG_CACHE_DIR", settings.DATA_DIR / "catalog_cache"))
+    folder = Path(settings.CATALOG_CACHE_DIR)
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 

@@ -70,11 +70,11 @@ class StagedUpload:
 
 
 def max_upload_bytes() -> int:
-    return int(getattr(settings, "UPLOAD_MAX_BYTES", 200 * 1024 * 1024))
+    return int(settings.UPLOAD_MAX_BYTES)
 
 
 def uploads_dir() -> Path:
-    return Path(getattr(settings, "UPLOADS_DIR", settings.DATA_DIR / "uploads"))
+    return Path(settings.UPLOADS_DIR)
 
 
 def staging_dir() -> Path:

@@ -27,7 +27,7 @@ def _prefix_states_of_this_session(tmp_path_factory: pytest.TempPathFactory) -> 
     must not make a first read look reused."""
     from django.conf import settings
 
-    settings.LLM = {**getattr(settings, "LLM", {}), "PREFIX_DIR": tmp_path_factory.mktemp("prefix_states")}
+    settings.LLM = {**settings.LLM, "PREFIX_DIR": tmp_path_factory.mktemp("prefix_states")}
 
 
 @pytest.fixture(scope="session")

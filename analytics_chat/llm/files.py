@@ -126,7 +126,7 @@ def register_model(
 
 def prefix_root() -> Path:
     """The folder of saved prompt prefixes; one subfolder per model file and llama.cpp version."""
-    return Path(getattr(settings, "LLM", {}).get("PREFIX_DIR") or Path(settings.DATA_DIR) / "prefix_states")
+    return Path(settings.LLM["PREFIX_DIR"])
 
 
 def owner_tag(owner: str) -> str:

@@ -75,10 +75,6 @@ DECODE_ABORTED = "llama_decode returned 2"
 log = logging.getLogger(__name__)
 
 
-def llm_setting(key: str, default: Any) -> Any:
-    return getattr(settings, "LLM", {}).get(key, default)
-
-
 @functools.cache
 def shared_free_cores() -> FreeCores:
     """One sampler per process, however many models it loads."""
@@ -192,7 +188,7 @@ class LlamaGenerator:
         self.path = resolve_model_path(model.path)
         self._check_file(model)
         # settings.LLM["THREADS"] overrides one-per-core for rows that leave threads empty.
-        threads = model.threads or llm_setting("THREADS", None) or os.cpu_count() or 1
+        threads = model.threads or settings.LLM["THREADS"] or os.cpu_count() or 1
         try:
             self._llama = Llama(
                 model_path=str(self.path),
@@ -211,7 +207,7 @@ class LlamaGenerator:
         self._most_threads = threads
         self._threads = threads
         # Fewer threads while other processes keep cores busy (see llm.cpu); off: always ``threads``.
-        self._free_cores = shared_free_cores() if llm_setting("ADAPT_THREADS", True) else None
+        self._free_cores = shared_free_cores() if settings.LLM["ADAPT_THREADS"] else None
         self._lock = threading.Lock()
         # Questions waiting for the model: a background read (warm-up) stops for them at once.
         self._waiting = 0
@@ -222,16 +218,16 @@ class LlamaGenerator:
         # ctypes would swallow it there, so it stops the decode and is raised again once out of C.
         self._interrupt: BaseException | None = None
         self._prefix_states = PrefixStateCache(
-            max_entries=llm_setting("PREFIX_CACHE_ENTRIES", 8),
-            max_bytes=llm_setting("PREFIX_CACHE_BYTES", 512 * 2**20),
+            max_entries=settings.LLM["PREFIX_CACHE_ENTRIES"],
+            max_bytes=settings.LLM["PREFIX_CACHE_BYTES"],
         )
-        self._min_prefix_tokens = llm_setting("MIN_PREFIX_TOKENS", 32)
+        self._min_prefix_tokens = settings.LLM["MIN_PREFIX_TOKENS"]
         identity = (
             model.sha256[:16] if model.sha256 else hashlib.sha256(str(self.path).encode()).hexdigest()[:16]
         )
         self._state_dir = prefix_root() / f"{identity}-{llama_cpp.__version__}"
         self._prefix_owner = ""  # of the running call
-        self._max_state_files = llm_setting("PREFIX_FILES", 64)
+        self._max_state_files = settings.LLM["PREFIX_FILES"]
         self._files_skipped_once = False
         self._grammars = GrammarCache(self._vocab)
         self._char_tokens = CharTokens(

@@ -209,7 +209,7 @@ def format_value(value: Any, kind: str = "number") -> str:
         return str(value)
     if kind == "percent":
         return f"{value * 100:,.1f}%"
-    currency = getattr(settings, "PRESENTATION_CURRENCY", "")  # e.g. "USD"; empty: no unit is claimed
+    currency = settings.PRESENTATION_CURRENCY
     if kind == "currency":
         text = f"{value:,.2f}"
         return f"{text} {currency}" if currency else text
@@ -416,7 +416,7 @@ def chart_for(state: AnswerState, hint: dict[str, Any] | None = None) -> dict[st
     if choice is None:
         return None
     title = f"{humanize(choice.y)} by {humanize(choice.x).lower()}"
-    max_rows = getattr(settings, "PRESENTATION_CHART_MAX_ROWS", 5000)
+    max_rows = settings.PRESENTATION_CHART_MAX_ROWS
     try:
         return build_chart_spec(choice, state.data, title=title, max_rows=max_rows)
     except (ValueError, TypeError, SchemaValidationError):

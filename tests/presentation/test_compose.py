@@ -316,6 +316,7 @@ def results(draw: st.DrawFn) -> dict[str, Any]:
 def test_every_template_sentence_is_grounded_in_the_result(data, currency):
     from django.conf import settings as django_settings
 
+    previous = django_settings.PRESENTATION_CURRENCY
     django_settings.PRESENTATION_CURRENCY = currency
     try:
         for sentence in summarize(data):
@@ -325,7 +326,7 @@ def test_every_template_sentence_is_grounded_in_the_result(data, currency):
         assert_numbers_grounded(state.response, data)
         assert set(PLACEHOLDER.findall(state.response)) <= {"data"}
     finally:
-        del django_settings.PRESENTATION_CURRENCY
+        django_settings.PRESENTATION_CURRENCY = previous
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
