@@ -33,7 +33,9 @@ def user():
 
 
 def answer(user, generator, scope: str = "demo") -> ChatMessage:
-    message = ChatMessage.objects.create(owner=user, ask="How many orders?", scope=scope, status=Status.RUNNING)
+    message = ChatMessage.objects.create(
+        owner=user, ask="How many orders?", scope=scope, status=Status.RUNNING
+    )
     tasks.answer(message, generator, CancelToken(max_seconds=30))
     message.refresh_from_db()
     return message
