@@ -14,6 +14,7 @@ import redis
 from celery import current_task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init, worker_process_shutdown
+from django import db
 from django.conf import settings
 
 from analytics_chat import channels, lifecycle
@@ -265,6 +266,11 @@ def load_default_model(**_kwargs) -> None:
 
         global _warm_up
         _warm_up = WarmUp(generator)
+        # Celery's Django fixup, in its own handler of this signal, closes this process's database
+        # connections twice: os.close on the socket's number, then the driver's close on it. A socket the
+        # warm-up thread opens in between gets that number and is closed under it (EBADF: no warm-up at
+        # all). Closed here, the connections leave the fixup nothing to close.
+        db.connections.close_all()
         threading.Thread(target=_warm_up_sources, args=(_warm_up,), name="warm-up", daemon=True).start()
 
 
