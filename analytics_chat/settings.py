@@ -237,8 +237,9 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 LLM = {
     # llama.cpp threads of a model that names none; 0: one per core.
     "THREADS": env_int("AC_LLM_THREADS", 0),
-    # Decode with fewer threads while other processes keep cores busy (llm/cpu.py); off: always all of them.
-    "ADAPT_THREADS": True,
+    # Decode with fewer threads while other processes keep cores busy (llm/cpu.py). Off: measured on 2 cores,
+    # it gained nothing over a thread per core (README, "A shared CPU").
+    "ADAPT_THREADS": env_bool("AC_LLM_ADAPT_THREADS", False),
     # Evaluated prompt prefixes kept in memory per loaded model: at most this many, and this many bytes.
     "PREFIX_CACHE_ENTRIES": 8,
     "PREFIX_CACHE_BYTES": 512 * 2**20,

@@ -164,7 +164,10 @@ def fairness(generator, system: str, neighbours: int) -> list[dict[str, object]]
     import multiprocessing
 
     question = "Write ten different SQL queries about sales per region."
-    sampler = generator._free_cores
+    from analytics_chat.llm.llama import shared_free_cores
+
+    configured = generator._free_cores
+    sampler = configured or shared_free_cores()
     rows = [{"condition": "alone", **_answer_speed(generator, system, question)}]
     spinners = [multiprocessing.get_context("spawn").Process(target=_spin_forever, daemon=True)
                 for _ in range(neighbours)]  # fmt: skip
@@ -183,7 +186,7 @@ def fairness(generator, system: str, neighbours: int) -> list[dict[str, object]]
                 }
             )
     finally:
-        generator._free_cores = sampler
+        generator._free_cores = configured
         for spinner in spinners:
             spinner.kill()
     alone = rows[0]["ms_per_token"]

@@ -1,10 +1,11 @@
 """How many of the machine's cores other processes leave free, so llama.cpp runs no more threads than that.
 
 llama.cpp's threads meet at a spinning barrier after every graph node. With as many threads as cores and
-another busy process beside them, one thread is often descheduled, and the others spin until it runs
-again: a token then costs several times its share of the CPU (4 to 25 times was measured on 2 cores). With one
-thread fewer per core taken, the barrier has no one to wait for and the answer slows by about the share
-of CPU it lost.
+another busy process beside them, one thread may be descheduled while the others spin for it: a token
+then costs several times its share of the CPU (4 to 25 times was seen on one 2-core machine). With one
+thread fewer per core taken, the barrier has no one to wait for. On another 2-core machine (llama.cpp
+built with OpenMP) a thread per core already slowed by about the share of CPU it lost, and fitting the
+threads gained nothing (README, "A shared CPU"), so this is off by default (``LLM["ADAPT_THREADS"]``).
 
 The reading comes from ``/proc/stat`` (all CPU time) minus ``/proc/self/stat`` (this process's own), over
 the last second, sampled by a daemon thread: the model's own threads never count as load, nor do
