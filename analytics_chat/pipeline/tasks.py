@@ -261,6 +261,7 @@ def load_default_model(**_kwargs) -> None:
     except Exception as exc:  # a missing model is reported per message, not by crashing the worker
         log.error("default model not loaded at start-up: %s", exc)
         return
+    log.info("default model %s loaded; this worker process takes questions", generator.name)
     if settings.CHAT["WARM_UP"]:
         from analytics_chat.engine.warmup import WarmUp
 

@@ -56,3 +56,30 @@ def test_first_answers_after_a_restart_come_within_twice_the_warm_p50(shops):
     print(f"warm p50 {warm_p50:.2f} s; first answers after the restart: {firsts}")
     assert all(seconds <= 2 * warm_p50 for seconds in firsts.values()), (warm_p50, firsts)
     assert "stepped aside for an answer" in shops.log("worker")
+
+
+def test_a_restarted_worker_restores_a_read_sources_prefix_from_disk(shops):
+    """A source read before the crash is not read again after it: its saved prefix comes from disk."""
+    source = f"{PREFIX}07"
+    timed_answer(shops, QUESTIONS[0], source)  # reads the source's prompt; its prefix goes to disk
+    warm_p50 = statistics.median(timed_answer(shops, ask, source) for ask in QUESTIONS[1:])
+
+    loaded = "this worker process takes questions"
+    before = shops.log("worker").count(loaded)
+    shops.stop("worker", signal.SIGKILL)
+    shops.start_worker()  # no warm-up: the new process has nothing in memory
+    # Celery says "ready" before its pool process has loaded the model; a restart's cost is the prompt,
+    # which is what is measured here, not loading the weights.
+    wait_until(lambda: shops.log("worker").count(loaded) > before, 60, 0.1, "the model")
+    started = time.perf_counter()
+    response = shops.generate(ask=QUESTIONS[2], scope=source).json()
+    first = time.perf_counter() - started
+
+    print(
+        f"warm p50 {warm_p50:.2f} s; first answer after the restart {first:.2f} s; usage {response['usage']}"
+    )
+    assert response["status"] == "succeeded", response
+    usage = response["usage"]
+    # Restored, not read. How long it takes against the warm p50 is a figure, not a test (benchmark_restart;
+    # here 1.7 to 1.9 times the warm p50 in three runs, 2026-12-02), since it moves with the machine's load.
+    assert usage["cached_prompt_tokens"] > 0.8 * usage["prompt_tokens"]
