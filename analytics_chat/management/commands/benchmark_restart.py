@@ -25,6 +25,7 @@ from rich.table import Table
 from analytics_chat.engine.evaluation import Question, answer_question, percentile
 from analytics_chat.engine.warmup import WarmUp, sources_by_need
 from analytics_chat.llm.errors import ModelUnavailable, UnknownModel
+from analytics_chat.llm.files import forget_prefix_files
 from analytics_chat.llm.registry import get_generator
 from catalog.models import DataSource
 from catalog.sync import import_source
@@ -130,6 +131,8 @@ class Command(BaseCommand):
             ("in turn (before)", False),
         ):
             generator.forget_prompts()  # what a restart loses
+            # and the question's own source was never read: no row may restore what an earlier row saved
+            forget_prefix_files(cold_source)
             warm_up = WarmUp(generator)
             order = sources_by_need(settings.CHAT["DEFAULT_SOURCE"], len(names) + 1)
             order = [s for s in order if s.name != cold_source]  # the question's source is not warmed first
