@@ -58,6 +58,16 @@ PLURALS_AND_VERB_ENDINGS = (
     Suffix("s", "", 4),
 )
 
+# Irregular verb forms a question uses where names and synonyms use the base form ("spent" for spend).
+IRREGULAR_FORMS = {
+    "spent": "spend",
+    "sold": "sell",
+    "bought": "buy",
+    "paid": "pay",
+    "grew": "grow",
+    "grown": "grow",
+}
+
 # Words that name no table or column (compared with stemmed words).
 SCHEMA_STOPWORDS = frozenset(
     [
@@ -243,7 +253,11 @@ def stem(word: str, suffixes: tuple[Suffix, ...] = PLURALS) -> str:
 
     >>> stem("categories"), stem("boxes"), stem("class"), stem("shipped", PLURALS_AND_VERB_ENDINGS)
     ('category', 'box', 'class', 'ship')
+    >>> stem("spent")
+    'spend'
     """
+    if word in IRREGULAR_FORMS:
+        return IRREGULAR_FORMS[word]
     for suffix in suffixes:
         if word.endswith(suffix.ending) and len(word) >= suffix.min_length:
             word = word[: len(word) - len(suffix.ending)] + suffix.replacement

@@ -15,10 +15,15 @@ How a query becomes SQL:
 - ``time_range`` is inclusive at both ends and applies to the time dimension of the query (or each
   metric's own default time dimension). ``time_grain`` truncates time dimensions with date_trunc
   (``year`` gives the year number, ``quarter`` within one year the quarter number). A query with a limit ranks only groups whose dimensions are not NULL.
+- ``per`` with ``aggregate`` nests: the query above is computed with the ``per`` table's primary key as
+  one more dimension (one total per customer, filters on metrics applying to those totals), and an outer
+  SELECT aggregates each metric across them (AVG, MEDIAN, quantile_cont, or COUNT(*) of the entities),
+  grouped by the requested dimensions. Without ``per`` the totals are per row of the metric's own table.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,9 +32,17 @@ import sqlglot
 from sqlglot import exp
 
 from catalog.join_graph import Hop, JoinGraph
-from catalog.models import DataSource, Relationship
+from catalog.models import Column, DataSource, Relationship
 from semantic.models import Dimension, Metric, grains_of, parse_error_message
-from semantic.query import OPERATORS, Filter, OrderBy, SemanticError, SemanticQuery, TimeRange
+from semantic.query import (
+    OPERATORS,
+    Filter,
+    OrderBy,
+    SemanticError,
+    SemanticQuery,
+    TimeRange,
+    percentile_share,
+)
 
 __all__ = [
     "OPERATORS",
@@ -128,13 +141,44 @@ class SemanticModel:
         relationships = Relationship.objects.filter(from_column__table__source=source).select_related(
             "from_column__table", "to_column__table"
         )
+        keys: dict[str, list[str]] = {}
+        for table, column in Column.objects.filter(
+            table__source=source, table__name__in=self.tables, is_primary_key=True
+        ).values_list("table__name", "name"):
+            keys.setdefault(table, []).append(column)
+        # Tables whose rows a metric can be totalled for ("per customer"): one key column identifies a row.
+        self.entities = {table: columns[0] for table, columns in sorted(keys.items()) if len(columns) == 1}
+        self.columns: dict[str, set[str]] = {}  # table -> its column names, read when first filtered on
         # Never join through a table outside the scope.
-        self.graph = JoinGraph(
+        self.relations = [
             _Relation(r.from_column.table.name, r.from_column.name, r.to_column.table.name, r.to_column.name,
                       r.cardinality)
             for r in relationships.order_by("id")
             if r.from_column.table.name in self.tables and r.to_column.table.name in self.tables
-        )  # fmt: skip
+        ]  # fmt: skip
+        self.graph = JoinGraph(self.relations)
+
+    def column(self, field: str) -> _Item | None:
+        """``table.column`` of a table in scope as an item to filter on (ids, thresholds on any column)."""
+        table, _, name = field.partition(".")
+        if table not in self.tables or not name:
+            return None
+        if name not in self.columns.setdefault(table, set(
+            Column.objects.filter(table__source=self.source, table__name=table).values_list("name", flat=True)
+        )):  # fmt: skip
+            return None
+        row = Dimension(name=field, table=table, expression=name, kind=Dimension.Kind.CATEGORICAL)
+        return _Item(row, exp.column(name, table=table), {table})
+
+    def identifies(self, table: str, column: str, entity: str) -> bool:
+        """Whether ``table.column`` holds the key of ``entity`` rows: the key itself or a reference to it."""
+        if table == entity:
+            return column == self.entities.get(entity)
+        return any(
+            {(r.from_table, r.from_column), (r.to_table, r.to_column)}
+            == {(table, column), (entity, self.entities.get(entity))}
+            for r in self.relations
+        )
 
     def _in_scope(self, row: Metric | Dimension) -> bool:
         try:
@@ -244,8 +288,14 @@ class _Group:
 
 
 class _Compiler:
-    def __init__(self, source: DataSource, query: SemanticQuery, tables: list[str] | None):
-        self.model = SemanticModel(source, tables)
+    def __init__(
+        self,
+        source: DataSource,
+        query: SemanticQuery,
+        tables: list[str] | None,
+        model: SemanticModel | None = None,
+    ):
+        self.model = model or SemanticModel(source, tables)
         self.query = query
         self._check_names()
         self.metrics = [self.model.item(name) for name in self.metric_names]
@@ -269,10 +319,13 @@ class _Compiler:
         if unknown_dimensions:
             problems.append(_unknown("dimension", unknown_dimensions, list(model.dimensions)))
         fields = list(model.metrics) + list(model.dimensions)
-        unknown_fields = [f.field for f in query.filters if f.field not in fields]
+        unknown_fields = [
+            f.field for f in query.filters if f.field not in fields and not model.column(f.field)
+        ]
         if unknown_fields:
             problems.append(
-                f"Unknown filter field(s): {', '.join(unknown_fields)}. Filter on a metric or dimension."
+                f"Unknown filter field(s): {', '.join(unknown_fields)}. Filter on a metric, a dimension or a "
+                "column as table.column."
             )
         overlap = set(self.metric_names) & set(self.dimension_names)
         if overlap:
@@ -297,6 +350,8 @@ class _Compiler:
         if explicit and not self._is_time(explicit):
             raise SemanticError(f"time_dimension '{explicit}' is not a time dimension")
         self.explicit_time = explicit
+        if query.aggregate and not self.metric_names:
+            raise SemanticError("'aggregate' needs a metric to aggregate across the totals")
         if query.time_range and not self.metric_names and not explicit:
             raise SemanticError(
                 "time_range needs a time dimension: add one to dimensions or set time_dimension"
@@ -359,7 +414,16 @@ class _Compiler:
         )
 
     def _dimension_filters(self) -> list[tuple[_Item, Filter]]:
-        return [(self.model.item(f.field), f) for f in self.query.filters if f.field in self.model.dimensions]
+        """Filters on dimensions and on columns (``customers.customer_id``): row filters, in WHERE."""
+        found = []
+        for condition in self.query.filters:
+            if condition.field in self.model.dimensions:
+                found.append((self.model.item(condition.field), condition))
+            elif condition.field not in self.model.metrics:
+                column = self.model.column(condition.field)
+                assert column is not None  # _check_names refused unknown fields
+                found.append((column, condition))
+        return found
 
     def _grouped_select(
         self, base: str, metrics: list[_Item], filter_sql: str, time_dimension: str | None
@@ -445,8 +509,8 @@ class _Compiler:
             if f.field in self.model.metrics
         ]
 
-    def _finish(self, select: exp.Select) -> exp.Select:
-        order = self.query.order_by
+    def _finish(self, select: exp.Select, order: list[OrderBy] | None = None) -> exp.Select:
+        order = self.query.order_by if order is None else order
         if not order:
             time_columns = [n for n in self.dimension_names if self._is_time(n)]
             if time_columns:
@@ -460,6 +524,103 @@ class _Compiler:
         return select
 
     def compile(self) -> exp.Select:
+        if self.query.aggregate:
+            return self._compile_per_entity()
+        if self.query.share:
+            return self._compile_share()
+        if self.query.growth:
+            return self._compile_growth()
+        return self._compile_flat()
+
+    def _part(self, **changes: Any) -> exp.Select:
+        """This query with ``changes``, without share, growth, ordering or limit, compiled flat."""
+        query = dataclasses.replace(
+            self.query, share=False, growth=None, percent=False, order_by=[], limit=None, **changes
+        )
+        select = _Compiler(self.model.source, query, None, self.model)._compile_flat()
+        select.set("order", None)
+        return select
+
+    def _scaled(self, value: exp.Expression) -> exp.Expression:
+        return exp.Mul(this=exp.Literal.number(100), expression=value) if self.query.percent else value
+
+    def _outer(self, columns: list[exp.Expression], outputs: dict[str, str]) -> exp.Select:
+        """The final SELECT (its FROM is the caller's), ordered as asked (a metric by its computed column)
+        or, with a breakdown, in time order or by the computed column, largest first."""
+        dimensions = [item.name for item in self.dimensions]
+        select = exp.select(*columns)
+        order = [OrderBy(outputs.get(o.field, o.field), o.direction) for o in self.query.order_by]
+        if not order and dimensions:
+            time_columns = [name for name in dimensions if self._is_time(name)]
+            order = [OrderBy(n) for n in time_columns] or [OrderBy(next(iter(outputs.values())), "desc")]
+        return self._finish(select, order)
+
+    def _compile_share(self) -> exp.Select:
+        """Each metric by the dimensions, divided by its total over the same period with no breakdown and
+        no dimension filters: "the share of revenue from Electronics" or "... by country"."""
+        part = self._part()
+        # no filters: a threshold on a metric picks the groups shown, never the total they are a share of
+        total = self._part(dimensions=[], filters=[], time_grain=None)
+        columns: list[exp.Expression] = [
+            exp.alias_(exp.column(item.name, table="part"), item.name) for item in self.dimensions
+        ]
+        outputs = {}
+        for metric in self.query.metrics:
+            name = f"{'percent' if self.query.percent else 'share'}_of_{metric}"
+            outputs[metric] = name
+            share = exp.Div(
+                this=exp.column(metric, table="part"), expression=exp.column(metric, table="total")
+            )
+            columns += [
+                exp.alias_(exp.column(metric, table="part"), metric),
+                exp.alias_(self._scaled(share), name),
+            ]
+        select = self._outer(columns, outputs)
+        select = select.from_(part.subquery("part")).join(total.subquery("total"), join_type="cross")
+        return select
+
+    def _compile_growth(self) -> exp.Select:
+        """Each metric in two periods and its change from the first to the second, by the dimensions."""
+        growth = self.query.growth
+        assert growth is not None
+        before = self._part(time_range=growth.before)
+        after = self._part(time_range=growth.after)
+        dimensions = [item.name for item in self.dimensions]
+        columns: list[exp.Expression] = [
+            exp.alias_(exp.func("coalesce", exp.column(d, table="after"), exp.column(d, table="before")), d)
+            for d in dimensions
+        ]
+        outputs = {}
+        label_before, label_after = growth.labels
+        for metric in self.query.metrics:
+            name = f"{'percent_' if self.query.percent else ''}growth_{metric}"
+            outputs[metric] = name
+            change = exp.Sub(
+                this=exp.Div(
+                    this=exp.column(metric, table="after"), expression=exp.column(metric, table="before")
+                ),
+                expression=exp.Literal.number(1),
+            )
+            columns += [
+                exp.alias_(exp.column(metric, table="before"), f"{metric}_{label_before}"),
+                exp.alias_(exp.column(metric, table="after"), f"{metric}_{label_after}"),
+                exp.alias_(self._scaled(exp.paren(change)), name),
+            ]
+        select = self._outer(columns, outputs)
+        select = select.from_(before.subquery("before"))
+        if dimensions:
+            on = exp.and_(
+                *[
+                    exp.NullSafeEQ(
+                        this=exp.column(d, table="before"), expression=exp.column(d, table="after")
+                    )
+                    for d in dimensions
+                ]
+            )
+            return select.join(after.subquery("after"), on=on, join_type="full")
+        return select.join(after.subquery("after"), join_type="cross")
+
+    def _compile_flat(self) -> exp.Select:
         if not self.metrics:
             select = self._grouped_select(self.dimensions[0].row.table, [], "", self.explicit_time)
             return self._finish(select)
@@ -516,6 +677,57 @@ class _Compiler:
         if filters:
             select = select.where(exp.and_(*filters))
         return self._finish(select)
+
+    def _entity(self) -> _Item:
+        """The ``per`` table's key as a dimension: the metric's own table when the query names none."""
+        table = self.query.per or self.metrics[0].row.table
+        key = self.model.entities.get(table)
+        if key is None:
+            raise SemanticError(
+                f"'per' must be a table with a one-column primary key; valid: {', '.join(self.model.entities)}"
+            )
+        row = Dimension(name=f"{table}_{key}", table=table, expression=key, kind=Dimension.Kind.CATEGORICAL)
+        return _Item(row, exp.column(key, table=table), {table})
+
+    def _compile_per_entity(self) -> exp.Select:
+        """Each metric per row of the ``per`` table, then aggregated across those rows."""
+        entity = self._entity()
+        requested = list(self.dimensions)
+        self.dimensions = [*requested, entity]
+        totals = self._compile_flat()  # its order and limit are the outer query's
+        totals.set("order", None)
+        totals.set("limit", None)
+        self.dimensions = requested
+        outputs = {}
+        columns: list[exp.Expression] = [exp.alias_(exp.column(item.name), item.name) for item in requested]
+        for aggregate in self.query.aggregate:
+            if aggregate == "count":
+                name = f"number_of_{entity.row.table}"
+                columns.append(exp.alias_(exp.Count(this=exp.Star()), name))
+                continue
+            for metric in self.query.metrics:
+                name = f"{aggregate}_{metric}"
+                outputs.setdefault(metric, name)
+                columns.append(exp.alias_(_aggregate_sql(aggregate, exp.column(metric)), name))
+        select = exp.select(*columns).from_(totals.subquery("totals"))
+        if requested:
+            select = select.group_by(*[exp.column(item.name) for item in requested])
+        order = [OrderBy(outputs.get(o.field, o.field), o.direction) for o in self.query.order_by]
+        if not order and requested:  # a time series in time order, else the largest first
+            time_columns = [item.name for item in requested if self._is_time(item.name)]
+            first_output = columns[len(requested)].alias_or_name
+            order = [OrderBy(n) for n in time_columns] or [OrderBy(first_output, "desc")]
+        return self._finish(select, order)
+
+
+_AGGREGATE_FUNCTIONS = {"avg": exp.Avg, "min": exp.Min, "max": exp.Max, "sum": exp.Sum, "median": exp.Median}
+
+
+def _aggregate_sql(aggregate: str, column: exp.Expression) -> exp.Expression:
+    share = percentile_share(aggregate)
+    if aggregate != "median" and share is not None:
+        return exp.Anonymous(this="quantile_cont", expressions=[column, exp.Literal.number(share)])
+    return _AGGREGATE_FUNCTIONS[aggregate](this=column)
 
 
 def _as_source(source: DataSource | str) -> DataSource:

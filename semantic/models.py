@@ -82,6 +82,11 @@ class Metric(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def definition(self) -> str:
+        """The SQL that defines it, as a prompt shows it: "SUM(...) over rows where orders.status = ..."."""
+        return self.expression + (f" over rows where {self.filter}" if self.filter else "")
+
     def clean(self) -> None:
         _check_string_list(self.synonyms, "synonyms")
         parsed = _parse_sql(self.expression, "expression")

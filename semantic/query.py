@@ -1,7 +1,14 @@
 """The shape of a semantic query, validated before any name is looked up.
 
 ``{metrics, dimensions, filters: [{field, op, value}], time_grain, time_range: {start, end},
-order_by: [{field, direction}], limit, time_dimension}``; ``time_range`` is inclusive at both ends.
+order_by: [{field, direction}], limit, time_dimension, per, aggregate}``; ``time_range`` is inclusive at
+both ends. ``per`` and ``aggregate`` ask for an aggregate of per-entity totals: each metric is first
+computed per row of the ``per`` table (revenue per customer), then aggregated across those rows (the
+median of it), so "average revenue per sales rep, by region" is ``{"metrics": ["revenue"],
+"dimensions": ["region"], "per": "sales_reps", "aggregate": "avg"}``. ``share`` gives each value as a
+fraction of the total over the same period without the breakdown or the dimension filters ("what share
+of revenue comes from Electronics"); ``growth: {"from": "2023", "to": "2024"}`` the change between two
+periods as a fraction; ``percent`` multiplies either by 100.
 """
 
 from __future__ import annotations
@@ -33,7 +40,36 @@ QUERY_KEYS = {
     "order_by",
     "limit",
     "time_dimension",
+    "per",
+    "aggregate",
+    "share",
+    "growth",
+    "percent",
 }
+# How per-entity totals are aggregated: pNN is the NNth percentile, "count" the number of entities.
+AGGREGATES = ["avg", "median", "min", "max", "sum", "count"]
+_PERCENTILE_AGGREGATE = re.compile(r"^p([1-9][0-9]?)$")
+
+
+def is_aggregate(name: str) -> bool:
+    """Whether ``name`` is an aggregate a semantic query may ask for.
+
+    >>> [is_aggregate(a) for a in ("median", "p90", "p100", "mode")]
+    [True, True, False, False]
+    """
+    return name in AGGREGATES or bool(_PERCENTILE_AGGREGATE.match(name))
+
+
+def percentile_share(name: str) -> float | None:
+    """The fraction a percentile aggregate names: ``percentile_share("p90")`` is 0.9, "median" 0.5.
+
+    >>> percentile_share("p25"), percentile_share("median"), percentile_share("avg")
+    (0.25, 0.5, None)
+    """
+    if name == "median":
+        return 0.5
+    match = _PERCENTILE_AGGREGATE.match(name)
+    return int(match.group(1)) / 100 if match else None
 
 
 class SemanticError(ValueError):
@@ -145,6 +181,66 @@ def _parse_order(item: Any, index: int) -> OrderBy:
 
 
 @dataclass
+class Growth:
+    """Two periods, each inclusive at both ends, and the names they were given ("2023")."""
+
+    before: TimeRange
+    after: TimeRange
+    labels: tuple[str, str] = ("before", "after")
+    given: dict[str, Any] = field(default_factory=dict)  # as the query said it, for to_dict
+
+
+def _flag(data: dict, key: str) -> bool:
+    value = data.get(key, False)
+    if not isinstance(value, bool) and value is not None:
+        raise SemanticError(f"'{key}' must be true or false, got {value!r}")
+    return bool(value)
+
+
+def _parse_period(value: Any, where: str) -> tuple[TimeRange, str]:
+    if isinstance(value, (str, int)) and not isinstance(value, bool):
+        bounds, label = period_range(str(value)), str(value)
+    elif isinstance(value, dict) and set(value) == {"start", "end"}:
+        bounds, label = value, f"{str(value['start'])[:10]}_to_{str(value['end'])[:10]}"
+    else:
+        raise SemanticError(
+            f"{where} must be a period like 2024 or an object with start and end, got {value!r}"
+        )
+    start, end = _parse_date(bounds["start"], f"{where}.start"), _parse_date(bounds["end"], f"{where}.end")
+    if not start or not end or start > end:
+        raise SemanticError(f"{where} needs a start on or before its end, got {value!r}")
+    return TimeRange(start, end), label.replace("-", "_").lower()
+
+
+def parse_growth(value: Any) -> Growth | None:
+    """The ``growth`` part of a query: ``{"from": "2023", "to": "2024"}`` (periods or start and end)."""
+    if value in (None, {}):
+        return None
+    if not isinstance(value, dict) or set(value) != {"from", "to"}:
+        raise SemanticError(f"'growth' must be an object with 'from' and 'to' periods, got {value!r}")
+    before, before_label = _parse_period(value["from"], "growth.from")
+    after, after_label = _parse_period(value["to"], "growth.to")
+    if before_label == after_label:
+        before_label, after_label = "before", "after"
+    return Growth(before, after, (before_label, after_label), {"from": value["from"], "to": value["to"]})
+
+
+def _parse_per_entity(data: dict) -> tuple[str | None, list[str]]:
+    per = data.get("per")
+    if per is not None and (not isinstance(per, str) or not per):
+        raise SemanticError("'per' must be the name of a table, such as customers")
+    aggregate = [str(a).lower() for a in _string_list(data, "aggregate")]
+    bad = [a for a in aggregate if not is_aggregate(a)]
+    if bad:
+        raise SemanticError(
+            f"Unknown aggregate(s) {', '.join(bad)}; valid: {', '.join(AGGREGATES)} or pNN for a percentile (p90)"
+        )
+    if per and not aggregate:
+        raise SemanticError("'per' needs an 'aggregate' (avg, median, p90, ...) to apply across the totals")
+    return per or None, aggregate
+
+
+@dataclass
 class SemanticQuery:
     metrics: list[str] = field(default_factory=list)
     dimensions: list[str] = field(default_factory=list)
@@ -154,6 +250,11 @@ class SemanticQuery:
     order_by: list[OrderBy] = field(default_factory=list)
     limit: int | None = None
     time_dimension: str | None = None  # which time dimension time_range/time_grain mean, when ambiguous
+    per: str | None = None  # the table whose rows each metric is totalled for, before ``aggregate``
+    aggregate: list[str] = field(default_factory=list)  # how those totals are aggregated
+    share: bool = False  # each value as a fraction of the total
+    growth: Growth | None = None  # the change from one period to another, as a fraction
+    percent: bool = False  # share or growth times 100
 
     @classmethod
     def from_dict(cls, data: Any) -> SemanticQuery:
@@ -207,12 +308,25 @@ class SemanticQuery:
         if time_dimension is not None and not isinstance(time_dimension, str):
             raise SemanticError("'time_dimension' must be a dimension name")
         query.time_dimension = time_dimension or None
+        query.per, query.aggregate = _parse_per_entity(data)
+        query.share, query.percent = _flag(data, "share"), _flag(data, "percent")
+        query.growth = parse_growth(data.get("growth"))
+        if [bool(query.aggregate), query.share, query.growth is not None].count(True) > 1:
+            raise SemanticError("Use one of 'aggregate', 'share' and 'growth' in a query")
+        if query.percent and not (query.share or query.growth):
+            raise SemanticError("'percent' applies to a 'share' or a 'growth'")
+        if query.growth and (query.time_range or query.time_grain):
+            raise SemanticError("'growth' names its own periods: leave out time_range and time_grain")
         return query
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         if self.time_range:
-            data["time_range"] = {
-                key: value.isoformat() if value else None for key, value in asdict(self.time_range).items()
-            }
+            data["time_range"] = _range_dict(self.time_range)
+        if self.growth:
+            data["growth"] = dict(self.growth.given)
         return data
+
+
+def _range_dict(time_range: TimeRange) -> dict[str, str | None]:
+    return {key: value.isoformat() if value else None for key, value in asdict(time_range).items()}

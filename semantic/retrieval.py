@@ -90,6 +90,9 @@ class SemanticContext:
     tables: list[Ranked] = field(default_factory=list)
     relationships: list[dict[str, str]] = field(default_factory=list)
     token_estimate: int = 0
+    # Metrics the question names (a word of a name, label or synonym) or that made the context, best
+    # first: what the semantic path may choose from, whatever the token budget left out of the context.
+    metric_candidates: list[str] = field(default_factory=list)
 
     def semantic_context_json(self) -> dict[str, Any]:
         """``response_data.semantic_context``: rules, metrics and dimensions, best match first."""
@@ -312,6 +315,12 @@ def retrieve_context(
         getattr(context, kind).append(ranked)
         getattr(context, kind).sort(key=lambda r: -r.score)
     context.token_estimate = token_budget - budget
+    shown = {r.item.name for r in context.metrics if r.score > 0}
+    context.metric_candidates = [
+        r.item.name
+        for r in metrics
+        if r.item.name in shown or score(question_words, [r.item.name, r.item.label, *r.item.synonyms]) > 0
+    ]
     kept = set(context.table_names)
     for relation in Relationship.objects.filter(from_column__table__source=source).select_related(
         "from_column__table", "to_column__table"

@@ -9,7 +9,8 @@ must be found in the plan's SQL AST (:func:`unaccounted`), whichever path wrote 
 - every stored value and every proper name it names ("Electronics", "Kenji Suzuki");
 - a negation ("never", "no orders", "without") as a negation in the SQL;
 - the aggregate it asks for: a percentile or median, a share, rate, ratio or growth (a division), an
-  average, the first or last of something;
+  average, the first or last of something; and for "average revenue per customer" or "the median order
+  value", an aggregate of totals per entity (or over the entity's own rows), not of single rows;
 - the entity it counts ("how many customers" counts customers, not orders);
 - rows when it asks for a list, not one figure;
 - a weekday or a calendar month when it groups by one.
@@ -34,6 +35,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import NamedTuple
 
 import sqlglot
 from sqlglot import exp
@@ -41,6 +43,7 @@ from sqlglot import exp
 from catalog.text import name_words
 
 from .linking import SchemaView, ValueMatch, match_values
+from .shape import AVERAGE_WORDS, PERCENTILE_WORDS
 
 NUMBER = "number"
 YEAR = "year"
@@ -57,6 +60,7 @@ WEEKDAY = "weekday"
 MONTH_OF_YEAR = "month_of_year"
 GRAIN = "grain"
 METRIC = "metric"
+PER_ENTITY = "per_entity"
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,7 @@ class Fact:
     value: str = ""  # what to look for: a number, a year, a value, a table
     column: str = ""  # the column a stored value was found in ("customers.city")
     needs: tuple[str, ...] = ()  # METRIC: the columns and literals of its definition
+    definition: str = ""  # METRIC: its SQL definition, for the prompt
 
     def describe(self) -> str:
         return {
@@ -86,6 +91,7 @@ class Fact:
             MONTH_OF_YEAR: "grouping by calendar month",
             GRAIN: f"one row per {self.text}",
             METRIC: f"{self.text} as the business defines it",
+            PER_ENTITY: f"the total per {self.text} before the aggregate",
         }[self.kind]
 
 
@@ -113,9 +119,6 @@ _DAY_OF_MONTH = re.compile(
 )
 _QUARTER = re.compile(r"\b[qh][1-4]\b", re.I)
 _PARENTHESES = re.compile(r"\([^()]*\)")
-_PERCENTILE = re.compile(
-    r"\b(\d{1,2})(?:st|nd|rd|th)(?:\s+and\s+(?:the\s+)?(\d{1,2})(?:st|nd|rd|th))?\s+percentiles?\b", re.I
-)
 _MEDIAN = re.compile(r"\b(median|percentiles?|quartiles?|deciles?)\b", re.I)
 _NEGATION = re.compile(
     r"\b(never|without|excluding|except|none|no|not|didn't|did\s+not|don't|do\s+not|doesn't|does\s+not|"
@@ -132,7 +135,6 @@ _DIVISION = re.compile(
     r"divided\s+by)\b|%",
     re.I,
 )
-_AVERAGE = re.compile(r"\b(average|averages|avg|mean)\b", re.I)
 _EXTREME = re.compile(
     r"\b(first|earliest|oldest|last|latest|most\s+recent|newest|longest[-\s]tenured)\b"
     # "the last three months", "first half": a period, not the first or last one
@@ -262,12 +264,82 @@ def _counted_table(phrase: str, schema: SchemaView) -> str | None:
     return None
 
 
+class NamedMetric(NamedTuple):
+    """A business metric a question names, with what its definition needs (:func:`metric_needs`)."""
+
+    name: str
+    label: str
+    needs: Sequence[str]
+    definition: str = ""  # "SUM(...) over rows where orders.status = 'completed'"
+
+
+def entity_nouns(tables: Iterable[str]) -> dict[str, str]:
+    """The last word of each table's name ("rep" for sales_reps), where only one of the tables ends so.
+
+    >>> entity_nouns(["sales_reps", "customers", "order_items", "line_items"])
+    {'rep': 'sales_reps', 'customer': 'customers'}
+    """
+    owners: dict[str, list[str]] = {}
+    for table in tables:
+        words = name_words(table)
+        if words:
+            owners.setdefault(words[-1], []).append(table)
+    return {word: found[0] for word, found in owners.items() if len(found) == 1}
+
+
+_EACH = frozenset(["per", "each", "every"])
+
+
+def entity_after_each(question: str, nouns: dict[str, str], field_words: set[str]) -> str | None:
+    """The table named (with at most one word between) after "per", "each" or "every", unless a field
+    word follows it: "per sales rep" and "each paying customer" name an entity, "per customer segment"
+    is a breakdown by segment.
+
+    >>> nouns = {"customer": "customers", "rep": "sales_reps"}
+    >>> entity_after_each("Average spend per customer, by region", nouns, {"segment", "region"})
+    'customers'
+    >>> entity_after_each("Average spend per customer segment", nouns, {"segment"}) is None
+    True
+    """
+    for clause in re.split(r"[,.;:?!()]", question.lower()):
+        words = [name_words(w)[0] if name_words(w) else w for w in re.findall(r"[a-z0-9']+", clause)]
+        for index, word in enumerate(words):
+            if word not in _EACH:
+                continue
+            for position in (index + 1, index + 2):
+                if position < len(words) and words[position] in nouns:
+                    following = words[position + 1] if position + 1 < len(words) else ""
+                    if following not in field_words or following in nouns:
+                        return nouns[words[position]]
+                    break
+    return None
+
+
+def _totals_entity(text: str, schema: SchemaView, vocabulary: set[str], facts: list[Fact]) -> Fact | None:
+    """An average, median or percentile of per-entity totals: "average revenue per customer", or a
+    median or percentile where the question names one entity only ("median order value")."""
+    percentile = any(f.kind == PERCENTILE for f in facts)
+    if not percentile and not any(f.kind == AVERAGE for f in facts):
+        return None
+    keys = {t.name: [c.name for c in t.columns if c.is_primary_key] for t in schema.tables}
+    entities = {table: columns[0] for table, columns in keys.items() if len(columns) == 1}
+    nouns = entity_nouns(entities)
+    table = entity_after_each(text, nouns, vocabulary)
+    if table is None and percentile:
+        named = {nouns[word] for word in name_words(text) if word in nouns}
+        table = named.pop() if len(named) == 1 else None
+    if table is None:
+        return None
+    noun = next(word for word, owner in nouns.items() if owner == table)
+    return Fact(PER_ENTITY, noun, table, column=entities[table])
+
+
 def question_facts(
     question: str,
     schema: SchemaView,
     values: Sequence[ValueMatch] | None = None,
     masked: Sequence[str] = (),
-    metrics: Sequence[tuple[str, str, Sequence[str]]] = (),
+    metrics: Sequence[NamedMetric | tuple[str, str, Sequence[str]]] = (),
 ) -> list[Fact]:
     """What a question states that any plan answering it must contain.
 
@@ -297,7 +369,7 @@ def question_facts(
         position = text.find(fact.value)
         if position >= 0:
             skip.append((position, position + len(fact.value)))
-    for match in _PERCENTILE.finditer(text):
+    for match in PERCENTILE_WORDS.finditer(text):
         for group in (1, 2):
             if match.group(group):
                 facts.append(Fact(PERCENTILE, f"{match.group(group)}th percentile", match.group(group)))
@@ -331,9 +403,12 @@ def question_facts(
     division = _DIVISION.search(plain)
     if division:
         facts.append(Fact(DIVISION, division.group(0).lower()))
-    average = _AVERAGE.search(plain)
+    average = AVERAGE_WORDS.search(plain)
     if average and not division:
         facts.append(Fact(AVERAGE, average.group(0).lower()))
+    per_entity = _totals_entity(text, schema, vocabulary, facts)
+    if per_entity:
+        facts.append(per_entity)
     extreme = _EXTREME.search(plain)
     if extreme:
         facts.append(Fact(EXTREME, extreme.group(0).lower()))
@@ -354,9 +429,13 @@ def question_facts(
         if grain:
             word = next(g for g in grain.groups() if g).lower()
             facts.append(Fact(GRAIN, _GRAIN_NAMES.get(word, word)))
-    for name, label, needs in metrics:
-        if needs:  # a count's definition is the entity check's business
-            facts.append(Fact(METRIC, label, name, needs=tuple(needs)))
+    for metric in map(lambda m: NamedMetric(*m), metrics):
+        if metric.needs:  # a count's definition is the entity check's business
+            facts.append(
+                Fact(
+                    METRIC, metric.label, metric.name, needs=tuple(metric.needs), definition=metric.definition
+                )
+            )
     return list(dict.fromkeys(facts))
 
 
@@ -623,6 +702,38 @@ def _groups_by_time(tree: exp.Expression) -> bool:
     return False
 
 
+def positional(node: exp.Expression, select: exp.Select) -> exp.Expression:
+    """``GROUP BY 1`` and ``ORDER BY 2`` mean the query's first and second output columns."""
+    if isinstance(node, exp.Literal) and node.is_int and 0 < int(node.this) <= len(select.expressions):
+        return select.expressions[int(node.this) - 1]
+    return node
+
+
+def _aggregates_per(tree: exp.Expression, table: str, key: str) -> bool:
+    """An aggregate over rows of ``table`` itself, or over totals grouped by its key in a subquery."""
+
+    def aggregates(select: exp.Select | None) -> bool:
+        return select is not None and any(e.find(exp.AggFunc) for e in select.expressions)
+
+    for select in tree.find_all(exp.Select):
+        outer = select.parent_select if select.parent_select is not select else None
+        source = select.args.get("from_")
+        own_rows = source is not None and isinstance(source.this, exp.Table)
+        if (
+            own_rows
+            and aggregates(select)
+            and not aggregates(outer)
+            and source.this.name.lower() == table.lower()
+        ):
+            return True
+        group = select.args.get("group")
+        grouped = [positional(e, select) for e in group.expressions] if group is not None else []
+        keyed = any(c.name.lower() == key.lower() for e in grouped for c in e.find_all(exp.Column))
+        if keyed and aggregates(outer):
+            return True
+    return False
+
+
 def metric_needs(expression: str, filter_sql: str = "") -> list[str]:
     """What a plan must contain to compute a metric as defined: the columns its SUM or AVG adds up
     (".quantity"), and the values its definition picks ("completed"). A count is the entity check's."""
@@ -684,6 +795,8 @@ def unaccounted(facts: Sequence[Fact], sql: str | exp.Expression, schema: Schema
             ok = _has_month_of_year(tree)
         elif fact.kind == GRAIN:
             ok = _groups_by_time(tree)
+        elif fact.kind == PER_ENTITY:
+            ok = _aggregates_per(tree, fact.value, fact.column)
         elif fact.kind == METRIC:
             columns = {c.name.lower() for c in tree.find_all(exp.Column)}
             ok = all(
@@ -699,7 +812,9 @@ def unaccounted(facts: Sequence[Fact], sql: str | exp.Expression, schema: Schema
 
 # Statements a follow-up inherits from the turns before it unless it makes one of the same kind itself:
 # "And in 2025?" keeps the customer, the metric and the top 10 of the question it follows.
-_INHERITED = {NUMBER, YEAR, YEAR_RANGE, NEGATION, PERCENTILE, DIVISION, AVERAGE, EXTREME, ENTITY, METRIC}
+_INHERITED = {
+    NUMBER, YEAR, YEAR_RANGE, NEGATION, PERCENTILE, DIVISION, AVERAGE, EXTREME, ENTITY, METRIC, PER_ENTITY,
+}  # fmt: skip
 
 
 def with_earlier_turns(facts: Sequence[Fact], earlier: Sequence[Sequence[Fact]]) -> list[Fact]:

@@ -16,6 +16,7 @@ from semantic.retrieval import statements_in_scope
 
 from .accounting import (
     ROWS,
+    NamedMetric,
     describe_missing,
     metric_needs,
     phrase_spans,
@@ -53,7 +54,7 @@ def liked_examples(state: AnswerState, source: DataSource) -> list[ChatMessage]:
     return [message for _, message in scored[:MAX_EXAMPLES]]
 
 
-def named_metrics(question: str, model: SemanticModel) -> list[tuple[str, str, list[str]]]:
+def named_metrics(question: str, model: SemanticModel) -> list[NamedMetric]:
     """The metrics a question names by their label, name or a synonym, with what their definitions need.
 
     Where phrases overlap the longest wins, and dimensions and columns compete too: "gross margin %" is
@@ -80,10 +81,12 @@ def named_metrics(question: str, model: SemanticModel) -> list[tuple[str, str, l
             taken.append((start, end))
             if name:
                 named.append(name)
-    return [
-        (n, model.metrics[n].label or n, metric_needs(model.metrics[n].expression, model.metrics[n].filter))
-        for n in dict.fromkeys(named)
-    ]
+    found = []
+    for name in dict.fromkeys(named):
+        metric = model.metrics[name]
+        needs = metric_needs(metric.expression, metric.filter)
+        found.append(NamedMetric(name, metric.label or name, needs, metric.definition))
+    return found
 
 
 def data_vocabulary(source: DataSource, tables: list[str] | None) -> set[str]:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from analytics_chat.engine.grammar import quote_identifier
 from analytics_chat.engine.linking import ColumnInfo, LinkedSchema, SchemaView, TableInfo, ValueMatch
+from analytics_chat.engine.shape import PERCENT_WORDS
 from analytics_chat.pipeline.state import Turn
 from catalog.models import DataSource
 from semantic.models import grains_of
@@ -145,8 +146,7 @@ def business_context(schema: SchemaView) -> str:
     lines = []
     for name, metric in model.metrics.items():
         also = f" (also: {', '.join(metric.synonyms[:3])})" if metric.synonyms else ""
-        where = f" over rows where {metric.filter}" if metric.filter else ""
-        lines.append(f"- {metric.label or name}{also}: {metric.expression}{where}")
+        lines.append(f"- {metric.label or name}{also}: {metric.definition}")
     statements = sorted(statements_in_scope(source, model.tables), key=lambda s: s.name)
     rules = "".join(f"- {s.text.strip()}\n" for s in statements)
     if not lines and not rules:
@@ -217,7 +217,6 @@ def sql_messages(
     ]
 
 
-_PERCENT_WORDS = re.compile(r"\b(percent|percentage)\b|%", re.I)
 # "the value of an order", "per customer", "each paying customer ... in total": a statistic of totals
 _PER_ENTITY = re.compile(
     r"\b((value|total|amount|size)\s+of\s+(an?|each)|per|each|their\s+total|in\s+total)\b", re.I
@@ -243,11 +242,14 @@ def sql_hints(question: str, facts: Sequence[Any]) -> list[str]:
             "a median, percentile or average of totals per order (or per customer, ...) first sums each one in "
             "a subquery: SELECT median(total) FROM (SELECT order_id, SUM(...) AS total FROM ... GROUP BY order_id)"
         )
+    hints += [
+        f"{fact.text} is {fact.definition}" for fact in facts if fact.kind == A.METRIC and fact.definition
+    ]
     if A.DIVISION in kinds:
         hints.append(
             "a share or rate is a division: SUM(CASE WHEN condition THEN x ELSE 0 END) / SUM(x), or "
             "AVG(CASE WHEN condition THEN 1.0 ELSE 0.0 END)"
-            + ("; multiply by 100 for a percentage" if _PERCENT_WORDS.search(question) else "")
+            + ("; multiply by 100 for a percentage" if PERCENT_WORDS.search(question) else "")
         )
     if A.WEEKDAY in kinds:
         hints.append("the weekday of a date d is dayname(d)")

@@ -23,12 +23,14 @@ from analytics_chat.llm.base import (
 )
 from analytics_chat.pipeline.state import Turn
 from catalog.models import Column, DataSource
-from catalog.text import name_words
+from catalog.text import name_words, search_words
 from semantic.compiler import OPERATORS, SemanticError, SemanticModel, SemanticQuery, compile_to_sql
 from semantic.models import Dimension, grains_of
+from semantic.query import AGGREGATES
 from semantic.retrieval import statements_in_scope
 
 from . import prompts
+from .accounting import entity_after_each, entity_nouns
 from .shape import QuestionShape, is_refinement, mentioned_year, negated, question_shape, unplaced_names
 
 MAX_ENUM_VALUES = 60
@@ -171,18 +173,20 @@ def query_schema(
     mentions: list[Mention] | None = None,
     candidate_metrics: list[str] | None = None,
     free_text: bool = True,
+    entity: PerEntity | None = None,
 ) -> dict[str, Any]:
     """The JSON schema the model's output must satisfy; property order is the order the model writes.
 
     A fresh question is held to what its words support, since a small model otherwise groups and filters
     by whatever it sees: only the metrics retrieval found for it (``candidate_metrics``), filters only on
     the stored values it names (``mentions``), free-text filters only when it names something no listed
-    value accounts for (``free_text``), and the pins of ``_pinned``. A follow-up may use everything,
+    value accounts for (``free_text``), and the pins of ``_pinned``; ``per`` only when the wording leaves
+    the entity of a per-entity aggregate (``entity``) open between several tables, and no metric that counts
+    that entity itself (one order per order makes no median). A follow-up may use everything,
     since it rewrites a previous query.
     """
-    metrics = vocab.metric_names
-    if candidate_metrics and not follow_up:
-        metrics = [m for m in metrics if m in candidate_metrics] or metrics
+    metrics = offered_metrics(vocab, candidate_metrics, entity) if not follow_up else vocab.metric_names
+    metrics = metrics or vocab.metric_names
     dimensions = vocab.dimension_names
     date = {"type": "string", "pattern": r"^[12][0-9]{3}-[01][0-9]-[0-3][0-9]$"}
     dated = {"type": "object", "properties": {"start": date, "end": date}, "required": ["start", "end"]}
@@ -201,11 +205,35 @@ def query_schema(
         "order_by": _order_by(metrics + dimensions, ["asc", "desc"], most=2),
         "limit": _nullable({"type": "integer", "minimum": 1, "maximum": 1000}),
     }
+    required = ["metrics"]
+    if follow_up:  # the previous query may aggregate per-entity totals, and the follow-up keeps that
+        properties["per"] = _nullable({"enum": sorted(vocab.model.entities)})
+        aggregate_name = {"anyOf": [{"enum": AGGREGATES}, {"type": "string", "pattern": "^p[1-9][0-9]?$"}]}
+        properties["aggregate"] = _nullable({"type": "array", "items": aggregate_name, "maxItems": 3})
+    elif entity is not None and entity.choices:
+        properties["per"] = {"enum": list(entity.choices)}
+        required.append("per")
     if shape is not None and not follow_up:
         properties.update(_pinned(shape, metrics))
     # Only metrics are required: the model writes the parts a question needs and closes the object,
     # which on two cores saves about a second of writing per question.
-    return {"type": "object", "properties": properties, "required": ["metrics"]}
+    return {"type": "object", "properties": properties, "required": required}
+
+
+def offered_metrics(
+    vocab: SemanticVocabulary, candidate_metrics: list[str] | None, entity: PerEntity | None = None
+) -> list[str]:
+    """The metrics a fresh question may use: those retrieval found for it (all when it found none), less
+    those that count the entity of a per-entity aggregate; empty when that leaves none of the found ones.
+    """
+    metrics = vocab.metric_names
+    per = entity.per if entity is not None else None
+    if per:
+        metrics = [m for m in metrics if not _counts_rows_of(vocab.model, m, per)]
+    if not candidate_metrics:
+        return metrics
+    found = [m for m in metrics if m in candidate_metrics]
+    return found if found or per else metrics
 
 
 def _order_by(fields: list[str], directions: list[str], most: int) -> dict[str, Any]:
@@ -323,6 +351,204 @@ def unmodelled_column(question: str, model: SemanticModel) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class PerEntity:
+    """An aggregate of per-entity totals the wording asks for: "the median revenue per customer"."""
+
+    aggregates: tuple[str, ...]  # "median", "p90", "avg"
+    per: str | None  # the entity table; None: the metric's own rows
+    choices: tuple[str, ...] = ()  # when the wording names several entities, the model picks one
+
+
+_HOW_MANY = re.compile(
+    r"\bhow\s+many\s+((?:[a-z]+\s+){0,2}?[a-z]+)\b(?=\s+(?:have|has|had|did|were|are|spent|made|placed|bought|with|whose|that|who)\b)",
+    re.I,
+)
+
+
+def per_entity(question: str, shape: QuestionShape, model: SemanticModel) -> PerEntity | None:
+    """The entity whose totals a question aggregates, read from its words.
+
+    "Average revenue per sales rep", "on average, how much has each paying customer spent": the table
+    named (with at most one word between) after "per", "each" or "every", unless a word of a dimension
+    or column follows it ("per customer segment" is a breakdown). A median or percentile with no such
+    words is taken per the one entity the question names, else the model picks between those it names,
+    else it runs over the metric's own rows; a plain average needs the words, as "average order value"
+    is a metric of its own.
+    """
+    nouns = entity_nouns(model.entities)
+    if not shape.aggregates:
+        counted = _HOW_MANY.search(question)
+        words = [name_words(w)[0] for w in counted.group(1).split() if name_words(w)] if counted else []
+        if shape.thresholds and not shape.breakdown and words and words[-1] in nouns:
+            return PerEntity(("count",), nouns[words[-1]])  # "how many customers spent over 10,000?"
+        return None
+    field_words = {
+        w for d in model.dimensions.values() for p in (d.name, d.label or "") for w in name_words(p)
+    }
+    columns = Column.objects.filter(table__source=model.source, table__name__in=model.tables)
+    field_words |= {w for name in columns.values_list("name", flat=True) for w in name_words(name)}
+    entity = entity_after_each(question, nouns, field_words)
+    if entity:
+        return PerEntity(shape.aggregates, entity)
+    if set(shape.aggregates) == {"avg"}:
+        return None
+    asked = set(name_words(question))
+    named = sorted({table for noun, table in nouns.items() if noun in asked})
+    if len(named) == 1:
+        return PerEntity(shape.aggregates, named[0])
+    return PerEntity(shape.aggregates, None, tuple(named))
+
+
+def _counts_rows_of(model: SemanticModel, metric: str, table: str) -> bool:
+    """Whether ``metric`` counts the rows of ``table`` itself (their key, or a reference to it): 1 for
+    each of them."""
+    row = model.metrics[metric]
+    try:
+        node = sqlglot.parse_one(row.expression, read="duckdb")
+    except sqlglot.errors.ParseError:
+        return False
+    if not isinstance(node, exp.Count):
+        return False
+    argument = node.this
+    if isinstance(argument, exp.Distinct):
+        argument = argument.expressions[0] if len(argument.expressions) == 1 else None
+    if isinstance(argument, exp.Star):
+        return row.table == table
+    return isinstance(argument, exp.Column) and model.identifies(
+        argument.table or row.table, argument.name, table
+    )
+
+
+def _without_unasked_attributes(query: dict[str, Any], question: str, model: SemanticModel) -> dict[str, Any]:
+    """A per-entity aggregate without the groupings by the entity's own attributes that the question does
+    not name: "average revenue per sales rep" is one figure, not one per rep name (the model reads "per"
+    as a breakdown)."""
+    per = query.get("per")
+    dimensions = query.get("dimensions")
+    if not per or not isinstance(dimensions, list):
+        return query
+    asked = set(name_words(question)) - set(name_words(str(per)))
+    kept = []
+    for name in dimensions:
+        row = model.dimensions.get(name) if isinstance(name, str) else None
+        if row is not None and row.table == per:
+            words = {w for p in (name, row.label or "", *(row.synonyms or [])) for w in name_words(p)}
+            if not words & asked:
+                continue
+        kept.append(name)
+    return {**query, "dimensions": kept}
+
+
+_ID = re.compile(r"\b([a-z]+)\s+(#\s*|no\.?\s*|number\s+|id\s+)?(\d+)\b", re.I)
+
+
+def id_filters(question: str, model: SemanticModel) -> list[dict[str, Any]]:
+    """Rows the question names by their key: "customer 1337", "order #20420" filter on that table's key.
+
+    A bare year after a noun ("orders 2024") is a period, not an id.
+    """
+    nouns = entity_nouns(model.entities)
+    found = []
+    for match in _ID.finditer(question):
+        words = name_words(match.group(1))
+        if not words or words[0] not in nouns:
+            continue
+        if not match.group(2) and re.fullmatch(r"(19|20)\d{2}", match.group(3)):
+            continue
+        table = nouns[words[0]]
+        found.append({"field": f"{table}.{model.entities[table]}", "op": "=", "value": int(match.group(3))})
+    return found
+
+
+# Words any time dimension answers to ("month", "when"): they do not name one of them in particular.
+_GENERIC_TIME_WORDS = frozenset(
+    ["date", "time", "day", "week", "month", "quarter", "year", "period", "when", "at", "on"]
+)
+
+
+def _with_own_time_dimension(query: dict[str, Any], question: str, model: SemanticModel) -> dict[str, Any]:
+    """The metric's own time dimension where the model put another one the question does not name:
+    "new customer signups per month" counts customers by signup date, not by order date."""
+    metrics = [
+        model.metrics[m] for m in query.get("metrics") or [] if isinstance(m, str) and m in model.metrics
+    ]
+    own = {m.time_dimension for m in metrics if m.time_dimension and m.time_dimension in model.dimensions}
+    if len(own) != 1:
+        return query
+    (own_name,) = own
+    asked = set(search_words(question))
+
+    def unasked(name: Any) -> bool:
+        row = model.dimensions.get(name) if isinstance(name, str) else None
+        if row is None or row.kind != Dimension.Kind.TIME or name == own_name:
+            return False
+        phrases = (name, row.label or "", *(row.synonyms or []))
+        words = {w for phrase in phrases for w in search_words(phrase)} - _GENERIC_TIME_WORDS
+        return not words & asked
+
+    dimensions = query.get("dimensions") or []
+    replaced = [own_name if unasked(d) else d for d in dimensions]
+    query = {**query, "dimensions": list(dict.fromkeys(replaced))}
+    if unasked(query.get("time_dimension")):
+        query["time_dimension"] = own_name
+    return query
+
+
+def _with_threshold(query: dict[str, Any], shape: QuestionShape, model: SemanticModel) -> dict[str, Any]:
+    """The one comparison with a number the wording makes ("spent over 10,000"), on the query's one metric
+    when the model left it out: a threshold on totals, per group or per entity. A number followed by a
+    noun for an entity the metric does not count ("more than 5 orders" beside revenue) is left alone."""
+    metrics = query.get("metrics") or []
+    if len(shape.thresholds) != 1 or len(metrics) != 1 or metrics[0] not in model.metrics:
+        return query
+    if not (shape.breakdown or query.get("per")):
+        return query
+    threshold = shape.thresholds[0]
+    filters = [f for f in query.get("filters") or [] if isinstance(f, dict)]
+    if any(f.get("value") == threshold.value for f in filters):
+        return query
+    unit = name_words(threshold.unit)[0] if name_words(threshold.unit) else ""
+    nouns = entity_nouns(model.entities)
+    if unit in nouns and not _counts_rows_of(model, metrics[0], nouns[unit]):
+        return query
+    settled = {"field": metrics[0], "op": threshold.op, "value": threshold.value}
+    return {**query, "filters": [*filters, settled]}
+
+
+def _adds_up(model: SemanticModel, names: Any) -> bool:
+    """Whether each named metric is one SUM or COUNT, whose values over parts add up to the whole."""
+    rows = [model.metrics[n] for n in names or [] if isinstance(n, str) and n in model.metrics]
+    try:
+        parsed = [sqlglot.parse_one(row.expression, read="duckdb") for row in rows]
+    except sqlglot.errors.ParseError:
+        return False
+    return bool(parsed) and all(isinstance(node, (exp.Sum, exp.Count)) for node in parsed)
+
+
+def _needs_per_entity(entity: PerEntity, query: Any, model: SemanticModel) -> bool:
+    """A plain average of totals needs metrics that add up (sums, counts): "the average order value per
+    customer" is a metric that averages already, broken down or not, not an average of averages."""
+    if entity.aggregates != ("avg",):
+        return True
+    return _adds_up(model, query.get("metrics") if isinstance(query, dict) else None)
+
+
+def _with_share_or_growth(
+    query: dict[str, Any], shape: QuestionShape, model: SemanticModel
+) -> dict[str, Any]:
+    """The share of a total or the growth between two years that the wording asks for ("what percentage of
+    revenue comes from Electronics", "revenue growth from 2023 to 2024"). A share needs one metric that
+    adds up; a metric that is a rate or a percentage already is the share itself."""
+    metrics = query.get("metrics") or []
+    if shape.growth and metrics:
+        query = {k: v for k, v in query.items() if k not in ("time_range", "time_grain")}
+        return {**query, "growth": {"from": shape.growth[0], "to": shape.growth[1]}, "percent": shape.percent}
+    if shape.share and len(metrics) == 1 and _adds_up(model, metrics):
+        return {**query, "share": True, "percent": shape.percent}
+    return query
+
+
 def plan_semantic_query(
     question: str,
     source: DataSource,
@@ -343,6 +569,9 @@ def plan_semantic_query(
         return None
     shape = question_shape(question)
     mentions = value_mentions(question, vocab)
+    entity = per_entity(question, shape, vocab.model) if previous is None else None
+    if entity is not None and not offered_metrics(vocab, candidate_metrics, entity):
+        return None  # the metrics it names only count the entity: no total per entity to aggregate
     if previous and is_refinement(question, [str(m.value) for m in mentions]):
         refined = refine(previous, mentions, shape, mentioned_year(question))
         try:
@@ -373,6 +602,7 @@ def plan_semantic_query(
             mentions=mentions,
             candidate_metrics=candidate_metrics,
             free_text=unplaced_names(question, [str(m.value) for m in mentions]),
+            entity=entity,
         ),
         cancel=cancel,
         on_text=on_text,
@@ -380,7 +610,15 @@ def plan_semantic_query(
     try:
         query = json.loads(generation.text)
         if previous is None:
-            query = _with_settled_parts(query, shape, settled_filters(mentions))
+            if entity and not _needs_per_entity(entity, query, vocab.model):
+                entity = None
+            filters = settled_filters(mentions) + id_filters(question, vocab.model)
+            query = _with_settled_parts(query, shape, filters, entity)
+            query = _without_unasked_attributes(query, question, vocab.model)
+            query = _with_own_time_dimension(query, question, vocab.model)
+            query = _with_threshold(query, shape, vocab.model)
+            if entity is None:
+                query = _with_share_or_growth(query, shape, vocab.model)
         elif not shape.grain and isinstance(query, dict):
             # "now split that by channel as well" keeps the previous grain: only words for one change it
             query["time_grain"] = previous.get("time_grain")
@@ -392,11 +630,18 @@ def plan_semantic_query(
 
 
 def _with_settled_parts(
-    query: dict[str, Any], shape: QuestionShape, filters: list[dict[str, Any]]
+    query: dict[str, Any],
+    shape: QuestionShape,
+    filters: list[dict[str, Any]],
+    entity: PerEntity | None = None,
 ) -> dict[str, Any]:
-    """The model's query with the filters and the year the wording settles (they replace the model's own
-    filters on the same dimensions)."""
+    """The model's query with the filters, the year and the per-entity aggregate the wording settles (the
+    filters replace the model's own on the same dimensions)."""
     query = dict(query)
+    if entity is not None:
+        query["aggregate"] = list(entity.aggregates)
+        if entity.per:
+            query["per"] = entity.per
     if filters:
         fields = {f["field"] for f in filters}
         query["filters"] = [f for f in query.get("filters") or [] if f.get("field") not in fields] + filters

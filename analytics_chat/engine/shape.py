@@ -72,6 +72,70 @@ _COMPARISON = re.compile(
     r"\b(over|above|below|under|at\s+least|at\s+most|exceeds?|exceeding)\s+\$?\d|[<>]=?\s*\d",
     re.I,
 )
+# "spent over 10,000", "more than 5 orders", "at least $200": a comparison with a number, as an operator
+_THRESHOLD = re.compile(
+    r"\b(?P<op>more\s+than|greater\s+than|larger\s+than|higher\s+than|bigger\s+than|over|above|exceeding|"
+    r"exceeds?|at\s+least|less\s+than|fewer\s+than|lower\s+than|smaller\s+than|under|below|at\s+most)"
+    r"\s+\$?(?P<number>\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(?![\d,.]*\s*%)(?!\s*percent)\b"
+    r"(?:\s+(?P<unit>[a-z]+))?",
+    re.I,
+)
+_THRESHOLD_OPS = {"at least": ">=", "at most": "<="}
+_BELOW_WORDS = ("less", "fewer", "lower", "smaller", "under", "below")
+
+
+# "what share of revenue", "the percentage of orders", "% of sales": a part of a total
+_SHARE_OF = re.compile(r"\b(share|percentage|percent|proportion|fraction)\s+of\b|%\s+of\b", re.I)
+# "gross margin as a share of revenue": one measure over another, not a part of its own total
+_AS_SHARE_OF = re.compile(r"\bas\s+an?\s+(share|percentage|percent|proportion|fraction)\s+of\b", re.I)
+_GROWTH = re.compile(
+    r"\b(grow|grows|grew|grown|growth|increase[ds]?|decrease[ds]?|decline[ds]?|change[ds]?)\b", re.I
+)
+PERCENT_WORDS = re.compile(r"\b(percent|percentage)\b|%", re.I)
+
+
+def growth_periods(question: str) -> tuple[str, str] | None:
+    """The two years a question about growth or change compares, earlier first.
+
+    >>> growth_periods("By what percent did revenue grow from 2023 to 2024?")
+    ('2023', '2024')
+    >>> growth_periods("Revenue in 2024 vs 2023: how much did it change?"), growth_periods("Revenue 2024")
+    (('2023', '2024'), None)
+    """
+    years = sorted({m.group(0) for m in _YEAR.finditer(question)})
+    if len(years) != 2 or not _GROWTH.search(question):
+        return None
+    return years[0], years[1]
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """A comparison with a number the question makes: ">" 10000 for "spent over 10,000"."""
+
+    op: str
+    value: float | int
+    unit: str = ""  # the word after the number: "orders" in "more than 5 orders"
+
+
+def thresholds(question: str) -> tuple[Threshold, ...]:
+    """The comparisons with numbers a question makes (not years, not percentages).
+
+    >>> thresholds("Which customers spent over 10,000 in 2025?")
+    (Threshold(op='>', value=10000, unit='in'),)
+    >>> thresholds("cities with at least 3 stores and fewer than 2.5 returns")
+    (Threshold(op='>=', value=3, unit='stores'), Threshold(op='<', value=2.5, unit='returns'))
+    """
+    found = []
+    for match in _THRESHOLD.finditer(question):
+        words = " ".join(match["op"].lower().split())
+        op = _THRESHOLD_OPS.get(words) or ("<" if words.startswith(_BELOW_WORDS) else ">")
+        text = match["number"].replace(",", "")
+        if re.fullmatch(r"(19|20)\d{2}", text) and words in ("over", "under", "above", "below"):
+            continue  # "over 2024" is no threshold
+        found.append(Threshold(op, float(text) if "." in text else int(text), (match["unit"] or "").lower()))
+    return tuple(found)
+
+
 _TREND = re.compile(r"\b(trend|trends|over\s+time)\b", re.I)
 _SORTING = re.compile(r"\b(sort|sorted|order\s+by|ordered|rank|ranked|ranking|ascending|descending)\b", re.I)
 # A whole year, said as such: "in 2024", "for 2023" (not "since 2023" or "2023 to 2024").
@@ -81,6 +145,30 @@ _WHOLE_YEAR = re.compile(
 _PARTS_OF_YEARS = re.compile(
     rf"\b(q[1-4]|quarter|{_MONTHS}|since|until|before|after|between|from|week|day)\b", re.I
 )
+
+
+# "the 90th percentile", "25th and 75th percentiles", "median": a percentile of per-row or per-entity values
+PERCENTILE_WORDS = re.compile(
+    r"\b(\d{1,2})(?:st|nd|rd|th)(?:\s+and\s+(?:the\s+)?(\d{1,2})(?:st|nd|rd|th))?\s+percentiles?\b", re.I
+)
+_MEDIAN = re.compile(r"\bmedian\b", re.I)
+AVERAGE_WORDS = re.compile(r"\b(average|averages|avg|mean)\b", re.I)
+
+
+def aggregates_asked(question: str) -> tuple[str, ...]:
+    """The aggregates a question asks for across values, as semantic query names.
+
+    >>> aggregates_asked("the 25th and 75th percentiles of revenue"), aggregates_asked("median order value")
+    (('p25', 'p75'), ('median',))
+    >>> aggregates_asked("On average, how much has each customer spent?")
+    ('avg',)
+    """
+    found = [f"p{n}" for m in PERCENTILE_WORDS.finditer(question) for n in m.groups() if n]
+    if _MEDIAN.search(question):
+        found.append("median")
+    if not found and AVERAGE_WORDS.search(question):
+        found.append("avg")
+    return tuple(dict.fromkeys(found))
 
 
 @dataclass(frozen=True)
@@ -98,6 +186,11 @@ class QuestionShape:
     year: str | None = None  # the period is one whole year ("in 2024")
     sorting: bool = False  # asks for an order without a ranking ("sorted by revenue")
     comparison: bool = False  # compares with a number ("more than 10 orders")
+    aggregates: tuple[str, ...] = ()  # "median", "p90", "avg": asked across values
+    thresholds: tuple[Threshold, ...] = ()  # "spent over 10,000"
+    share: bool = False  # "what share of revenue comes from ..."
+    growth: tuple[str, str] | None = None  # "growth from 2023 to 2024"
+    percent: bool = False  # "percent", "percentage", "%": a share or growth times 100
 
 
 def _count(word: str) -> int:
@@ -132,6 +225,7 @@ def question_shape(question: str) -> QuestionShape:
     if grain is None and _TREND.search(question):  # "the revenue trend": a monthly series
         grain = "month"
     ranking = _ranking(question)
+    growth = growth_periods(question)
     breakdown = bool(_BREAKDOWN.search(question)) or ranking is not None or grain is not None
     period = bool(_PERIOD.search(question))
     whole_years = {m.group(3) for m in _WHOLE_YEAR.finditer(question)}
@@ -146,6 +240,11 @@ def question_shape(question: str) -> QuestionShape:
         year=year,
         sorting=bool(_SORTING.search(question)),
         comparison=bool(_COMPARISON.search(question)),
+        aggregates=aggregates_asked(question),
+        thresholds=thresholds(question),
+        share=bool(_SHARE_OF.search(question)) and not _AS_SHARE_OF.search(question) and not growth,
+        growth=growth,
+        percent=bool(PERCENT_WORDS.search(question)),
     )
 
 

@@ -43,7 +43,7 @@ def context(state: AnswerState, ctx: StageContext) -> None:
     found = retrieve_context(state.ask, _source(state), tables=state.scope.tables or None)
     state.semantic_context = found.semantic_context_json()
     state.catalog = found.catalog_json()
-    state.matched_metrics = [r.item.name for r in found.metrics if r.score > 0]
+    state.matched_metrics = found.metric_candidates
 
 
 def write_sql(state: AnswerState, ctx: StageContext) -> None:

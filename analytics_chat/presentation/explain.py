@@ -21,6 +21,7 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
+from analytics_chat.engine.accounting import positional
 from analytics_chat.pipeline.state import AnswerState
 
 KNOWN_KEYS = {
@@ -32,7 +33,13 @@ KNOWN_KEYS = {
     "order_by",
     "limit",
     "time_dimension",
+    "per",
+    "aggregate",
+    "share",
+    "growth",
+    "percent",
 }
+AGGREGATE_WORDS = {"avg": "average", "median": "median", "min": "lowest", "max": "highest", "sum": "total"}
 OPERATOR_WORDS = {
     "=": "is",
     "!=": "is not",
@@ -111,6 +118,11 @@ def _from_semantic_query(query: dict[str, Any], source_name: str) -> dict[str, A
                 "additive": _is_additive_metric(row) if row else False,
             }
         )
+    aggregates = [a for a in _as_list(query.get("aggregate")) if isinstance(a, str)]
+    if aggregates and metrics:
+        metrics = _across_entities(metrics, aggregates, query.get("per"), metrics_by_name)
+    elif query.get("share") is True or isinstance(query.get("growth"), dict):
+        metrics = _shares_and_growth(metrics, query)
     grain = query.get("time_grain")
     grouping = []
     for name in dimension_names:
@@ -154,6 +166,83 @@ def _from_semantic_query(query: dict[str, Any], source_name: str) -> dict[str, A
         "limit": limit if isinstance(limit, int) else None,
         "notes": notes,
     }
+
+
+def _entity_words(table: str) -> str:
+    """'sales_reps' -> 'sales rep', 'categories' -> 'category': one row of a table, in words."""
+    words = table.replace("_", " ").split()
+    last = words[-1] if words else table
+    if last.endswith("ies") and len(last) > 4:
+        last = last[:-3] + "y"
+    elif last.endswith("s") and not last.endswith("ss") and len(last) > 3:
+        last = last[:-1]
+    return " ".join([*words[:-1], last])
+
+
+def _across_entities(
+    metrics: list[dict[str, Any]], aggregates: list[str], per: Any, rows: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The output columns of a per-entity aggregate: "Median revenue per order" for median_revenue."""
+    from semantic.query import percentile_share
+
+    columns = []
+    for aggregate in aggregates:
+        if aggregate == "count":
+            table = str(per or "rows")
+            columns.append(
+                {"name": f"number_of_{table}", "label": f"Number of {table.replace('_', ' ')}",
+                 "definition": "", "expression": None, "filter": None, "format": None, "additive": False}
+            )  # fmt: skip
+            continue
+        share = percentile_share(aggregate)
+        words = AGGREGATE_WORDS.get(aggregate) or f"{round((share or 0) * 100)}th percentile of"
+        for metric in metrics:
+            row = rows.get(metric["name"])
+            entity = _entity_words(str(per or (row.table if row else "row")))
+            columns.append(
+                {
+                    **metric,
+                    "name": f"{aggregate}_{metric['name']}",
+                    "label": f"{words[:1].upper()}{words[1:]} {metric['label'].lower()} per {entity}",
+                    "additive": False,
+                }
+            )
+    return columns
+
+
+def _shares_and_growth(metrics: list[dict[str, Any]], query: dict[str, Any]) -> list[dict[str, Any]]:
+    """The output columns of a share ("Share of revenue in the total") or a growth ("Revenue 2023",
+    "Revenue 2024", "Growth of revenue"), named as the compiler names them."""
+    from semantic.query import SemanticError, parse_growth
+
+    percent = query.get("percent") is True
+    columns = []
+    for metric in metrics:
+        name, label = metric["name"], metric["label"]
+        share_format = None if percent else "percent"
+        if query.get("share") is True:
+            shown = f"{'Percent' if percent else 'Share'} of {label.lower()} in the total"
+            columns += [
+                metric,
+                {**metric, "name": f"{'percent' if percent else 'share'}_of_{name}", "label": shown,
+                 "format": share_format, "additive": False},
+            ]  # fmt: skip
+            continue
+        try:
+            growth = parse_growth(query["growth"])
+        except SemanticError:
+            return metrics
+        assert growth is not None
+        for suffix in growth.labels:
+            columns.append(
+                {**metric, "name": f"{name}_{suffix}", "label": f"{label} {suffix.replace('_', ' ')}"}
+            )
+        columns.append(
+            {**metric, "name": f"{'percent_' if percent else ''}growth_{name}",
+             "label": f"Growth of {label.lower()}{' (%)' if percent else ''}", "format": share_format,
+             "additive": False}
+        )  # fmt: skip
+    return columns
 
 
 def _is_additive_metric(row: Any) -> bool:
@@ -265,13 +354,13 @@ def _from_sql(tree: exp.Expression) -> dict[str, Any]:
         filters += [f"groups where {_condition_words(c)}" for c in _conjuncts(having.this)]
     group = select.args.get("group")
     grouping = (
-        [_expression_words(_positional(g, select)) for g in group.expressions] if group is not None else []
+        [_expression_words(positional(g, select)) for g in group.expressions] if group is not None else []
     )
     order = []
     order_node = select.args.get("order")
     for item in order_node.expressions if order_node is not None else []:
         direction = "highest" if item.args.get("desc") else "lowest"
-        order.append(f"{direction} {_expression_words(_positional(item.this, select))} first")
+        order.append(f"{direction} {_expression_words(positional(item.this, select))} first")
     limit_node = select.args.get("limit")
     limit = None
     if limit_node is not None and isinstance(limit_node.expression, exp.Literal):
@@ -299,13 +388,6 @@ def _from_sql(tree: exp.Expression) -> dict[str, Any]:
         "limit": limit,
         "notes": [],
     }
-
-
-def _positional(node: exp.Expression, select: exp.Select) -> exp.Expression:
-    """``GROUP BY 1`` and ``ORDER BY 2`` mean the query's first and second output columns."""
-    if isinstance(node, exp.Literal) and node.is_int and 0 < int(node.this) <= len(select.expressions):
-        return select.expressions[int(node.this) - 1]
-    return node
 
 
 def _conjuncts(condition: exp.Expression) -> list[exp.Expression]:

@@ -156,3 +156,36 @@ def test_a_follow_up_keeps_what_it_does_not_replace():
 
 def test_module_examples_run():
     assert doctest.testmod(accounting).failed == 0
+
+
+@pytest.mark.parametrize(
+    ("question", "right", "wrong"),
+    [
+        (
+            "What is the average fee per member?",
+            "SELECT AVG(total) FROM (SELECT member_id, SUM(fee) AS total FROM loans GROUP BY member_id)",
+            "SELECT AVG(fee) FROM loans",
+        ),
+        (
+            "Median fee of each member, by city",
+            "WITH t AS (SELECT m.member_id, m.city, SUM(l.fee) AS total FROM loans l JOIN members m "
+            "ON m.member_id = l.member_id GROUP BY 1, 2) SELECT city, MEDIAN(total) FROM t GROUP BY city",
+            "SELECT m.city, MEDIAN(l.fee) FROM loans l JOIN members m ON m.member_id = l.member_id GROUP BY 1",
+        ),
+        (
+            "What is the 90th percentile of the fee of a loan?",  # the loans' own rows
+            "SELECT quantile_cont(fee, 0.9) FROM loans",
+            "SELECT quantile_cont(total, 0.9) FROM (SELECT member_id, SUM(fee) AS total FROM loans GROUP BY 1)",
+        ),
+    ],
+)
+def test_an_aggregate_of_per_entity_totals_needs_those_totals(question, right, wrong):
+    facts = question_facts(question, LIBRARY)
+    assert any(f.kind == accounting.PER_ENTITY for f in facts)
+    assert not unaccounted(facts, right, LIBRARY)
+    assert [f.kind for f in unaccounted(facts, wrong, LIBRARY)] == [accounting.PER_ENTITY]
+
+
+def test_an_average_by_a_field_of_the_entity_is_a_breakdown():
+    facts = question_facts("Average fee per member city", LIBRARY)
+    assert not any(f.kind == accounting.PER_ENTITY for f in facts)

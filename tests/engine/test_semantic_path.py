@@ -7,6 +7,8 @@ import json
 import pytest
 
 from analytics_chat.engine.semantic_path import (
+    id_filters,
+    per_entity,
     plan_semantic_query,
     query_schema,
     settled_filters,
@@ -132,3 +134,164 @@ def test_year_grain_gives_year_numbers(demo_source, duck):
     result = plan("How many customers joined each year?", demo_source, generator)
     years = [row[0] for row in duck.execute(result.sql).fetchall()]
     assert years == sorted(years) and all(isinstance(y, int) for y in years)
+
+
+@pytest.mark.parametrize(
+    ("question", "aggregates", "per"),
+    [
+        ("Average 2024 revenue per sales rep, by region", ("avg",), "sales_reps"),
+        ("On average, how much has each paying customer spent?", ("avg",), "customers"),
+        ("What is the median revenue of an order?", ("median",), "orders"),
+        ("The 10th and 90th percentiles of units sold per product", ("p10", "p90"), "products"),
+        ("What is the 75th percentile of days to ship?", ("p75",), None),  # the metric's own rows
+    ],
+)
+def test_an_aggregate_of_per_entity_totals_is_read_from_the_wording(demo_source, question, aggregates, per):
+    entity = per_entity(question, question_shape(question), SemanticModel(demo_source))
+    assert entity is not None and (entity.aggregates, entity.per) == (aggregates, per)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is the average order value by customer segment?",  # a metric that averages already
+        "Average discount per customer segment",  # "per customer segment" is a breakdown
+        "Revenue per customer",  # no aggregate asked across customers
+        "Average shipping time for orders handled by each rep region",
+    ],
+)
+def test_a_breakdown_or_a_plain_average_is_no_per_entity_aggregate(demo_source, question):
+    entity = per_entity(question, question_shape(question), SemanticModel(demo_source))
+    assert entity is None
+
+
+def test_a_median_between_two_named_entities_lets_the_model_pick(demo_source):
+    question = "Among customers with a completed order, what is the median revenue?"
+    entity = per_entity(question, question_shape(question), SemanticModel(demo_source))
+    assert entity is not None and entity.per is None and entity.choices == ("customers", "orders")
+    schema = query_schema(vocabulary(demo_source), question_shape(question), entity=entity)
+    assert schema["properties"]["per"] == {"enum": ["customers", "orders"]} and "per" in schema["required"]
+
+
+def test_the_plan_aggregates_per_entity_totals_the_wording_asks_for(demo_source, duck):
+    generator = scripted(("sales rep", {"metrics": ["revenue"], "dimensions": ["region"]}))
+    result = plan("Average revenue per sales rep, by region", demo_source, generator)
+    assert (result.query["per"], result.query["aggregate"]) == ("sales_reps", ["avg"])
+    got = dict(duck.execute(result.sql).fetchall())
+    want = dict(
+        duck.execute(
+            "SELECT region, AVG(total) FROM (SELECT r.rep_id, r.region, "
+            "SUM(oi.quantity * oi.unit_price * (1 - oi.discount)) AS total FROM orders o "
+            "JOIN order_items oi ON oi.order_id = o.order_id JOIN sales_reps r ON r.rep_id = o.rep_id "
+            "WHERE o.status = 'completed' GROUP BY 1, 2) GROUP BY 1"
+        ).fetchall()
+    )
+    assert got.keys() == want.keys() and all(got[k] == pytest.approx(want[k]) for k in want)
+
+
+def test_a_plain_average_of_an_averaging_metric_stays_that_metric(demo_source):
+    generator = scripted(("order value", {"metrics": ["average_order_value"]}))
+    result = plan("Average order value per customer, please", demo_source, generator)
+    assert not result.query.get("aggregate") and not result.query.get("per")
+
+
+def test_a_follow_up_keeps_the_per_entity_aggregate(demo_source):
+    never = scripted()
+    previous = {"metrics": ["revenue"], "dimensions": ["channel"], "per": "orders", "aggregate": ["median"],
+                "time_range": "2025"}  # fmt: skip
+    history = [Turn(ask="Median order revenue by channel in 2025", semantic_query=previous)]
+    result = plan("what about 2023?", demo_source, never, history)
+    assert (result.query["per"], result.query["aggregate"]) == ("orders", ["median"])
+    assert result.query["time_range"]["start"] == "2023-01-01"
+
+
+def test_a_per_entity_aggregate_offers_no_metric_that_counts_the_entity_itself(demo_source):
+    question = "What is the median order value?"
+    shape = question_shape(question)
+    entity = per_entity(question, shape, SemanticModel(demo_source))
+    metrics = query_schema(vocabulary(demo_source), shape, entity=entity)["properties"]["metrics"]["items"][
+        "enum"
+    ]
+    assert entity.per == "orders" and "revenue" in metrics
+    assert not {"order_count", "completed_orders", "returned_orders"} & set(metrics)
+
+
+def test_groupings_by_the_entity_s_own_unnamed_attributes_are_dropped(demo_source):
+    generator = scripted(("rep", {"metrics": ["revenue"], "dimensions": ["rep_name", "region"]}))
+    result = plan("Average revenue per sales rep, by region", demo_source, generator)
+    assert result.query["dimensions"] == ["region"]
+
+
+def test_a_threshold_on_totals_the_model_leaves_out_is_settled(demo_source, duck):
+    generator = scripted(("customers", {"metrics": ["revenue"], "dimensions": ["customer_name"]}))
+    result = plan("Which customers spent over 10,000 in 2025?", demo_source, generator)
+    assert {"field": "revenue", "op": ">", "value": 10000} in result.query["filters"]
+    rows = duck.execute(result.sql).fetchall()
+    assert rows and all(revenue > 10000 for _, revenue in rows)
+
+
+def test_how_many_entities_pass_a_threshold_counts_them(demo_source, duck):
+    generator = scripted(("customers", {"metrics": ["revenue"]}))
+    result = plan("How many customers spent more than 5,000 in 2024?", demo_source, generator)
+    assert (result.query["per"], result.query["aggregate"]) == ("customers", ["count"])
+    (count,) = duck.execute(result.sql).fetchone()
+    (want,) = duck.execute(
+        "SELECT COUNT(*) FROM (SELECT o.customer_id FROM orders o JOIN order_items oi ON oi.order_id = o.order_id "
+        "WHERE o.status = 'completed' AND year(o.order_date) = 2024 GROUP BY 1 "
+        "HAVING SUM(oi.quantity * oi.unit_price * (1 - oi.discount)) > 5000)"
+    ).fetchone()
+    assert count == want > 0
+
+
+def test_a_number_of_another_entity_is_no_threshold_on_the_metric(demo_source):
+    generator = scripted(("customers", {"metrics": ["revenue"], "dimensions": ["customer_name"]}))
+    result = plan("Which customers with more than 5 orders have the highest revenue?", demo_source, generator)
+    assert not any(f["field"] == "revenue" for f in result.query.get("filters") or [])
+
+
+def test_rows_named_by_their_key_become_key_filters(demo_source, duck):
+    generator = scripted(("customer", {"metrics": ["revenue"]}))
+    result = plan("How much has customer 42 spent with us overall?", demo_source, generator)
+    assert {"field": "customers.customer_id", "op": "=", "value": 42} in result.query["filters"]
+    assert duck.execute(result.sql).fetchone()[0] is not None
+    model = SemanticModel(demo_source)
+    assert id_filters("revenue on order #20420", model) == [
+        {"field": "orders.order_id", "op": "=", "value": 20420}
+    ]
+    assert id_filters("orders 2024 by channel", model) == []
+
+
+def test_a_share_of_the_total_the_wording_asks_for(demo_source, duck):
+    generator = scripted(("Electronics", {"metrics": ["revenue"]}))
+    result = plan("What percentage of total revenue comes from Electronics?", demo_source, generator)
+    assert result.query["share"] and result.query["percent"]
+    assert {"field": "category", "op": "=", "value": "Electronics"} in result.query["filters"]
+    _, percent = duck.execute(result.sql).fetchone()
+    assert 0 < percent < 100
+
+
+def test_a_rate_is_its_own_share(demo_source):
+    generator = scripted(("returned", {"metrics": ["return_rate"]}))
+    result = plan("What share of orders were returned?", demo_source, generator)
+    assert not result.query.get("share")
+
+
+def test_growth_between_two_years_the_wording_names(demo_source, duck):
+    generator = scripted(("grow", {"metrics": ["revenue"], "time_range": "2023"}))
+    result = plan("By what percent did revenue grow from 2023 to 2024?", demo_source, generator)
+    assert result.query["growth"] == {"from": "2023", "to": "2024"} and result.query["percent"]
+    assert "time_range" not in result.query or not result.query["time_range"]
+    before, after, growth = duck.execute(result.sql).fetchone()
+    assert float(growth) == pytest.approx(100 * (float(after) / float(before) - 1))
+
+
+def test_a_time_dimension_the_question_does_not_name_gives_way_to_the_metric_s_own(demo_source):
+    generator = scripted(
+        ("signups", {"metrics": ["customer_count"], "dimensions": ["order_date"], "time_grain": "month"})
+    )
+    result = plan("New customer signups per month in 2025", demo_source, generator)
+    assert result.query["dimensions"] == ["signup_date"]
+    shipped = scripted(
+        ("ship", {"metrics": ["order_count"], "dimensions": ["ship_date"], "time_grain": "month"})
+    )
+    assert plan("Orders by ship month", demo_source, shipped).query["dimensions"] == ["ship_date"]

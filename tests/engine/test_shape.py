@@ -116,3 +116,11 @@ def test_which_n_ranks_n():
 )
 def test_a_follow_up_that_only_changes_how_the_answer_is_shown(question, expected):
     assert shape.is_presentation_change(question) is expected
+
+
+def test_module_examples_run():
+    import doctest
+
+    from analytics_chat.engine import shape
+
+    assert doctest.testmod(shape).failed == 0

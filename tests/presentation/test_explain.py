@@ -120,3 +120,19 @@ def test_the_compose_stage_puts_it_into_response_data():
     compose(state, StageContext(generator=None, cancel=CancelToken()))
     assert state.response_data["explanation"]["summary"] == "Number of rows of pets"
     assert state.response_data["explanation"]["tables"] == ["pets"]
+
+
+def test_new_query_shapes_are_described_by_their_columns(demo_source):
+    from analytics_chat.presentation.explain import _from_semantic_query
+
+    median = _from_semantic_query(
+        {"metrics": ["revenue"], "dimensions": ["channel"], "per": "orders", "aggregate": ["median"]}, "demo"
+    )
+    assert [(m["name"], m["label"]) for m in median["metrics"]] == [
+        ("median_revenue", "Median revenue per order")
+    ]
+    assert median["summary"].startswith("Median revenue per order")
+    growth = _from_semantic_query({"metrics": ["revenue"], "growth": {"from": "2023", "to": "2024"}}, "demo")
+    assert [m["name"] for m in growth["metrics"]] == ["revenue_2023", "revenue_2024", "growth_revenue"]
+    share = _from_semantic_query({"metrics": ["order_count"], "share": True, "percent": True}, "demo")
+    assert [m["name"] for m in share["metrics"]] == ["order_count", "percent_of_order_count"]

@@ -404,8 +404,18 @@ def test_query_round_trips_through_dict():
         "order_by": [{"field": "revenue", "direction": "desc"}],
         "limit": 3,
         "time_dimension": None,
+        "per": "customers",
+        "aggregate": ["median"],
+        "share": False,
+        "growth": None,
+        "percent": False,
     }
     assert SemanticQuery.from_dict(data).to_dict() == data
+    growth = {
+        "metrics": ["revenue"],
+        "growth": {"from": "2023", "to": {"start": "2024-01-01", "end": "2024-06-30"}},
+    }
+    assert SemanticQuery.from_dict(growth).to_dict()["growth"] == growth["growth"]
 
 
 def test_quarters_of_one_year_are_numbered_and_of_several_years_are_dates(demo_source, duck):
