@@ -530,7 +530,19 @@ class _Compiler:
             return self._compile_share()
         if self.query.growth:
             return self._compile_growth()
+        if self.query.percent:
+            return self._compile_percent()
         return self._compile_flat()
+
+    def _compile_percent(self) -> exp.Select:
+        """The metrics times 100 ("what % of orders were returned" of a return rate), same names."""
+        columns: list[exp.Expression] = [
+            exp.alias_(exp.column(item.name), item.name) for item in self.dimensions
+        ]
+        columns += [
+            exp.alias_(self._scaled(exp.column(name, table="flat")), name) for name in self.query.metrics
+        ]
+        return self._outer(columns, {m: m for m in self.query.metrics}).from_(self._part().subquery("flat"))
 
     def _part(self, **changes: Any) -> exp.Select:
         """This query with ``changes``, without share, growth, ordering or limit, compiled flat."""

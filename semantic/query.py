@@ -8,7 +8,7 @@ median of it), so "average revenue per sales rep, by region" is ``{"metrics": ["
 "dimensions": ["region"], "per": "sales_reps", "aggregate": "avg"}``. ``share`` gives each value as a
 fraction of the total over the same period without the breakdown or the dimension filters ("what share
 of revenue comes from Electronics"); ``growth: {"from": "2023", "to": "2024"}`` the change between two
-periods as a fraction; ``percent`` multiplies either by 100.
+periods as a fraction; ``percent`` multiplies either by 100, or else the metrics themselves (a rate).
 """
 
 from __future__ import annotations
@@ -313,8 +313,10 @@ class SemanticQuery:
         query.growth = parse_growth(data.get("growth"))
         if [bool(query.aggregate), query.share, query.growth is not None].count(True) > 1:
             raise SemanticError("Use one of 'aggregate', 'share' and 'growth' in a query")
-        if query.percent and not (query.share or query.growth):
-            raise SemanticError("'percent' applies to a 'share' or a 'growth'")
+        if query.percent and query.aggregate:
+            raise SemanticError(
+                "'percent' applies to metrics, a 'share' or a 'growth', not to an 'aggregate'"
+            )
         if query.growth and (query.time_range or query.time_grain):
             raise SemanticError("'growth' names its own periods: leave out time_range and time_grain")
         return query

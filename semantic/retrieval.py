@@ -90,7 +90,7 @@ class SemanticContext:
     tables: list[Ranked] = field(default_factory=list)
     relationships: list[dict[str, str]] = field(default_factory=list)
     token_estimate: int = 0
-    # Metrics the question names (a word of a name, label or synonym) or that made the context, best
+    # Metrics the question names (a word of a name or label) or that made the context, best
     # first: what the semantic path may choose from, whatever the token budget left out of the context.
     metric_candidates: list[str] = field(default_factory=list)
 
@@ -319,7 +319,7 @@ def retrieve_context(
     context.metric_candidates = [
         r.item.name
         for r in metrics
-        if r.item.name in shown or score(question_words, [r.item.name, r.item.label, *r.item.synonyms]) > 0
+        if r.item.name in shown or score(question_words, [r.item.name, r.item.label]) > 0
     ]
     kept = set(context.table_names)
     for relation in Relationship.objects.filter(from_column__table__source=source).select_related(

@@ -26,7 +26,6 @@ from catalog.models import Column, DataSource
 from catalog.text import name_words, search_words
 from semantic.compiler import OPERATORS, SemanticError, SemanticModel, SemanticQuery, compile_to_sql
 from semantic.models import Dimension, grains_of
-from semantic.query import AGGREGATES
 from semantic.retrieval import statements_in_scope
 
 from . import prompts
@@ -186,6 +185,9 @@ def query_schema(
     since it rewrites a previous query.
     """
     metrics = offered_metrics(vocab, candidate_metrics, entity) if not follow_up else vocab.metric_names
+    if shape is not None and shape.share and not follow_up:
+        # a part of a total is a share of a metric that adds up; a rate among the candidates is no total
+        metrics = [m for m in metrics if _adds_up(vocab.model, [m])] or metrics
     metrics = metrics or vocab.metric_names
     dimensions = vocab.dimension_names
     date = {"type": "string", "pattern": r"^[12][0-9]{3}-[01][0-9]-[0-3][0-9]$"}
@@ -206,11 +208,7 @@ def query_schema(
         "limit": _nullable({"type": "integer", "minimum": 1, "maximum": 1000}),
     }
     required = ["metrics"]
-    if follow_up:  # the previous query may aggregate per-entity totals, and the follow-up keeps that
-        properties["per"] = _nullable({"enum": sorted(vocab.model.entities)})
-        aggregate_name = {"anyOf": [{"enum": AGGREGATES}, {"type": "string", "pattern": "^p[1-9][0-9]?$"}]}
-        properties["aggregate"] = _nullable({"type": "array", "items": aggregate_name, "maxItems": 3})
-    elif entity is not None and entity.choices:
+    if entity is not None and entity.choices and not follow_up:
         properties["per"] = {"enum": list(entity.choices)}
         required.append("per")
     if shape is not None and not follow_up:
@@ -495,6 +493,18 @@ def _with_own_time_dimension(query: dict[str, Any], question: str, model: Semant
     return query
 
 
+_SHAPE_KEYS = ("per", "aggregate", "share", "growth", "percent")
+
+
+def _with_previous_shape(query: dict[str, Any], previous: dict[str, Any]) -> dict[str, Any]:
+    """A follow-up keeps the previous query's per-entity aggregate, share or growth ("and in 2023?" after a
+    median per order), which the model does not write: its schema leaves them out."""
+    kept = {key: previous[key] for key in _SHAPE_KEYS if previous.get(key) not in (None, [], False)}
+    if kept.get("growth"):
+        query = {k: v for k, v in query.items() if k not in ("time_range", "time_grain")}
+    return {**query, **kept}
+
+
 def _with_threshold(query: dict[str, Any], shape: QuestionShape, model: SemanticModel) -> dict[str, Any]:
     """The one comparison with a number the wording makes ("spent over 10,000"), on the query's one metric
     when the model left it out: a threshold on totals, per group or per entity. A number followed by a
@@ -539,13 +549,21 @@ def _with_share_or_growth(
 ) -> dict[str, Any]:
     """The share of a total or the growth between two years that the wording asks for ("what percentage of
     revenue comes from Electronics", "revenue growth from 2023 to 2024"). A share needs one metric that
-    adds up; a metric that is a rate or a percentage already is the share itself."""
+    adds up; a metric that is a rate or a percentage already is the share itself, times 100 for "%"."""
     metrics = query.get("metrics") or []
     if shape.growth and metrics:
         query = {k: v for k, v in query.items() if k not in ("time_range", "time_grain")}
+        # the two periods are the comparison: no breakdown by a time dimension besides
+        query["dimensions"] = [
+            d for d in query.get("dimensions") or []
+            if not (d in model.dimensions and model.dimensions[d].kind == Dimension.Kind.TIME)
+        ]  # fmt: skip
         return {**query, "growth": {"from": shape.growth[0], "to": shape.growth[1]}, "percent": shape.percent}
     if shape.share and len(metrics) == 1 and _adds_up(model, metrics):
         return {**query, "share": True, "percent": shape.percent}
+    rates = [model.metrics[m] for m in metrics if m in model.metrics and model.metrics[m].format == "percent"]
+    if shape.percent and rates and len(rates) == len(metrics):
+        return {**query, "percent": True}  # "what % of orders were returned": the return rate times 100
     return query
 
 
@@ -619,9 +637,11 @@ def plan_semantic_query(
             query = _with_threshold(query, shape, vocab.model)
             if entity is None:
                 query = _with_share_or_growth(query, shape, vocab.model)
-        elif not shape.grain and isinstance(query, dict):
-            # "now split that by channel as well" keeps the previous grain: only words for one change it
-            query["time_grain"] = previous.get("time_grain")
+        elif isinstance(query, dict):
+            if not shape.grain:
+                # "now split that by channel as well" keeps the previous grain: only words for one change it
+                query["time_grain"] = previous.get("time_grain")
+            query = _with_previous_shape(query, previous)
         query = _cleaned(query, shape, vocab)
         sql = compile_to_sql(source, query, tables)
     except (ValueError, SemanticError):
@@ -638,6 +658,8 @@ def _with_settled_parts(
     """The model's query with the filters, the year and the per-entity aggregate the wording settles (the
     filters replace the model's own on the same dimensions)."""
     query = dict(query)
+    if isinstance(query.get("metrics"), list):  # the model may name a metric twice
+        query["metrics"] = list(dict.fromkeys(query["metrics"]))
     if entity is not None:
         query["aggregate"] = list(entity.aggregates)
         if entity.per:

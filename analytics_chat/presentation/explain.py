@@ -123,6 +123,8 @@ def _from_semantic_query(query: dict[str, Any], source_name: str) -> dict[str, A
         metrics = _across_entities(metrics, aggregates, query.get("per"), metrics_by_name)
     elif query.get("share") is True or isinstance(query.get("growth"), dict):
         metrics = _shares_and_growth(metrics, query)
+    elif query.get("percent") is True:  # a rate times 100: no longer a fraction to show as a percentage
+        metrics = [{**m, "label": f"{m['label']} (%)", "format": None} for m in metrics]
     grain = query.get("time_grain")
     grouping = []
     for name in dimension_names:

@@ -295,3 +295,20 @@ def test_a_time_dimension_the_question_does_not_name_gives_way_to_the_metric_s_o
         ("ship", {"metrics": ["order_count"], "dimensions": ["ship_date"], "time_grain": "month"})
     )
     assert plan("Orders by ship month", demo_source, shipped).query["dimensions"] == ["ship_date"]
+
+
+def test_a_share_offers_only_metrics_that_add_up_and_growth_no_time_breakdown(demo_source):
+    question = "What percentage of total revenue comes from Electronics?"
+    metrics = query_schema(vocabulary(demo_source), question_shape(question))["properties"]["metrics"]["items"]
+    assert "revenue" in metrics["enum"] and "gross_margin_pct" not in metrics["enum"]
+    generator = scripted(("grow", {"metrics": ["revenue"], "dimensions": ["order_date", "category"]}))
+    result = plan("How did revenue grow per category from 2023 to 2024?", demo_source, generator)
+    assert result.query["dimensions"] == ["category"] and result.query["growth"]["to"] == "2024"
+
+
+def test_a_follow_up_keeps_a_growth(demo_source):
+    previous = {"metrics": ["revenue"], "growth": {"from": "2023", "to": "2024"}, "percent": True}
+    history = [Turn(ask="Revenue growth from 2023 to 2024 in %", semantic_query=previous)]
+    generator = scripted(("channel", {"metrics": ["revenue"], "dimensions": ["channel"], "time_range": "2024"}))
+    result = plan("split that by sales channel and channel type", demo_source, generator, history)
+    assert result.query["growth"] == previous["growth"] and result.query["dimensions"] == ["channel"]

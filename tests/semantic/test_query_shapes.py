@@ -95,7 +95,7 @@ def test_module_examples_run():
     ("data", "named"),
     [
         ({"metrics": ["revenue"], "share": True, "aggregate": ["avg"]}, "one of"),
-        ({"metrics": ["revenue"], "percent": True}, "percent"),
+        ({"metrics": ["revenue"], "percent": True, "per": "orders", "aggregate": ["avg"]}, "percent"),
         ({"metrics": ["revenue"], "growth": {"from": "2023"}}, "growth"),
         (
             {"metrics": ["revenue"], "growth": {"from": "2024", "to": "2023"}, "time_range": "2024"},

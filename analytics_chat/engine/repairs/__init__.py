@@ -35,6 +35,7 @@ from .joins import (
     repair_join_conditions,
 )
 from .negation import compare_set_operations_by_key, find_unmatched_rows, negate_membership
+from .scales import scale_shares_as_asked
 from .types import align_membership_types, cast_text_numbers
 
 
@@ -75,6 +76,7 @@ QUALIFIED: tuple[Repair, ...] = (
     find_unmatched_rows,
     negate_membership,
     deduplicate_joined_rows,
+    scale_shares_as_asked,
 )
 
 
@@ -112,5 +114,6 @@ __all__ = [
     "prune_unused_joins",
     "repair_join_conditions",
     "respell_columns",
+    "scale_shares_as_asked",
     "show_group_columns",
 ]
