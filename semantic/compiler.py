@@ -530,9 +530,23 @@ class _Compiler:
             return self._compile_share()
         if self.query.growth:
             return self._compile_growth()
+        if self.query.ratio:
+            return self._compile_ratio()
         if self.query.percent:
             return self._compile_percent()
         return self._compile_flat()
+
+    def _compile_ratio(self) -> exp.Select:
+        """The first metric divided by the second, by the dimensions, beside both."""
+        first, second = self.query.metrics
+        name = f"{first}_to_{second}"
+        columns: list[exp.Expression] = [
+            exp.alias_(exp.column(item.name), item.name) for item in self.dimensions
+        ]
+        columns += [exp.alias_(exp.column(m, table="flat"), m) for m in (first, second)]
+        ratio = exp.Div(this=exp.column(first, table="flat"), expression=exp.column(second, table="flat"))
+        columns.append(exp.alias_(self._scaled(ratio), name))
+        return self._outer(columns, {first: name, second: name}).from_(self._part().subquery("flat"))
 
     def _compile_percent(self) -> exp.Select:
         """The metrics times 100 ("what % of orders were returned" of a return rate), same names."""
@@ -547,7 +561,14 @@ class _Compiler:
     def _part(self, **changes: Any) -> exp.Select:
         """This query with ``changes``, without share, growth, ordering or limit, compiled flat."""
         query = dataclasses.replace(
-            self.query, share=False, growth=None, percent=False, order_by=[], limit=None, **changes
+            self.query,
+            share=False,
+            growth=None,
+            ratio=False,
+            percent=False,
+            order_by=[],
+            limit=None,
+            **changes,
         )
         select = _Compiler(self.model.source, query, None, self.model)._compile_flat()
         select.set("order", None)

@@ -8,7 +8,8 @@ median of it), so "average revenue per sales rep, by region" is ``{"metrics": ["
 "dimensions": ["region"], "per": "sales_reps", "aggregate": "avg"}``. ``share`` gives each value as a
 fraction of the total over the same period without the breakdown or the dimension filters ("what share
 of revenue comes from Electronics"); ``growth: {"from": "2023", "to": "2024"}`` the change between two
-periods as a fraction; ``percent`` multiplies either by 100, or else the metrics themselves (a rate).
+periods as a fraction; ``ratio`` divides the first of two metrics by the second ("the ratio of cancelled
+to completed orders"); ``percent`` multiplies any of them by 100, or else the metrics themselves (a rate).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ QUERY_KEYS = {
     "aggregate",
     "share",
     "growth",
+    "ratio",
     "percent",
 }
 # How per-entity totals are aggregated: pNN is the NNth percentile, "count" the number of entities.
@@ -253,6 +255,7 @@ class SemanticQuery:
     per: str | None = None  # the table whose rows each metric is totalled for, before ``aggregate``
     aggregate: list[str] = field(default_factory=list)  # how those totals are aggregated
     share: bool = False  # each value as a fraction of the total
+    ratio: bool = False  # the first metric divided by the second
     growth: Growth | None = None  # the change from one period to another, as a fraction
     percent: bool = False  # share or growth times 100
 
@@ -310,9 +313,12 @@ class SemanticQuery:
         query.time_dimension = time_dimension or None
         query.per, query.aggregate = _parse_per_entity(data)
         query.share, query.percent = _flag(data, "share"), _flag(data, "percent")
+        query.ratio = _flag(data, "ratio")
         query.growth = parse_growth(data.get("growth"))
-        if [bool(query.aggregate), query.share, query.growth is not None].count(True) > 1:
-            raise SemanticError("Use one of 'aggregate', 'share' and 'growth' in a query")
+        if [bool(query.aggregate), query.share, query.growth is not None, query.ratio].count(True) > 1:
+            raise SemanticError("Use one of 'aggregate', 'share', 'growth' and 'ratio' in a query")
+        if query.ratio and len(query.metrics) != 2:
+            raise SemanticError("'ratio' divides the first of two metrics by the second: name exactly two")
         if query.percent and query.aggregate:
             raise SemanticError(
                 "'percent' applies to metrics, a 'share' or a 'growth', not to an 'aggregate'"

@@ -544,8 +544,23 @@ def _needs_per_entity(entity: PerEntity, query: Any, model: SemanticModel) -> bo
     return _adds_up(model, query.get("metrics") if isinstance(query, dict) else None)
 
 
+def _in_order_named(metrics: list[str], question: str, model: SemanticModel) -> list[str]:
+    """The metrics in the order the question names them ("cancelled to completed"): by where it first says
+    a word of one metric's names that the other's lack."""
+    words = {m: {w for p in (m, model.metrics[m].label or "", *(model.metrics[m].synonyms or [])) for w in name_words(p)}
+             for m in metrics}  # fmt: skip
+    asked = [w for token in re.findall(r"[A-Za-z0-9']+", question) for w in name_words(token)[:1]]
+    positions = []
+    for metric in metrics:
+        own = words[metric] - set().union(*(words[m] for m in metrics if m != metric))
+        positions.append(next((i for i, w in enumerate(asked) if w in own), None))
+    if any(p is None for p in positions):
+        return metrics
+    return [m for _, m in sorted(zip(positions, metrics, strict=True))]
+
+
 def _with_share_or_growth(
-    query: dict[str, Any], shape: QuestionShape, model: SemanticModel
+    query: dict[str, Any], shape: QuestionShape, model: SemanticModel, question: str = ""
 ) -> dict[str, Any]:
     """The share of a total or the growth between two years that the wording asks for ("what percentage of
     revenue comes from Electronics", "revenue growth from 2023 to 2024"). A share needs one metric that
@@ -559,6 +574,13 @@ def _with_share_or_growth(
             if not (d in model.dimensions and model.dimensions[d].kind == Dimension.Kind.TIME)
         ]  # fmt: skip
         return {**query, "growth": {"from": shape.growth[0], "to": shape.growth[1]}, "percent": shape.percent}
+    if shape.ratio and len(metrics) == 2 and all(m in model.metrics for m in metrics):
+        return {
+            **query,
+            "metrics": _in_order_named(metrics, question, model),
+            "ratio": True,
+            "percent": shape.percent,
+        }
     if shape.share and len(metrics) == 1 and _adds_up(model, metrics):
         return {**query, "share": True, "percent": shape.percent}
     rates = [model.metrics[m] for m in metrics if m in model.metrics and model.metrics[m].format == "percent"]
@@ -636,7 +658,7 @@ def plan_semantic_query(
             query = _with_own_time_dimension(query, question, vocab.model)
             query = _with_threshold(query, shape, vocab.model)
             if entity is None:
-                query = _with_share_or_growth(query, shape, vocab.model)
+                query = _with_share_or_growth(query, shape, vocab.model, question)
         elif isinstance(query, dict):
             if not shape.grain:
                 # "now split that by channel as well" keeps the previous grain: only words for one change it
@@ -707,6 +729,36 @@ def _redundant(condition: dict[str, Any], metrics: list[Any]) -> bool:
     return any(value in _string_literals(m.expression) | _string_literals(m.filter or "") for m in metrics)
 
 
+def _picked_values(snippet: str) -> dict[str, set[str]]:
+    """Column name -> the values a metric's filter picks: "orders.status = 'completed'" picks completed."""
+    try:
+        tree = sqlglot.parse_one(snippet, read="duckdb")
+    except sqlglot.errors.ParseError:
+        return {}
+    picked: dict[str, set[str]] = {}
+    for node in tree.find_all(exp.EQ, exp.In):
+        column = node.this if isinstance(node.this, exp.Column) else None
+        values = [node.expression] if isinstance(node, exp.EQ) else node.expressions
+        if column is not None and all(isinstance(v, exp.Literal) and v.is_string for v in values):
+            picked.setdefault(column.name.lower(), set()).update(v.this.lower() for v in values)
+    return picked
+
+
+def _contradicts(condition: dict[str, Any], metrics: list[Any], model: SemanticModel) -> bool:
+    """A filter that keeps only values a metric's own filter leaves out ("the revenue of cancelled orders",
+    when revenue counts completed ones): the metric cannot answer it, whatever it returns."""
+    row = model.dimensions.get(condition.get("field")) if isinstance(condition.get("field"), str) else None
+    located = _column_of(row.expression, row.table) if row is not None else None
+    if located is None or condition.get("op") not in ("=", "in"):
+        return False
+    wanted = {str(v).lower() for v in _as_list(condition.get("value"))}
+    for metric in metrics:
+        picked = _picked_values(metric.filter or "").get(located[1].lower())
+        if picked and not wanted & picked:
+            return True
+    return False
+
+
 def _cleaned(
     raw: dict[str, Any], shape: QuestionShape | None = None, vocab: SemanticVocabulary | None = None
 ) -> dict[str, Any]:
@@ -716,6 +768,11 @@ def _cleaned(
     query = {k: v for k, v in raw.items() if v not in (None, [], {})}
     if vocab is not None and query.get("filters"):
         chosen = [vocab.model.metrics[m] for m in query.get("metrics", []) if m in vocab.model.metrics]
+        contradicting = [f for f in query["filters"] if _contradicts(f, chosen, vocab.model)]
+        if contradicting:
+            raise SemanticError(
+                f"Filter {contradicting[0]} contradicts the definition of {', '.join(m.name for m in chosen)}"
+            )
         query["filters"] = [f for f in query["filters"] if not _redundant(f, chosen)]
         if not query["filters"]:
             del query["filters"]

@@ -24,16 +24,16 @@ _BREAKDOWN = re.compile(
     r"comparison|versus|vs\.?|distribution|list|ranking|rank|trend|over\s+time|grouped|group)\b",
     re.IGNORECASE,
 )
-_TOP = re.compile(rf"\b(top|best|highest|largest|biggest)\s+{_COUNT}\b", re.IGNORECASE)
-_BOTTOM = re.compile(rf"\b(bottom|worst|lowest|smallest)\s+{_COUNT}\b", re.IGNORECASE)
-_N_MOST = re.compile(rf"\b{_COUNT}\s+(most|highest|largest|biggest|best)\b", re.IGNORECASE)
-_N_LEAST = re.compile(rf"\b{_COUNT}\s+(least|lowest|smallest|fewest|worst)\b", re.IGNORECASE)
+_TOP = re.compile(rf"\b(top|best|highest|largest|biggest|strongest)\s+{_COUNT}\b", re.IGNORECASE)
+_BOTTOM = re.compile(rf"\b(bottom|worst|lowest|smallest|weakest|poorest)\s+{_COUNT}\b", re.IGNORECASE)
+_N_MOST = re.compile(rf"\b{_COUNT}\s+(most|highest|largest|biggest|best|strongest)\b", re.IGNORECASE)
+_N_LEAST = re.compile(rf"\b{_COUNT}\s+(least|lowest|smallest|fewest|worst|weakest|poorest)\b", re.IGNORECASE)
 _WHICH_N = re.compile(rf"^\s*(which|what|who)\s+((are|were)\s+the\s+)?{_COUNT}\b", re.IGNORECASE)
 _LIST_N = re.compile(rf"\b(list|show|name|give)\s+(me\s+)?(the\s+)?{_COUNT}\b", re.IGNORECASE)
 # "Which city has the most stores?", "Who sold the least?": one row, the extreme one.
 _SINGLE = re.compile(r"^\s*(which|who|what)\b(?!.*\b(each|per|every|all)\b)", re.IGNORECASE)
-_MOST = re.compile(r"\b(most|highest|largest|biggest|best|greatest|maximum|top)\b", re.IGNORECASE)
-_LEAST = re.compile(r"\b(least|lowest|smallest|fewest|worst|minimum|bottom)\b", re.IGNORECASE)
+_MOST = re.compile(r"\b(most|highest|largest|biggest|best|greatest|maximum|top|strongest)\b", re.IGNORECASE)
+_LEAST = re.compile(r"\b(least|lowest|smallest|fewest|worst|minimum|bottom|weakest|poorest)\b", re.IGNORECASE)
 _GRAINS = {
     # Date parts first: "by day of the week" is a weekday, not a day; "calendar month" is 1 to 12.
     "weekday": re.compile(r"\b(weekdays?|day\s+of\s+(the\s+)?week|days\s+of\s+the\s+week)\b", re.I),
@@ -90,6 +90,11 @@ _SHARE_OF = re.compile(r"\b(share|percentage|percent|proportion|fraction)\s+of\b
 _AS_SHARE_OF = re.compile(r"\bas\s+an?\s+(share|percentage|percent|proportion|fraction)\s+of\b", re.I)
 _GROWTH = re.compile(
     r"\b(grow|grows|grew|grown|growth|increase[ds]?|decrease[ds]?|decline[ds]?|change[ds]?)\b", re.I
+)
+# "the ratio of cancelled to completed orders", "margin as a share of revenue": one measure over another
+_RATIO = re.compile(
+    r"\bratio\s+(of|between)\b|\bdivided\s+by\b|\bas\s+an?\s+(share|percentage|percent|proportion|fraction)\s+of\b",
+    re.I,
 )
 PERCENT_WORDS = re.compile(r"\b(percent|percentage)\b|%", re.I)
 
@@ -191,6 +196,7 @@ class QuestionShape:
     share: bool = False  # "what share of revenue comes from ..."
     growth: tuple[str, str] | None = None  # "growth from 2023 to 2024"
     percent: bool = False  # "percent", "percentage", "%": a share or growth times 100
+    ratio: bool = False  # "the ratio of X to Y": one metric over another
 
 
 def _count(word: str) -> int:
@@ -245,6 +251,7 @@ def question_shape(question: str) -> QuestionShape:
         share=bool(_SHARE_OF.search(question)) and not _AS_SHARE_OF.search(question) and not growth,
         growth=growth,
         percent=bool(PERCENT_WORDS.search(question)),
+        ratio=bool(_RATIO.search(question)) and not growth,
     )
 
 

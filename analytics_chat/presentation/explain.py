@@ -37,6 +37,7 @@ KNOWN_KEYS = {
     "aggregate",
     "share",
     "growth",
+    "ratio",
     "percent",
 }
 AGGREGATE_WORDS = {"avg": "average", "median": "median", "min": "lowest", "max": "highest", "sum": "total"}
@@ -123,6 +124,11 @@ def _from_semantic_query(query: dict[str, Any], source_name: str) -> dict[str, A
         metrics = _across_entities(metrics, aggregates, query.get("per"), metrics_by_name)
     elif query.get("share") is True or isinstance(query.get("growth"), dict):
         metrics = _shares_and_growth(metrics, query)
+    elif query.get("ratio") is True and len(metrics) == 2:
+        first, second = metrics
+        ratio = {**first, "name": f"{first['name']}_to_{second['name']}", "format": None, "additive": False,
+                 "label": f"{first['label']} to {second['label'].lower()}{' (%)' if query.get('percent') else ''}"}  # fmt: skip
+        metrics = [first, second, ratio]
     elif query.get("percent") is True:  # a rate times 100: no longer a fraction to show as a percentage
         metrics = [{**m, "label": f"{m['label']} (%)", "format": None} for m in metrics]
     grain = query.get("time_grain")

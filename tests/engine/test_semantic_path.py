@@ -299,7 +299,9 @@ def test_a_time_dimension_the_question_does_not_name_gives_way_to_the_metric_s_o
 
 def test_a_share_offers_only_metrics_that_add_up_and_growth_no_time_breakdown(demo_source):
     question = "What percentage of total revenue comes from Electronics?"
-    metrics = query_schema(vocabulary(demo_source), question_shape(question))["properties"]["metrics"]["items"]
+    metrics = query_schema(vocabulary(demo_source), question_shape(question))["properties"]["metrics"][
+        "items"
+    ]
     assert "revenue" in metrics["enum"] and "gross_margin_pct" not in metrics["enum"]
     generator = scripted(("grow", {"metrics": ["revenue"], "dimensions": ["order_date", "category"]}))
     result = plan("How did revenue grow per category from 2023 to 2024?", demo_source, generator)
@@ -309,6 +311,30 @@ def test_a_share_offers_only_metrics_that_add_up_and_growth_no_time_breakdown(de
 def test_a_follow_up_keeps_a_growth(demo_source):
     previous = {"metrics": ["revenue"], "growth": {"from": "2023", "to": "2024"}, "percent": True}
     history = [Turn(ask="Revenue growth from 2023 to 2024 in %", semantic_query=previous)]
-    generator = scripted(("channel", {"metrics": ["revenue"], "dimensions": ["channel"], "time_range": "2024"}))
+    generator = scripted(
+        ("channel", {"metrics": ["revenue"], "dimensions": ["channel"], "time_range": "2024"})
+    )
     result = plan("split that by sales channel and channel type", demo_source, generator, history)
     assert result.query["growth"] == previous["growth"] and result.query["dimensions"] == ["channel"]
+
+
+def test_a_filter_the_metric_s_definition_excludes_sends_the_question_to_sql(demo_source):
+    generator = scripted(
+        (
+            "cancelled",
+            {"metrics": ["revenue"], "filters": [{"field": "status", "op": "=", "value": "cancelled"}]},
+        )
+    )
+    assert plan("Total value of cancelled orders", demo_source, generator) is None
+
+
+def test_a_ratio_of_two_metrics_in_the_order_the_question_names_them(demo_source, duck):
+    generator = scripted(
+        ("(?i)ratio", {"metrics": ["completed_orders", "cancelled_orders"], "time_grain": "year"})
+    )
+    result = plan("Ratio of cancelled to completed orders, per year", demo_source, generator)
+    assert result.query["ratio"] and result.query["metrics"] == ["cancelled_orders", "completed_orders"]
+    rows = duck.execute(result.sql).fetchall()
+    assert rows and all(
+        ratio == pytest.approx(cancelled / completed) for _, cancelled, completed, ratio in rows
+    )

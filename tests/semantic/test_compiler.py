@@ -408,6 +408,7 @@ def test_query_round_trips_through_dict():
         "aggregate": ["median"],
         "share": False,
         "growth": None,
+        "ratio": False,
         "percent": False,
     }
     assert SemanticQuery.from_dict(data).to_dict() == data
