@@ -412,8 +412,8 @@ def _semantic_examples(vocab: Any) -> str:
 
 
 def _compact(query: dict[str, Any]) -> dict[str, Any]:
-    """A semantic query without its empty parts, as the examples show them."""
-    return {k: v for k, v in query.items() if v not in (None, [], {})}
+    """A semantic query without its empty or unset parts (``"share": false``), as the examples show them."""
+    return {k: v for k, v in query.items() if v not in (None, [], {}) and v is not False}
 
 
 def semantic_system_prompt(vocab: Any) -> str:

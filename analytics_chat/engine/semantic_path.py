@@ -460,6 +460,31 @@ def id_filters(question: str, model: SemanticModel) -> list[dict[str, Any]]:
 
 
 # Words any time dimension answers to ("month", "when"): they do not name one of them in particular.
+def _without_modifier_dimensions(
+    query: dict[str, Any], question: str, model: SemanticModel
+) -> dict[str, Any]:
+    """Groupings the question names only as a modifier of another chosen grouping: in "each rep region"
+    or "customer segment" the first word qualifies the second, so the breakdown is by region, not by rep
+    and region."""
+    dimensions = [d for d in query.get("dimensions") or [] if isinstance(d, str) and d in model.dimensions]
+    if len(dimensions) < 2:
+        return query
+
+    def words_of(name: str) -> set[str]:
+        row = model.dimensions[name]
+        return {w for p in (name, row.label or "", *(row.synonyms or [])) for w in name_words(p)}
+
+    tokens = [w for token in re.findall(r"[A-Za-z0-9']+", question) for w in name_words(token)[:1]]
+    own = {d: words_of(d) for d in dimensions}
+    dropped = set()
+    for name in dimensions:
+        others = set().union(*(own[d] - own[name] for d in dimensions if d != name and d not in dropped))
+        supports = [i for i, w in enumerate(tokens) if w in own[name] and w not in others]
+        if supports and all(i + 1 < len(tokens) and tokens[i + 1] in others for i in supports):
+            dropped.add(name)
+    return {**query, "dimensions": [d for d in query.get("dimensions") or [] if d not in dropped]}
+
+
 _GENERIC_TIME_WORDS = frozenset(
     ["date", "time", "day", "week", "month", "quarter", "year", "period", "when", "at", "on"]
 )
@@ -656,6 +681,7 @@ def plan_semantic_query(
             query = _with_settled_parts(query, shape, filters, entity)
             query = _without_unasked_attributes(query, question, vocab.model)
             query = _with_own_time_dimension(query, question, vocab.model)
+            query = _without_modifier_dimensions(query, question, vocab.model)
             query = _with_threshold(query, shape, vocab.model)
             if entity is None:
                 query = _with_share_or_growth(query, shape, vocab.model, question)

@@ -338,3 +338,11 @@ def test_a_ratio_of_two_metrics_in_the_order_the_question_names_them(demo_source
     assert rows and all(
         ratio == pytest.approx(cancelled / completed) for _, cancelled, completed, ratio in rows
     )
+
+
+def test_a_grouping_named_only_as_a_modifier_of_another_is_dropped(demo_source):
+    generator = scripted(("region", {"metrics": ["avg_days_to_ship"], "dimensions": ["rep_name", "region"]}))
+    result = plan("Average shipping time for orders handled by each rep region", demo_source, generator)
+    assert result.query["dimensions"] == ["region"]
+    both = plan("Average shipping time by rep and by region", demo_source, generator)
+    assert both.query["dimensions"] == ["rep_name", "region"]
