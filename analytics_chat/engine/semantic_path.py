@@ -173,6 +173,7 @@ def query_schema(
     candidate_metrics: list[str] | None = None,
     free_text: bool = True,
     entity: PerEntity | None = None,
+    question: str = "",
 ) -> dict[str, Any]:
     """The JSON schema the model's output must satisfy; property order is the order the model writes.
 
@@ -185,9 +186,13 @@ def query_schema(
     since it rewrites a previous query.
     """
     metrics = offered_metrics(vocab, candidate_metrics, entity) if not follow_up else vocab.metric_names
-    if shape is not None and shape.share and not follow_up:
-        # a part of a total is a share of a metric that adds up; a rate among the candidates is no total
-        metrics = [m for m in metrics if _adds_up(vocab.model, [m])] or metrics
+    if shape is not None and shape.share and not follow_up and question:
+        # a part of a total is a share of a metric that adds up, or a rate of what the question names
+        # ("what share of orders were returned": the return rate); another rate is no such part
+        metrics = [
+            m for m in metrics if _adds_up(vocab.model, [m]) or _rate_of_named(vocab.model, m, question)
+        ]
+        metrics = metrics or vocab.metric_names
     metrics = metrics or vocab.metric_names
     dimensions = vocab.dimension_names
     date = {"type": "string", "pattern": r"^[12][0-9]{3}-[01][0-9]-[0-3][0-9]$"}
@@ -561,6 +566,14 @@ def _adds_up(model: SemanticModel, names: Any) -> bool:
     return bool(parsed) and all(isinstance(node, (exp.Sum, exp.Count)) for node in parsed)
 
 
+def _rate_of_named(model: SemanticModel, metric: str, question: str) -> bool:
+    """A metric whose definition picks a value the question names ("returned" for the return rate)."""
+    row = model.metrics[metric]
+    literals = _string_literals(row.expression) | _string_literals(row.filter or "")
+    asked = set(name_words(question))
+    return any(set(name_words(literal)) <= asked for literal in literals if name_words(literal))
+
+
 def _needs_per_entity(entity: PerEntity, query: Any, model: SemanticModel) -> bool:
     """A plain average of totals needs metrics that add up (sums, counts): "the average order value per
     customer" is a metric that averages already, broken down or not, not an average of averages."""
@@ -606,7 +619,19 @@ def _with_share_or_growth(
             "ratio": True,
             "percent": shape.percent,
         }
-    if shape.share and len(metrics) == 1 and _adds_up(model, metrics):
+    rows = [model.metrics[m] for m in metrics if m in model.metrics]
+    dimension_filters = [
+        f
+        for f in query.get("filters") or []
+        if f.get("field") not in model.metrics and not _redundant(f, rows)
+    ]
+    # a share needs a part smaller than the total: a breakdown or a filter on the rows
+    if (
+        shape.share
+        and len(metrics) == 1
+        and _adds_up(model, metrics)
+        and (query.get("dimensions") or dimension_filters)
+    ):
         return {**query, "share": True, "percent": shape.percent}
     rates = [model.metrics[m] for m in metrics if m in model.metrics and model.metrics[m].format == "percent"]
     if shape.percent and rates and len(rates) == len(metrics):
@@ -668,6 +693,7 @@ def plan_semantic_query(
             candidate_metrics=candidate_metrics,
             free_text=unplaced_names(question, [str(m.value) for m in mentions]),
             entity=entity,
+            question=question,
         ),
         cancel=cancel,
         on_text=on_text,

@@ -299,9 +299,8 @@ def test_a_time_dimension_the_question_does_not_name_gives_way_to_the_metric_s_o
 
 def test_a_share_offers_only_metrics_that_add_up_and_growth_no_time_breakdown(demo_source):
     question = "What percentage of total revenue comes from Electronics?"
-    metrics = query_schema(vocabulary(demo_source), question_shape(question))["properties"]["metrics"][
-        "items"
-    ]
+    schema = query_schema(vocabulary(demo_source), question_shape(question), question=question)
+    metrics = schema["properties"]["metrics"]["items"]
     assert "revenue" in metrics["enum"] and "gross_margin_pct" not in metrics["enum"]
     generator = scripted(("grow", {"metrics": ["revenue"], "dimensions": ["order_date", "category"]}))
     result = plan("How did revenue grow per category from 2023 to 2024?", demo_source, generator)
@@ -346,3 +345,11 @@ def test_a_grouping_named_only_as_a_modifier_of_another_is_dropped(demo_source):
     assert result.query["dimensions"] == ["region"]
     both = plan("Average shipping time by rep and by region", demo_source, generator)
     assert both.query["dimensions"] == ["rep_name", "region"]
+
+
+def test_a_share_of_a_metric_that_filters_its_own_rows_is_no_share(demo_source):
+    question = "What share of orders were returned?"
+    offered = query_schema(vocabulary(demo_source), question_shape(question), question=question)
+    assert "return_rate" in offered["properties"]["metrics"]["items"]["enum"]
+    generator = scripted(("returned", {"metrics": ["returned_orders"]}))
+    assert not plan(question, demo_source, generator).query.get("share")
