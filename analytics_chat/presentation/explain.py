@@ -24,22 +24,6 @@ from sqlglot import exp
 from analytics_chat.engine.accounting import positional
 from analytics_chat.pipeline.state import AnswerState
 
-KNOWN_KEYS = {
-    "metrics",
-    "dimensions",
-    "filters",
-    "time_grain",
-    "time_range",
-    "order_by",
-    "limit",
-    "time_dimension",
-    "per",
-    "aggregate",
-    "share",
-    "growth",
-    "ratio",
-    "percent",
-}
 AGGREGATE_WORDS = {"avg": "average", "median": "median", "min": "lowest", "max": "highest", "sum": "total"}
 OPERATOR_WORDS = {
     "=": "is",
@@ -92,6 +76,7 @@ def _label(row: Any, name: str) -> str:
 
 def _from_semantic_query(query: dict[str, Any], source_name: str) -> dict[str, Any]:
     from semantic.models import Dimension, Metric
+    from semantic.query import QUERY_KEYS
 
     metric_names = [m for m in _as_list(query.get("metrics")) if isinstance(m, str)]
     dimension_names = [d for d in _as_list(query.get("dimensions")) if isinstance(d, str)]
@@ -150,7 +135,7 @@ def _from_semantic_query(query: dict[str, Any], source_name: str) -> dict[str, A
     notes = [
         f"{key.replace('_', ' ')}: {_compact(value)}"
         for key, value in query.items()
-        if key not in KNOWN_KEYS and value not in (None, [], {}, "")
+        if key not in QUERY_KEYS and value not in (None, [], {}, "")
     ]
     subject = " and ".join(m["label"] for m in metrics) or ", ".join(grouping) or "Rows"
     if len(metrics) == 1 and metrics[0]["definition"]:
