@@ -139,7 +139,7 @@ def test_year_grain_gives_year_numbers(demo_source, duck):
 @pytest.mark.parametrize(
     ("question", "aggregates", "per"),
     [
-        ("Average 2024 revenue per sales rep, by region", ("avg",), "sales_reps"),
+        ("Mean 2024 revenue per sales rep, split by region", ("avg",), "sales_reps"),
         ("On average, how much has each paying customer spent?", ("avg",), "customers"),
         ("What is the median revenue of an order?", ("median",), "orders"),
         ("The 10th and 90th percentiles of units sold per product", ("p10", "p90"), "products"),
@@ -157,7 +157,7 @@ def test_an_aggregate_of_per_entity_totals_is_read_from_the_wording(demo_source,
         "What is the average order value by customer segment?",  # a metric that averages already
         "Average discount per customer segment",  # "per customer segment" is a breakdown
         "Revenue per customer",  # no aggregate asked across customers
-        "Average shipping time for orders handled by each rep region",
+        "Mean shipping time for each rep region",
     ],
 )
 def test_a_breakdown_or_a_plain_average_is_no_per_entity_aggregate(demo_source, question):
@@ -175,7 +175,7 @@ def test_a_median_between_two_named_entities_lets_the_model_pick(demo_source):
 
 def test_the_plan_aggregates_per_entity_totals_the_wording_asks_for(demo_source, duck):
     generator = scripted(("sales rep", {"metrics": ["revenue"], "dimensions": ["region"]}))
-    result = plan("Average revenue per sales rep, by region", demo_source, generator)
+    result = plan("Mean revenue per sales rep, split by region", demo_source, generator)
     assert (result.query["per"], result.query["aggregate"]) == ("sales_reps", ["avg"])
     got = dict(duck.execute(result.sql).fetchall())
     want = dict(
@@ -218,16 +218,16 @@ def test_a_per_entity_aggregate_offers_no_metric_that_counts_the_entity_itself(d
 
 def test_groupings_by_the_entity_s_own_unnamed_attributes_are_dropped(demo_source):
     generator = scripted(("rep", {"metrics": ["revenue"], "dimensions": ["rep_name", "region"]}))
-    result = plan("Average revenue per sales rep, by region", demo_source, generator)
+    result = plan("Mean revenue per sales rep, split by region", demo_source, generator)
     assert result.query["dimensions"] == ["region"]
 
 
 def test_a_threshold_on_totals_the_model_leaves_out_is_settled(demo_source, duck):
     generator = scripted(("customers", {"metrics": ["revenue"], "dimensions": ["customer_name"]}))
-    result = plan("Which customers spent over 10,000 in 2025?", demo_source, generator)
-    assert {"field": "revenue", "op": ">", "value": 10000} in result.query["filters"]
+    result = plan("List the customers who spent over 7,500 during 2024", demo_source, generator)
+    assert {"field": "revenue", "op": ">", "value": 7500} in result.query["filters"]
     rows = duck.execute(result.sql).fetchall()
-    assert rows and all(revenue > 10000 for _, revenue in rows)
+    assert rows and all(revenue > 7500 for _, revenue in rows)
 
 
 def test_how_many_entities_pass_a_threshold_counts_them(demo_source, duck):
@@ -263,7 +263,7 @@ def test_rows_named_by_their_key_become_key_filters(demo_source, duck):
 
 def test_a_share_of_the_total_the_wording_asks_for(demo_source, duck):
     generator = scripted(("Electronics", {"metrics": ["revenue"]}))
-    result = plan("What percentage of total revenue comes from Electronics?", demo_source, generator)
+    result = plan("Which percentage of all our revenue do Electronics bring in?", demo_source, generator)
     assert result.query["share"] and result.query["percent"]
     assert {"field": "category", "op": "=", "value": "Electronics"} in result.query["filters"]
     _, percent = duck.execute(result.sql).fetchone()
@@ -272,14 +272,14 @@ def test_a_share_of_the_total_the_wording_asks_for(demo_source, duck):
 
 def test_a_rate_is_its_own_share(demo_source):
     generator = scripted(("returned", {"metrics": ["return_rate"]}))
-    result = plan("What share of orders were returned?", demo_source, generator)
+    result = plan("Roughly what share of all orders came back returned?", demo_source, generator)
     assert not result.query.get("share")
 
 
 def test_growth_between_two_years_the_wording_names(demo_source, duck):
     generator = scripted(("grow", {"metrics": ["revenue"], "time_range": "2023"}))
-    result = plan("By what percent did revenue grow from 2023 to 2024?", demo_source, generator)
-    assert result.query["growth"] == {"from": "2023", "to": "2024"} and result.query["percent"]
+    result = plan("How many percent did revenue grow between 2023 and 2025?", demo_source, generator)
+    assert result.query["growth"] == {"from": "2023", "to": "2025"} and result.query["percent"]
     assert "time_range" not in result.query or not result.query["time_range"]
     before, after, growth = duck.execute(result.sql).fetchone()
     assert float(growth) == pytest.approx(100 * (float(after) / float(before) - 1))
@@ -289,7 +289,7 @@ def test_a_time_dimension_the_question_does_not_name_gives_way_to_the_metric_s_o
     generator = scripted(
         ("signups", {"metrics": ["customer_count"], "dimensions": ["order_date"], "time_grain": "month"})
     )
-    result = plan("New customer signups per month in 2025", demo_source, generator)
+    result = plan("Monthly signups of new customers during 2024", demo_source, generator)
     assert result.query["dimensions"] == ["signup_date"]
     shipped = scripted(
         ("ship", {"metrics": ["order_count"], "dimensions": ["ship_date"], "time_grain": "month"})
@@ -298,7 +298,7 @@ def test_a_time_dimension_the_question_does_not_name_gives_way_to_the_metric_s_o
 
 
 def test_a_share_offers_only_metrics_that_add_up_and_growth_no_time_breakdown(demo_source):
-    question = "What percentage of total revenue comes from Electronics?"
+    question = "Which percentage of all our revenue do Electronics bring in?"
     schema = query_schema(vocabulary(demo_source), question_shape(question), question=question)
     metrics = schema["properties"]["metrics"]["items"]
     assert "revenue" in metrics["enum"] and "gross_margin_pct" not in metrics["enum"]
@@ -331,7 +331,7 @@ def test_a_ratio_of_two_metrics_in_the_order_the_question_names_them(demo_source
     generator = scripted(
         ("(?i)ratio", {"metrics": ["completed_orders", "cancelled_orders"], "time_grain": "year"})
     )
-    result = plan("Ratio of cancelled to completed orders, per year", demo_source, generator)
+    result = plan("What was the ratio of cancelled to completed orders in each year?", demo_source, generator)
     assert result.query["ratio"] and result.query["metrics"] == ["cancelled_orders", "completed_orders"]
     rows = duck.execute(result.sql).fetchall()
     assert rows and all(
@@ -341,14 +341,14 @@ def test_a_ratio_of_two_metrics_in_the_order_the_question_names_them(demo_source
 
 def test_a_grouping_named_only_as_a_modifier_of_another_is_dropped(demo_source):
     generator = scripted(("region", {"metrics": ["avg_days_to_ship"], "dimensions": ["rep_name", "region"]}))
-    result = plan("Average shipping time for orders handled by each rep region", demo_source, generator)
+    result = plan("Mean shipping time for each rep region", demo_source, generator)
     assert result.query["dimensions"] == ["region"]
     both = plan("Average shipping time by rep and by region", demo_source, generator)
     assert both.query["dimensions"] == ["rep_name", "region"]
 
 
 def test_a_share_of_a_metric_that_filters_its_own_rows_is_no_share(demo_source):
-    question = "What share of orders were returned?"
+    question = "Roughly what share of all orders came back returned?"
     offered = query_schema(vocabulary(demo_source), question_shape(question), question=question)
     assert "return_rate" in offered["properties"]["metrics"]["items"]["enum"]
     generator = scripted(("returned", {"metrics": ["returned_orders"]}))
