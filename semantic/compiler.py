@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -352,7 +353,7 @@ class _Compiler:
         self.explicit_time = explicit
         if query.aggregate and not self.metric_names:
             raise SemanticError("'aggregate' needs a metric to aggregate across the totals")
-        if query.time_range and not self.metric_names and not explicit:
+        if query.time_range and not self.metric_names and not explicit and not query.without:
             raise SemanticError(
                 "time_range needs a time dimension: add one to dimensions or set time_dimension"
             )
@@ -364,7 +365,7 @@ class _Compiler:
                     f"Metric '{name}' names time dimension '{own}', which does not exist here"
                 )
             self.metric_time[name] = explicit or own
-            if query.time_range and not self.metric_time[name]:
+            if query.time_range and not self.metric_time[name] and not query.without:
                 raise SemanticError(
                     f"Metric '{name}' has no time dimension for time_range; set time_dimension"
                 )
@@ -524,6 +525,8 @@ class _Compiler:
         return select
 
     def compile(self) -> exp.Select:
+        if self.query.without:
+            return self._compile_without()
         if self.query.aggregate:
             return self._compile_per_entity()
         if self.query.share:
@@ -751,6 +754,95 @@ class _Compiler:
             first_output = columns[len(requested)].alias_or_name
             order = [OrderBy(n) for n in time_columns] or [OrderBy(first_output, "desc")]
         return self._finish(select, order)
+
+    def _compile_without(self) -> exp.Select:
+        """The metrics and dimensions of the rows of one table with no related row in the ``without``
+        table: ``WHERE NOT EXISTS`` a path of joins from those rows to it. Filters and the time range on
+        that side (the order date of "no orders in 2025") go inside; those on the rows' own side outside.
+        """
+        without = self.query.without
+        entity = self.metrics[0].row.table if self.metrics else self.dimensions[0].row.table
+        if without not in self.model.tables or without == entity:
+            raise SemanticError(
+                f"'without' must be a table related to '{entity}'; valid: "
+                + ", ".join(sorted(self.model.tables - {entity}))
+            )
+        outer_tree = self.model.join_tree(entity)
+        # the rows' own side: tables each row reaches one of, never through the table they must lack
+        own = {entity} | {
+            table for table, (parent, _, fans_out) in outer_tree.items()
+            if not fans_out and table != without and without not in self._path(outer_tree, table, entity)
+        }  # fmt: skip
+        strays = [item.name for item in self.metrics + self.dimensions if not item.tables <= own]
+        if strays or {item.row.table for item in self.metrics} - {entity}:
+            raise SemanticError(
+                f"With 'without', metrics and dimensions describe '{entity}' rows only: {', '.join(strays)}"
+            )
+        inner_tree = self.model.join_tree(without)
+        if entity not in inner_tree:
+            raise SemanticError(f"No relationship path from table '{without}' to '{entity}'")
+        link_path = self._path(inner_tree, entity, without)  # from the without table towards the rows
+        inside: list[exp.Expression] = []
+        needed = set(link_path)
+        outer_filters = []
+        for item, condition in self._dimension_filters():
+            if item.tables <= own:
+                outer_filters.append(condition)
+            else:
+                inside.append(_predicate(item.expression.copy(), condition.op, condition.value))
+                needed |= item.tables
+        outer_filters += [f for f in self.query.filters if f.field in self.model.metrics]
+        outer_range = None
+        if self.query.time_range:
+            time_item = self.model.item(self._time_across(link_path, entity))
+            if time_item.tables <= own:
+                outer_range = self.query.time_range
+            else:
+                inside.extend(_time_range_predicates(time_item.expression, self.query.time_range))
+                needed |= time_item.tables
+        if entity in {t for table in needed for t in [table, *self._path(inner_tree, table, without)]}:
+            raise SemanticError(f"The conditions of 'without' must not lead back through '{entity}'")
+        _, edge, _ = inner_tree[entity]
+        inside.append(edge.condition.copy())  # correlates each inner row with the outer one
+        missing = exp.select("1").from_(exp.to_table(without))
+        joined: list[str] = []
+        for table in sorted(needed - {without}, key=lambda t: len(self._path(inner_tree, t, without))):
+            for step in [*self._path(inner_tree, table, without), table]:
+                if step != without and step not in joined:
+                    joined.append(step)
+                    missing = missing.join(
+                        exp.to_table(step), on=inner_tree[step][1].condition.copy(), join_type="inner"
+                    )
+        missing = missing.where(exp.and_(*inside))
+        select = self._part(filters=outer_filters, time_range=outer_range, without=None)
+        select = select.where(exp.Not(this=exp.Exists(this=missing)))
+        return self._finish(select)
+
+    @staticmethod
+    def _path(tree: dict[str, tuple[str, _Edge, bool]], table: str, base: str) -> list[str]:
+        """The tables between ``base`` and ``table`` on the tree's path, ``base`` first, ``table`` left out."""
+        path = []
+        while table != base:
+            table = tree[table][0]
+            path.append(table)
+        return list(reversed(path))
+
+    def _time_across(self, link_path: list[str], entity: str) -> str:
+        """The time dimension a time range of 'without' means: the one named, else the time dimension of the
+        metrics on the table nearest the rows along the link (the order date, for customers and orders)."""
+        if self.query.time_dimension:
+            return self.query.time_dimension
+        for table in reversed(link_path):  # nearest the rows first
+            own = [
+                m.time_dimension for m in self.model.metrics.values() if m.table == table and m.time_dimension
+            ]
+            times = own or [
+                name for name, d in self.model.dimensions.items()
+                if d.table == table and d.kind == Dimension.Kind.TIME
+            ]  # fmt: skip
+            if times:
+                return Counter(times).most_common(1)[0][0]
+        raise SemanticError(f"No time dimension between '{entity}' and '{self.query.without}' for time_range")
 
 
 _AGGREGATE_FUNCTIONS = {"avg": exp.Avg, "min": exp.Min, "max": exp.Max, "sum": exp.Sum, "median": exp.Median}

@@ -10,6 +10,9 @@ fraction of the total over the same period without the breakdown or the dimensio
 of revenue comes from Electronics"); ``growth: {"from": "2023", "to": "2024"}`` the change between two
 periods as a fraction; ``ratio`` divides the first of two metrics by the second ("the ratio of cancelled
 to completed orders"); ``percent`` multiplies any of them by 100, or else the metrics themselves (a rate).
+``without`` keeps the rows that have no related rows in another table, within the filters on that side:
+"customers who placed no orders in 2025" is ``{"metrics": ["customers"], "without": "orders",
+"time_range": "2025"}``.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ QUERY_KEYS = {
     "growth",
     "ratio",
     "percent",
+    "without",
 }
 # How per-entity totals are aggregated: pNN is the NNth percentile, "count" the number of entities.
 AGGREGATES = ["avg", "median", "min", "max", "sum", "count"]
@@ -258,6 +262,7 @@ class SemanticQuery:
     ratio: bool = False  # the first metric divided by the second
     growth: Growth | None = None  # the change from one period to another, as a fraction
     percent: bool = False  # share or growth times 100
+    without: str | None = None  # a table none of whose related rows (within the filters) may exist
 
     @classmethod
     def from_dict(cls, data: Any) -> SemanticQuery:
@@ -325,6 +330,14 @@ class SemanticQuery:
             )
         if query.growth and (query.time_range or query.time_grain):
             raise SemanticError("'growth' names its own periods: leave out time_range and time_grain")
+        without = data.get("without")
+        if without is not None and (not isinstance(without, str) or not without):
+            raise SemanticError("'without' must be the name of a table, such as orders")
+        query.without = without or None
+        if query.without and (query.aggregate or query.share or query.growth or query.ratio):
+            raise SemanticError(
+                "'without' counts or lists rows with no related rows: leave out aggregate, share, growth and ratio"
+            )
         return query
 
     def to_dict(self) -> dict[str, Any]:

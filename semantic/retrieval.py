@@ -19,7 +19,7 @@ import sqlglot
 from django.db.models import Q
 
 from catalog.models import Column, DataSource, Relationship, Table
-from catalog.text import search_words
+from catalog.text import SCHEMA_STOPWORDS, search_words
 from semantic.models import Dimension, Metric, SemanticStatement
 
 PHRASE_WEIGHT = 3.0  # a whole name, label, synonym or lookup phrase found in the question
@@ -53,6 +53,16 @@ def score(question_words: list[str], phrases: list[str], description: str = "") 
     total += WORD_WEIGHT * len(name_words & question_set)
     total += DESCRIPTION_WEIGHT * len((set(search_words(description)) - name_words) & question_set)
     return total
+
+
+def _names_a_word_of(question_words: list[str], metric: Metric) -> bool:
+    """Whether the question says a word of the metric's name or label that names something.
+
+    Aggregate and counting words ("average", "total", "number") do not: "average revenue per rep" is not
+    about "Average days to ship".
+    """
+    own_words = set(search_words(f"{metric.name} {metric.label}")) - SCHEMA_STOPWORDS
+    return bool(own_words & set(question_words))
 
 
 def _tables_of(*snippets: str) -> set[str]:
@@ -317,9 +327,7 @@ def retrieve_context(
     context.token_estimate = token_budget - budget
     shown = {r.item.name for r in context.metrics if r.score > 0}
     context.metric_candidates = [
-        r.item.name
-        for r in metrics
-        if r.item.name in shown or score(question_words, [r.item.name, r.item.label]) > 0
+        r.item.name for r in metrics if r.item.name in shown or _names_a_word_of(question_words, r.item)
     ]
     kept = set(context.table_names)
     for relation in Relationship.objects.filter(from_column__table__source=source).select_related(

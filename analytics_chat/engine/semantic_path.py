@@ -23,7 +23,8 @@ from analytics_chat.llm.base import (
 )
 from analytics_chat.pipeline.state import Turn
 from catalog.models import Column, DataSource
-from catalog.text import name_words, search_words
+from catalog.text import PLURALS_AND_VERB_ENDINGS, name_words, search_words, stem
+from catalog.text import words as text_words
 from semantic.compiler import OPERATORS, SemanticError, SemanticModel, SemanticQuery, compile_to_sql
 from semantic.models import Dimension, grains_of
 from semantic.retrieval import statements_in_scope
@@ -200,12 +201,17 @@ def query_schema(
     named_periods = periods(vocab.time_span)
     grains = sorted({g for d in vocab.model.dimensions.values() for g in grains_of(d.time_grains or [])})
     filter_options = _filter_options(vocab, metrics, shape, follow_up, mentions, free_text)
+    if filter_options and all("const" in option for option in filter_options):
+        # every filter is settled: written as one constant, a small model cannot repeat one of them
+        filters: dict[str, Any] = {"const": [option["const"] for option in filter_options]}
+    elif filter_options:
+        filters = {"type": "array", "items": {"anyOf": filter_options}, "minItems": 1, "maxItems": 4}
+    else:
+        filters = {"const": []}
     properties: dict[str, Any] = {
         "metrics": {"type": "array", "items": {"enum": metrics}, "minItems": 1, "maxItems": 3},
         "dimensions": {"type": "array", "items": {"enum": dimensions}, "minItems": 1, "maxItems": 3},
-        "filters": {"type": "array", "items": {"anyOf": filter_options}, "minItems": 1, "maxItems": 4}
-        if filter_options
-        else {"const": []},
+        "filters": filters,
         "time_grain": _nullable({"enum": grains}) if grains else {"type": "null"},
         # A whole year, quarter or month is a short name ("2024"); any other period is start and end.
         "time_range": _nullable({"anyOf": [{"enum": named_periods}, dated]} if named_periods else dated),
@@ -523,7 +529,8 @@ def _with_own_time_dimension(query: dict[str, Any], question: str, model: Semant
     return query
 
 
-_SHAPE_KEYS = ("per", "aggregate", "share", "growth", "percent")
+_ALL_TIME = re.compile(r"\b(all[\s-]+time|overall|ever|all\s+(the\s+)?years|every\s+year|in\s+total)\b", re.I)
+_SHAPE_KEYS = ("per", "aggregate", "share", "growth", "percent", "without")
 
 
 def _with_previous_shape(query: dict[str, Any], previous: dict[str, Any]) -> dict[str, Any]:
@@ -533,6 +540,76 @@ def _with_previous_shape(query: dict[str, Any], previous: dict[str, Any]) -> dic
     if kept.get("growth"):
         query = {k: v for k, v in query.items() if k not in ("time_range", "time_grain")}
     return {**query, **kept}
+
+
+@dataclass(frozen=True)
+class Absence:
+    """Rows of one table with no related rows in another: "customers who placed no orders"."""
+
+    entity: str  # the table whose rows are counted or listed
+    without: str  # the table none of whose related rows may exist
+
+
+_ABSENT = re.compile(
+    r"\b(?:no|never|without|not\s+any|none\s+of|(?:did|does|do|have|has)\s*(?:n't|\s+not))\s+((?:[\w'-]+\s+){0,5}[\w'-]+)",
+    re.I,
+)
+
+
+def absence(question: str, model: SemanticModel) -> Absence | None:
+    """The rows the question counts or lists by what they lack, read from its words: the table named last
+    before "no", "never", "without" or "did not", and the first table named (a noun, or a verb as in
+    "never ordered") in the few words after it.
+
+    "How many customers placed no orders in 2024?" is customers without orders; "which products did no
+    customer in Peru buy" is products without customers (through the orders between them).
+    """
+    nouns = entity_nouns(model.entities)
+    match = _ABSENT.search(question)
+    if match is None:
+        return None
+    before = [
+        n for w in text_words(question[: match.start()]) if (n := stem(w, PLURALS_AND_VERB_ENDINGS)) in nouns
+    ]
+    after = [n for w in text_words(match.group(1)) if (n := stem(w, PLURALS_AND_VERB_ENDINGS)) in nouns]
+    if not before or not after or nouns[before[-1]] == nouns[after[0]]:
+        return None
+    return Absence(nouns[before[-1]], nouns[after[0]])
+
+
+def _with_absence(query: dict[str, Any], question: str, model: SemanticModel) -> dict[str, Any]:
+    """The query of a question about rows that lack related rows, counted by a metric that counts those
+    rows (the model tends to count the related rows instead) and broken down only by their own
+    attributes."""
+    found = absence(question, model)
+    if found is None or found.entity not in model.entities:
+        return query
+    metrics = [m for m in query.get("metrics") or [] if isinstance(m, str) and m in model.metrics]
+    if not metrics or any(model.metrics[m].table != found.entity for m in metrics):
+        counting = [m for m, row in model.metrics.items()
+                    if row.table == found.entity and not row.filter and _counts_rows_of(model, m, found.entity)]  # fmt: skip
+        if not counting:
+            return query
+        metrics = counting[:1]
+    own = {found.entity} | {t for t, (_, _, fans) in model.join_tree(found.entity).items() if not fans}
+    own.discard(found.without)
+    dimensions = [
+        d for d in query.get("dimensions") or []
+        if isinstance(d, str) and d in model.dimensions and model.dimensions[d].table in own
+    ]  # fmt: skip
+    settled = {k: v for k, v in query.items() if k != "time_dimension"}
+    order = [
+        o
+        for o in query.get("order_by") or []
+        if isinstance(o, dict) and o.get("field") in metrics + dimensions
+    ]
+    return {
+        **settled,
+        "metrics": metrics,
+        "dimensions": dimensions,
+        "order_by": order,
+        "without": found.without,
+    }
 
 
 def _with_threshold(query: dict[str, Any], shape: QuestionShape, model: SemanticModel) -> dict[str, Any]:
@@ -709,12 +786,15 @@ def plan_semantic_query(
             query = _with_own_time_dimension(query, question, vocab.model)
             query = _without_modifier_dimensions(query, question, vocab.model)
             query = _with_threshold(query, shape, vocab.model)
+            query = _with_absence(query, question, vocab.model)
             if entity is None:
                 query = _with_share_or_growth(query, shape, vocab.model, question)
         elif isinstance(query, dict):
             if not shape.grain:
                 # "now split that by channel as well" keeps the previous grain: only words for one change it
                 query["time_grain"] = previous.get("time_grain")
+            if not shape.period and previous.get("time_range") and not _ALL_TIME.search(question):
+                query["time_range"] = previous["time_range"]  # and its period, unless it names another
             query = _with_previous_shape(query, previous)
         query = _cleaned(query, shape, vocab)
         sql = compile_to_sql(source, query, tables)

@@ -140,6 +140,9 @@ def _from_semantic_query(query: dict[str, Any], source_name: str) -> dict[str, A
     subject = " and ".join(m["label"] for m in metrics) or ", ".join(grouping) or "Rows"
     if len(metrics) == 1 and metrics[0]["definition"]:
         subject += f" ({_clause(metrics[0]['definition'])})"
+    without = query.get("without")
+    if isinstance(without, str) and without:
+        subject += f" with no {without.replace('_', ' ')}"  # the period and filters are the related rows'
     parts = [subject + (f" in {period}" if period else "")]
     if grouping and metrics:
         parts.append("by " + " and ".join(g[:1].lower() + g[1:] for g in grouping))

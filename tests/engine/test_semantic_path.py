@@ -7,6 +7,8 @@ import json
 import pytest
 
 from analytics_chat.engine.semantic_path import (
+    Absence,
+    absence,
     id_filters,
     per_entity,
     plan_semantic_query,
@@ -59,6 +61,14 @@ def test_named_values_become_filters_and_negation_is_kept(demo_source):
     vocab = vocabulary(demo_source)
     mentions = value_mentions("Revenue excluding web orders in Japan", vocab)
     assert sorted(settled_filters(mentions), key=lambda f: f["field"]) == [
+        {"field": "channel", "op": "!=", "value": "web"},
+        {"field": "country", "op": "=", "value": "Japan"},
+    ]
+    # every filter settled: the model writes them as one constant, so it cannot repeat one
+    question = "Orders in Japan excluding web"
+    schema = query_schema(vocab, question_shape(question), mentions=value_mentions(question, vocab),
+                          free_text=False)["properties"]  # fmt: skip
+    assert sorted(schema["filters"]["const"], key=lambda f: f["field"]) == [
         {"field": "channel", "op": "!=", "value": "web"},
         {"field": "country", "op": "=", "value": "Japan"},
     ]
@@ -353,3 +363,58 @@ def test_a_share_of_a_metric_that_filters_its_own_rows_is_no_share(demo_source):
     assert "return_rate" in offered["properties"]["metrics"]["items"]["enum"]
     generator = scripted(("returned", {"metrics": ["returned_orders"]}))
     assert not plan(question, demo_source, generator).query.get("share")
+
+
+@pytest.mark.parametrize(
+    ("question", "found"),
+    [
+        ("How many customers have never ordered anything?", Absence("customers", "orders")),
+        ("Which sales reps had no orders during March 2024?", Absence("sales_reps", "orders")),
+        ("products that not any customer in Peru has bought", Absence("products", "customers")),
+        ("How many customers didn't order in 2023?", Absence("customers", "orders")),
+        ("orders with no discount", None),  # no table after the negation
+        ("How many customers are not in Germany?", None),
+        ("Customers without a single order", Absence("customers", "orders")),
+    ],
+)
+def test_rows_that_lack_related_rows_are_read_from_the_wording(demo_source, question, found):
+    assert absence(question, SemanticModel(demo_source)) == found
+
+
+def test_a_count_of_rows_without_related_rows_counts_those_rows(demo_source, duck):
+    # the model counts the customers who did order; the wording asks for those who did not
+    generator = scripted(("customers", {"metrics": ["active_customers"], "dimensions": ["order_date"]}))
+    result = plan("How many customers have never ordered in 2023?", demo_source, generator)
+    assert result.query["without"] == "orders" and result.query["metrics"] == ["customer_count"]
+    assert not result.query.get("dimensions")
+    (count,) = duck.execute(result.sql).fetchone()
+    (want,) = duck.execute(
+        "SELECT COUNT(*) FROM customers c WHERE c.customer_id NOT IN "
+        "(SELECT customer_id FROM orders WHERE year(order_date) = 2023)"
+    ).fetchone()
+    assert count == want > 0
+
+
+def test_a_follow_up_keeps_the_rows_without_related_rows(demo_source, duck):
+    previous = {"metrics": ["customer_count"], "without": "orders", "time_range": "2023"}
+    history = [Turn(ask="customers with no orders in 2023", semantic_query=previous)]
+    generator = scripted(
+        ("segment", {"metrics": ["customer_count"], "dimensions": ["segment"], "time_range": "2023"})
+    )
+    result = plan("split that by segment", demo_source, generator, history)
+    assert result.query["without"] == "orders"
+    rows = duck.execute(result.sql).fetchall()
+    (total,) = duck.execute(plan("customers with no orders in 2023", demo_source, scripted(
+        ("customers", previous))).sql).fetchone()  # fmt: skip
+    assert sum(n for _, n in rows) == total > 0
+
+
+@pytest.mark.parametrize(
+    ("follow_up", "start"), [("break that down by channel", "2023-01-01"), ("and over all time?", None)]
+)
+def test_a_follow_up_keeps_the_period_unless_it_names_another(demo_source, follow_up, start):
+    previous = {"metrics": ["order_count"], "time_range": "2023"}
+    history = [Turn(ask="orders in 2023", semantic_query=previous)]
+    generator = scripted(("", {"metrics": ["order_count"], "dimensions": ["channel"]}))
+    result = plan(follow_up, demo_source, generator, history)
+    assert (result.query.get("time_range") or {}).get("start") == start

@@ -136,3 +136,7 @@ def test_new_query_shapes_are_described_by_their_columns(demo_source):
     assert [m["name"] for m in growth["metrics"]] == ["revenue_2023", "revenue_2024", "growth_revenue"]
     share = _from_semantic_query({"metrics": ["order_count"], "share": True, "percent": True}, "demo")
     assert [m["name"] for m in share["metrics"]] == ["order_count", "percent_of_order_count"]
+    without = _from_semantic_query(
+        {"metrics": ["customer_count"], "without": "orders", "time_range": "2023"}, "demo"
+    )
+    assert without["summary"].startswith("Customers (") and "with no orders in 2023" in without["summary"]

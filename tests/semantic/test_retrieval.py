@@ -115,3 +115,12 @@ def test_default_budget_keeps_what_a_time_question_needs(demo_source):
     assert context.metric_names[0] == "revenue"
     assert context.dimensions[0].item.name == "order_date"
     assert {"orders", "order_items"} <= set(context.table_names)
+
+
+def test_metric_candidates_are_named_by_a_word_that_names_something(demo_source):
+    """A word of a metric's label widens the candidates; an aggregate word ("average") does not."""
+    per_rep = retrieve_context("average revenue per sales rep", demo_source).metric_candidates
+    assert "revenue" in per_rep
+    assert "avg_days_to_ship" not in per_rep
+    shipping = retrieve_context("how many days does it take to ship", demo_source).metric_candidates
+    assert "avg_days_to_ship" in shipping
