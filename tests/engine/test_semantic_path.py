@@ -1,4 +1,5 @@
-"""The semantic path with a scripted model: the schema the model fills, and what the wording settles."""
+"""The semantic path with a scripted model: the schema the model fills, and what the wording settles
+(``engine.settle``)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,6 @@ import json
 import pytest
 
 from analytics_chat.engine.semantic_path import (
-    Absence,
-    absence,
-    id_filters,
-    per_entity,
     plan_semantic_query,
     query_schema,
     settled_filters,
@@ -18,6 +15,7 @@ from analytics_chat.engine.semantic_path import (
     value_mentions,
     vocabulary,
 )
+from analytics_chat.engine.settle import Absence, absence, id_filters, per_entity
 from analytics_chat.engine.shape import question_shape
 from analytics_chat.llm.base import CancelToken, GenerationOptions
 from analytics_chat.llm.scripted import ScriptedGenerator
