@@ -116,6 +116,17 @@ def _parse_snippet(text: str, default_table: str, what: str) -> tuple[exp.Expres
     return parsed, {column.table for column in parsed.find_all(exp.Column)}
 
 
+def column_of(expression: str, default_table: str) -> tuple[str, str] | None:
+    """'customers.country' → ('customers', 'country'); None for anything but a plain column."""
+    try:
+        node = sqlglot.parse_one(expression, read="duckdb")
+    except sqlglot.errors.ParseError:
+        return None
+    if isinstance(node, exp.Column):
+        return node.table or default_table, node.name
+    return None
+
+
 def _is_duplicate_safe(expression: exp.Expression) -> bool:
     """True when joined duplicates cannot change the value: only COUNT(DISTINCT ...), MIN and MAX."""
     for aggregate in expression.find_all(exp.AggFunc):
@@ -180,6 +191,28 @@ class SemanticModel:
             == {(table, column), (entity, self.entities.get(entity))}
             for r in self.relations
         )
+
+    def tells_apart(self, dimension: str) -> str | None:
+        """The table each of whose rows has its own value of ``dimension`` (a key, or a column profiling
+        found unique and never empty, such as a product name), or None."""
+        row = self.dimensions[dimension]
+        located = column_of(row.expression, row.table)
+        if located is None:
+            return None
+        column = (
+            Column.objects.filter(table__source=self.source, table__name=located[0], name=located[1])
+            .select_related("table")
+            .first()
+        )
+        if column is None:
+            return None
+        profile = column.profile or {}
+        unique = (
+            column.table.row_count is not None
+            and profile.get("distinct_count") == column.table.row_count
+            and profile.get("null_count") == 0
+        )
+        return located[0] if column.is_primary_key or unique else None
 
     def _in_scope(self, row: Metric | Dimension) -> bool:
         try:

@@ -40,6 +40,7 @@ from typing import NamedTuple
 import sqlglot
 from sqlglot import exp
 
+from catalog.column_types import duckdb_type, is_text
 from catalog.text import name_words
 
 from .linking import SchemaView, ValueMatch, match_values
@@ -61,6 +62,7 @@ MONTH_OF_YEAR = "month_of_year"
 GRAIN = "grain"
 METRIC = "metric"
 PER_ENTITY = "per_entity"
+GROUPING = "grouping"
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,7 @@ class Fact:
             GRAIN: f"one row per {self.text}",
             METRIC: f"{self.text} as the business defines it",
             PER_ENTITY: f"the total per {self.text} before the aggregate",
+            GROUPING: f"one row per {self.text}",
         }[self.kind]
 
 
@@ -114,6 +117,10 @@ _BOUND = re.compile(
     re.I,
 )
 _NUMBER = re.compile(r"(?<![\w.])#?(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(?![\w]|\.\d)(\s*%|\s+percent\b)?", re.I)
+_NUMBERS_IN_WORDS = {"single": "1", "once": "1", "twice": "2"}
+_COUNT_IN_WORDS = re.compile(
+    r"\b(?:a|one)\s+(single)\b|\b(?:only|just|exactly|than)\s+(once|twice)\b|\b(twice)\b", re.I
+)
 _DAY_OF_MONTH = re.compile(
     rf"\b\d{{1,2}}(st|nd|rd|th)?\s+(of\s+)?({_MONTHS})\b|\b({_MONTHS})\.?\s+\d{{1,2}}(st|nd|rd|th)?\b", re.I
 )
@@ -264,6 +271,66 @@ def _counted_table(phrase: str, schema: SchemaView) -> str | None:
     return None
 
 
+_GROUPING = re.compile(
+    r"\b(?:(\w+)\s+)?(?:per|by|for\s+each|for\s+every)\s+(?:each\s+|every\s+|the\s+|their\s+|its\s+)?([a-z]\w*)\b(?!\s+of\b)",
+    re.I,
+)
+# "sorted by price", "divided by list price": an order or an operation, not groups
+_NOT_GROUPING = frozenset(
+    ["order", "ordered", "sort", "sorted", "rank", "ranked", "divided", "multiplied", "followed", "weighted"]
+)
+
+
+def _groupings(question: str, schema: SchemaView, facts: list[Fact]) -> list[Fact]:
+    """The groups the question asks one row each for, named by a text column ("per channel", "by region"):
+    not an entity ("per customer" may be a total per customer, see PER_ENTITY), not a period (GRAIN).
+
+    >>> from analytics_chat.engine.repairs.ddl import schema
+    >>> shop = schema("CREATE TABLE orders (order_id INT PRIMARY KEY, channel VARCHAR, amount INT)")
+    >>> [f.value for f in _groupings("Total amount per channel, sorted by amount", shop, [])]
+    ['channel']
+    """
+    nouns = {name_words(t.name)[-1] for t in schema.tables if name_words(t.name)}
+    # groups are named by text columns: "by units" names the quantity, "for each line" the rows
+    columns = {
+        w
+        for t in schema.tables
+        for c in t.columns
+        if is_text(duckdb_type(c.data_type, "duckdb"))
+        for w in name_words(c.name)
+    }
+    taken = {f.value for f in facts if f.kind in (GRAIN, PER_ENTITY)}
+    found = []
+    for match in _GROUPING.finditer(question):
+        if (match.group(1) or "").lower() in _NOT_GROUPING:
+            continue
+        words = name_words(match.group(2))
+        word = words[0] if words else ""
+        if word in columns and word not in nouns and word not in _TIME_WORDS and word not in taken:
+            found.append(Fact(GROUPING, match.group(2).lower(), word))
+    return found
+
+
+_TIME_WORDS = frozenset(["day", "week", "month", "quarter", "year", "date", "time", "hour", "weekday"])
+
+
+def _groups_by(tree: exp.Expression, word: str) -> bool:
+    """One row per value of a column named ``word``: it is grouped, partitioned, ordered or listed."""
+
+    def named(node: exp.Expression) -> bool:
+        return any(word in name_words(column.name) for column in node.find_all(exp.Column))
+
+    for select in tree.find_all(exp.Select):
+        group = select.args.get("group")
+        keys = [positional(e, select) for e in group.expressions] if group else []
+        keys += [positional(o.this, select) for o in (select.args.get("order") or exp.Order()).expressions]
+        if select.args.get("distinct") or not any(e.find(exp.AggFunc) for e in select.expressions):
+            keys += select.expressions
+        if any(named(key) for key in keys):
+            return True
+    return any(named(window) for window in tree.find_all(exp.Window))
+
+
 class NamedMetric(NamedTuple):
     """A business metric a question names, with what its definition needs (:func:`metric_needs`)."""
 
@@ -392,6 +459,10 @@ def question_facts(
             continue
         shown = match.group(0).strip()
         facts.append(Fact(NUMBER, shown, f"{value}{'%' if match.group(2) else ''}"))
+    # "orders of a single line", "customers who ordered only once": a count compared with a number in words
+    for match in _COUNT_IN_WORDS.finditer(numbers_text):
+        word = next(group for group in match.groups() if group)
+        facts.append(Fact(NUMBER, match.group(0), _NUMBERS_IN_WORDS[word.lower()]))
 
     # "the percentage column", "line 1", "discount rate": a column's name says an aggregate word, not the question
     plain = _mask(text, phrase_spans(text, [*masked, *schema_phrases(schema)]))
@@ -429,6 +500,7 @@ def question_facts(
         if grain:
             word = next(g for g in grain.groups() if g).lower()
             facts.append(Fact(GRAIN, _GRAIN_NAMES.get(word, word)))
+    facts += _groupings(question, schema, facts)
     for metric in map(lambda m: NamedMetric(*m), metrics):
         if metric.needs:  # a count's definition is the entity check's business
             facts.append(
@@ -795,6 +867,8 @@ def unaccounted(facts: Sequence[Fact], sql: str | exp.Expression, schema: Schema
             ok = _has_month_of_year(tree)
         elif fact.kind == GRAIN:
             ok = _groups_by_time(tree)
+        elif fact.kind == GROUPING:
+            ok = _groups_by(tree, fact.value)
         elif fact.kind == PER_ENTITY:
             ok = _aggregates_per(tree, fact.value, fact.column)
         elif fact.kind == METRIC:

@@ -24,7 +24,14 @@ from analytics_chat.llm.base import (
 from analytics_chat.pipeline.state import Turn
 from catalog.models import Column, DataSource
 from catalog.text import name_words
-from semantic.compiler import OPERATORS, SemanticError, SemanticModel, SemanticQuery, compile_to_sql
+from semantic.compiler import (
+    OPERATORS,
+    SemanticError,
+    SemanticModel,
+    SemanticQuery,
+    column_of,
+    compile_to_sql,
+)
 from semantic.models import Dimension, grains_of
 from semantic.retrieval import statements_in_scope
 
@@ -69,17 +76,6 @@ class SemanticVocabulary:
         return list(self.model.dimensions)
 
 
-def _column_of(expression: str, default_table: str) -> tuple[str, str] | None:
-    """'customers.country' → ('customers', 'country'); None for anything but a plain column."""
-    try:
-        node = sqlglot.parse_one(expression, read="duckdb")
-    except sqlglot.errors.ParseError:
-        return None
-    if isinstance(node, exp.Column):
-        return node.table or default_table, node.name
-    return None
-
-
 def vocabulary(source: DataSource, tables: list[str] | None = None) -> SemanticVocabulary:
     model = SemanticModel(source, tables)
     profiles = {
@@ -89,7 +85,7 @@ def vocabulary(source: DataSource, tables: list[str] | None = None) -> SemanticV
     values: dict[str, list[Any]] = {}
     spans: list[tuple[str, str]] = []
     for name, dimension in model.dimensions.items():
-        located = _column_of(dimension.expression, dimension.table)
+        located = column_of(dimension.expression, dimension.table)
         profile = profiles.get(located, {}) if located else {}
         if dimension.kind == Dimension.Kind.CATEGORICAL and profile.get("distinct_values"):
             distinct = profile["distinct_values"]
@@ -430,7 +426,7 @@ def plan_semantic_query(
         if previous is None:
             query = settle_fresh(query, question, shape, vocab.model, settled_filters(mentions), entity)
         else:
-            query = settle_follow_up(query, previous, question, shape)
+            query = settle_follow_up(query, previous, question, shape, vocab.model)
         query = _cleaned(query, shape, vocab)
         sql = compile_to_sql(source, query, tables)
     except (ValueError, SemanticError):
@@ -475,7 +471,7 @@ def _contradicts(condition: dict[str, Any], metrics: list[Any], model: SemanticM
     """A filter that keeps only values a metric's own filter leaves out ("the revenue of cancelled orders",
     when revenue counts completed ones): the metric cannot answer it, whatever it returns."""
     row = model.dimensions.get(condition.get("field")) if isinstance(condition.get("field"), str) else None
-    located = _column_of(row.expression, row.table) if row is not None else None
+    located = column_of(row.expression, row.table) if row is not None else None
     if located is None or condition.get("op") not in ("=", "in"):
         return False
     wanted = {str(v).lower() for v in _as_list(condition.get("value"))}

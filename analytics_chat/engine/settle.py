@@ -22,7 +22,7 @@ from sqlglot import exp
 from catalog.models import Column
 from catalog.text import PLURALS_AND_VERB_ENDINGS, name_words, search_words, stem
 from catalog.text import words as text_words
-from semantic.compiler import SemanticModel
+from semantic.compiler import SemanticError, SemanticModel
 from semantic.models import Dimension
 
 from .accounting import entity_after_each, entity_nouns
@@ -45,25 +45,70 @@ def settle_fresh(
     query = _without_unasked_attributes(query, question, model)
     query = _with_own_time_dimension(query, question, model)
     query = _without_modifier_dimensions(query, question, model)
+    query = _with_count_beside_its_groups(query, model)
+    query = _with_listed_entity(query, question, shape, model)
     query = _with_threshold(query, shape, model)
     query = _with_absence(query, question, model)
     if entity is None:
         query = _with_share_or_growth(query, shape, model, question)
+    one_each = counted_once_per_group(query, model)
+    if one_each:
+        raise SemanticError(one_each)  # an answer of ones is another question's answer
     return query
 
 
+def counted_once_per_group(query: Any, model: SemanticModel) -> str | None:
+    """Why the query counts one row per group, if it does: a count of products by product name is 1 for
+    every product, whatever the question asked ("the product on the most returned orders")."""
+    if not isinstance(query, dict) or query.get("aggregate"):
+        return None
+    metrics = [m for m in query.get("metrics") or [] if isinstance(m, str) and m in model.metrics]
+    dimensions = [d for d in query.get("dimensions") or [] if isinstance(d, str) and d in model.dimensions]
+    for dimension in dimensions:
+        table = model.tells_apart(dimension)
+        for metric in metrics:
+            if table and counts_rows_of(model, metric, table):
+                return f"'{metric}' counts one row of {table} per '{dimension}'"
+    return None
+
+
 def settle_follow_up(
-    query: Any, previous: dict[str, Any], question: str, shape: QuestionShape
+    query: Any, previous: dict[str, Any], question: str, shape: QuestionShape, model: SemanticModel
 ) -> dict[str, Any]:
     """The model's query for a follow-up, keeping what the previous query settled and the follow-up does
-    not change: its grain and period ("now split that by channel as well") and its shape."""
+    not change: its grain, period and filters ("now split that by channel as well") and its shape."""
     if not isinstance(query, dict):
         return query
     if not shape.grain:
         query["time_grain"] = previous.get("time_grain")
-    if not shape.period and previous.get("time_range") and not _ALL_TIME.search(question):
-        query["time_range"] = previous["time_range"]
+    if not shape.period:
+        # no words for a period: the previous one, never one the model makes up ("by year too")
+        query["time_range"] = None if _ALL_TIME.search(question) else previous.get("time_range")
+    query = _with_previous_filters(query, previous, question, model)
     return _with_previous_shape(query, previous)
+
+
+def field_words(model: SemanticModel, name: str) -> set[str]:
+    """The words a metric, dimension or ``table.column`` goes by: its name, label and synonyms."""
+    row = model.metrics.get(name) or model.dimensions.get(name)
+    phrases = (name, row.label or "", *(row.synonyms or [])) if row is not None else (name,)
+    return {w for phrase in phrases for w in name_words(phrase)}
+
+
+def _with_previous_filters(
+    query: dict[str, Any], previous: dict[str, Any], question: str, model: SemanticModel
+) -> dict[str, Any]:
+    """A follow-up keeps the previous filters it neither replaces nor names ("give me that per month" after
+    the orders of one rep): the model, rewriting the query, tends to drop them."""
+    new = [f for f in query.get("filters") or [] if isinstance(f, dict)]
+    fields = {f.get("field") for f in new}
+    asked = set(name_words(question))
+    kept = [
+        f for f in previous.get("filters") or []
+        if isinstance(f, dict) and isinstance(f.get("field"), str) and f["field"] not in fields
+        and not field_words(model, f["field"]) & asked
+    ]  # fmt: skip
+    return {**query, "filters": [*new, *kept]} if kept else query
 
 
 @dataclass(frozen=True)
@@ -147,10 +192,8 @@ def _without_unasked_attributes(query: dict[str, Any], question: str, model: Sem
     kept = []
     for name in dimensions:
         row = model.dimensions.get(name) if isinstance(name, str) else None
-        if row is not None and row.table == per:
-            words = {w for p in (name, row.label or "", *(row.synonyms or [])) for w in name_words(p)}
-            if not words & asked:
-                continue
+        if row is not None and row.table == per and not field_words(model, name) & asked:
+            continue
         kept.append(name)
     return {**query, "dimensions": kept}
 
@@ -181,22 +224,28 @@ def _without_modifier_dimensions(
 ) -> dict[str, Any]:
     """Groupings the question names only as a modifier of another chosen grouping: in "each rep region"
     or "customer segment" the first word qualifies the second, so the breakdown is by region, not by rep
-    and region."""
+    and region. Likewise a noun after each of the values compared on another grouping: "Europe reps vs
+    North America reps" compares two regions, not reps."""
     dimensions = [d for d in query.get("dimensions") or [] if isinstance(d, str) and d in model.dimensions]
     if len(dimensions) < 2:
         return query
 
-    def words_of(name: str) -> set[str]:
-        row = model.dimensions[name]
-        return {w for p in (name, row.label or "", *(row.synonyms or [])) for w in name_words(p)}
-
     tokens = [w for token in re.findall(r"[A-Za-z0-9']+", question) for w in name_words(token)[:1]]
-    own = {d: words_of(d) for d in dimensions}
+    own = {d: field_words(model, d) for d in dimensions}
+    compared = {  # the last word of each value of a filter with several values on a chosen grouping
+        name_words(str(value))[-1]
+        for f in query.get("filters") or []
+        if isinstance(f, dict) and f.get("field") in dimensions and isinstance(f.get("value"), list)
+        for value in f["value"]
+        if name_words(str(value))
+    }
     dropped = set()
     for name in dimensions:
         others = set().union(*(own[d] - own[name] for d in dimensions if d != name and d not in dropped))
         supports = [i for i, w in enumerate(tokens) if w in own[name] and w not in others]
-        if supports and all(i + 1 < len(tokens) and tokens[i + 1] in others for i in supports):
+        if (supports and all(i + 1 < len(tokens) and tokens[i + 1] in others for i in supports)) or (
+            supports and all(i > 0 and tokens[i - 1] in compared - own[name] for i in supports)
+        ):
             dropped.add(name)
     return {**query, "dimensions": [d for d in query.get("dimensions") or [] if d not in dropped]}
 
@@ -318,6 +367,58 @@ def _with_absence(query: dict[str, Any], question: str, model: SemanticModel) ->
     }
 
 
+def _with_count_beside_its_groups(query: dict[str, Any], model: SemanticModel) -> dict[str, Any]:
+    """A count of an entity's rows broken down by groups its table reaches only through rows of another
+    (customers by sales rep, through their orders) counts the entity where those rows are: "distinct
+    customers each rep dealt with in 2025" is the metric counting customers on the orders, by order date,
+    not all customers by signup date."""
+    dimensions = [d for d in query.get("dimensions") or [] if isinstance(d, str) and d in model.dimensions]
+    if not dimensions or query.get("per"):
+        return query
+
+    def fans_out(metric: str) -> bool:
+        tree = model.join_tree(model.metrics[metric].table)
+        tables = {t for d in dimensions for t in model.item(d).tables} - {model.metrics[metric].table}
+        return any(t not in tree or tree[t][2] for t in tables)
+
+    replaced = []
+    for metric in query.get("metrics") or []:
+        row = model.metrics.get(metric) if isinstance(metric, str) else None
+        if (
+            row is not None
+            and row.table in model.entities
+            and counts_rows_of(model, metric, row.table)
+            and fans_out(metric)
+        ):
+            near = [m for m, other in model.metrics.items()
+                    if m != metric and not other.filter and counts_rows_of(model, m, row.table) and not fans_out(m)]  # fmt: skip
+            metric = near[0] if near else metric
+        replaced.append(metric)
+    return {**query, "metrics": replaced}
+
+
+_QUALIFIED = re.compile(r"\b([a-z]+)\s+(?:whose|who|that|which)\b", re.I)
+_COUNTED = re.compile(r"\b(how\s+many|number\s+of|count\s+of)\b", re.I)
+
+
+def _with_listed_entity(
+    query: dict[str, Any], question: str, shape: QuestionShape, model: SemanticModel
+) -> dict[str, Any]:
+    """The rows a threshold on their totals picks, listed: "customers whose total spend is above 20,000"
+    are those customers, each with its total, not one total over all of them. The rows are the table
+    named before "whose", "who" or "that"; they are shown by a dimension that tells them apart."""
+    if not shape.thresholds or query.get("dimensions") or query.get("per") or _COUNTED.search(question):
+        return query
+    nouns = entity_nouns(model.entities)
+    named = [
+        nouns[w[0]] for m in _QUALIFIED.finditer(question) if (w := name_words(m.group(1))) and w[0] in nouns
+    ]
+    if not named:
+        return query
+    shown = [d for d in model.dimensions if model.tells_apart(d) == named[0]]
+    return {**query, "dimensions": shown[:1]} if shown else query
+
+
 def _with_threshold(query: dict[str, Any], shape: QuestionShape, model: SemanticModel) -> dict[str, Any]:
     """The one comparison with a number the wording makes ("spent over 10,000"), on the query's one metric
     when the model left it out: a threshold on totals, per group or per entity. A number followed by a
@@ -325,7 +426,7 @@ def _with_threshold(query: dict[str, Any], shape: QuestionShape, model: Semantic
     metrics = query.get("metrics") or []
     if len(shape.thresholds) != 1 or len(metrics) != 1 or metrics[0] not in model.metrics:
         return query
-    if not (shape.breakdown or query.get("per")):
+    if not (shape.breakdown or query.get("per") or query.get("dimensions")):
         return query
     threshold = shape.thresholds[0]
     filters = [f for f in query.get("filters") or [] if isinstance(f, dict)]
@@ -368,8 +469,7 @@ def needs_per_entity(entity: PerEntity, query: Any, model: SemanticModel) -> boo
 def _in_order_named(metrics: list[str], question: str, model: SemanticModel) -> list[str]:
     """The metrics in the order the question names them ("cancelled to completed"): by where it first says
     a word of one metric's names that the other's lack."""
-    words = {m: {w for p in (m, model.metrics[m].label or "", *(model.metrics[m].synonyms or [])) for w in name_words(p)}
-             for m in metrics}  # fmt: skip
+    words = {m: field_words(model, m) for m in metrics}
     asked = [w for token in re.findall(r"[A-Za-z0-9']+", question) for w in name_words(token)[:1]]
     positions = []
     for metric in metrics:

@@ -76,6 +76,14 @@ CASES = [
     ("Loans per weekday", "SELECT loaned_on, count(*) FROM loans GROUP BY 1", ["weekday"]),
     ("Loans per weekday", "SELECT dayname(loaned_on), count(*) FROM loans GROUP BY 1", []),
     ("Top 3 books by loans", "SELECT title FROM books LIMIT 5", ["number"]),
+    # one row per group a column names; an order or an operation names no groups
+    ("Total fee per city", "SELECT sum(fee) FROM loans", ["grouping"]),
+    ("Total fee per city", "SELECT m.city, sum(l.fee) FROM loans l JOIN members m USING (member_id) GROUP BY 1", []),
+    ("Members sorted by city", "SELECT name FROM members", []),
+    # a count in words: "a single loan", "only once", "twice"
+    ("How many members have a single loan?", "SELECT count(*) FROM members", ["number"]),
+    ("How many members have a single loan?", "SELECT count(*) FROM (SELECT member_id FROM loans GROUP BY 1 HAVING count(*) = 1)", []),
+    ("Which books were borrowed more than twice?", "SELECT title FROM books", ["number"]),
     # a column that says an aggregate word is the column, not a statement: late_rate is no division
     ("What is the average lateness rate?", "SELECT avg(late_rate) FROM loans", []),
     # "do not have more than 2" is the comparison <= 2, not a negation

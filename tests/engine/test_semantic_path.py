@@ -355,6 +355,16 @@ def test_a_grouping_named_only_as_a_modifier_of_another_is_dropped(demo_source):
     assert both.query["dimensions"] == ["rep_name", "region"]
 
 
+def test_a_noun_after_each_compared_value_is_no_grouping(demo_source):
+    generator = scripted(("customers", {"metrics": ["revenue"], "dimensions": ["channel", "customer_name"]}))
+    compared = plan("Revenue in 2024, web customers against mobile customers", demo_source, generator)
+    assert compared.query["dimensions"] == ["channel"]
+    assert {"field": "channel", "op": "in", "value": ["mobile", "web"]} in compared.query["filters"] or {
+        "field": "channel", "op": "in", "value": ["web", "mobile"]} in compared.query["filters"]  # fmt: skip
+    ranked = plan("Top 3 web customers by revenue, by channel", demo_source, generator)
+    assert ranked.query["dimensions"] == ["channel", "customer_name"]
+
+
 def test_a_share_of_a_metric_that_filters_its_own_rows_is_no_share(demo_source):
     question = "Roughly what share of all orders came back returned?"
     offered = query_schema(vocabulary(demo_source), question_shape(question), question=question)
@@ -416,3 +426,54 @@ def test_a_follow_up_keeps_the_period_unless_it_names_another(demo_source, follo
     generator = scripted(("", {"metrics": ["order_count"], "dimensions": ["channel"]}))
     result = plan(follow_up, demo_source, generator, history)
     assert (result.query.get("time_range") or {}).get("start") == start
+
+
+def test_a_follow_up_never_takes_a_period_its_words_do_not_name(demo_source):
+    previous = {"metrics": ["avg_days_to_ship"], "dimensions": ["region"]}
+    history = [Turn(ask="shipping days by region", semantic_query=previous)]
+    invented = {"metrics": ["avg_days_to_ship"], "dimensions": ["region"], "time_grain": "year",
+                "time_range": {"start": "2021-01-01", "end": "2021-12-31"}}  # fmt: skip
+    result = plan("split it by year as well", demo_source, scripted(("", invented)), history)
+    assert not result.query.get("time_range") and result.query["time_grain"] == "year"
+
+
+@pytest.mark.parametrize(
+    ("follow_up", "kept"), [("now show it per month", True), ("and across all regions?", False)]
+)
+def test_a_follow_up_keeps_the_filters_it_neither_replaces_nor_names(demo_source, follow_up, kept):
+    region = {"field": "region", "op": "=", "value": "Europe"}
+    previous = {"metrics": ["order_count"], "filters": [region], "time_range": "2024"}
+    history = [Turn(ask="orders of Europe reps in 2024", semantic_query=previous)]
+    generator = scripted(("", {"metrics": ["order_count"], "time_grain": "month"}))
+    result = plan(follow_up, demo_source, generator, history)
+    assert (region in (result.query.get("filters") or [])) is kept
+
+
+def test_a_count_of_the_rows_each_group_names_is_no_answer(demo_source):
+    # one product per product name: a count of them is 1 for each, whatever was asked
+    generator = scripted(("cancelled", {"metrics": ["product_count"], "dimensions": ["product_name"]}))
+    assert plan("Which product appears on the most cancelled orders?", demo_source, generator) is None
+    by_category = scripted(("category", {"metrics": ["product_count"], "dimensions": ["category"]}))
+    assert plan("How many products are there in each category?", demo_source, by_category) is not None
+
+
+def test_rows_picked_by_a_threshold_on_their_totals_are_listed(demo_source, duck):
+    generator = scripted(("reps", {"metrics": ["revenue"]}))
+    result = plan("Show me the sales reps whose 2024 revenue went over 150,000", demo_source, generator)
+    assert result.query["dimensions"] == ["rep_name"]
+    assert {"field": "revenue", "op": ">", "value": 150000} in result.query["filters"]
+    rows = duck.execute(result.sql).fetchall()
+    assert rows and all(revenue > 150000 for _, revenue in rows)
+    counted = plan("How many sales reps had revenue over 150,000 in 2024?", demo_source, generator)
+    assert not counted.query.get("dimensions")
+
+
+def test_a_count_of_an_entity_by_groups_it_reaches_through_other_rows_counts_it_there(demo_source, duck):
+    generator = scripted(("rep", {"metrics": ["customer_count"], "dimensions": ["rep_name"]}))
+    result = plan("How many different customers did each rep sell to in 2023?", demo_source, generator)
+    assert result.query["metrics"] == ["active_customers"]
+    assert "order_date" in result.sql and "signup_date" not in result.sql  # 2023 is when they ordered
+    by_segment = scripted(("segment", {"metrics": ["customer_count"], "dimensions": ["segment"]}))
+    assert plan("number of customers per segment", demo_source, by_segment).query["metrics"] == [
+        "customer_count"
+    ]
