@@ -196,6 +196,12 @@ def query_schema(
         # ("what share of orders were returned": the return rate); another rate is no such part
         metrics = [m for m in metrics if adds_up(vocab.model, [m]) or rate_of_named(vocab.model, m, question)]
         metrics = metrics or vocab.metric_names
+    if entity is not None and entity.per and set(entity.aggregates) == {"avg"} and not follow_up and question:
+        # an average of totals per entity averages totals: "the average number of orders per customer"
+        # is no average order value, unless the question says that metric's own name
+        metrics = [
+            m for m in metrics if adds_up(vocab.model, [m]) or _says_name_of(question, vocab.model, m)
+        ] or metrics
     metrics = metrics or vocab.metric_names
     dimensions = vocab.dimension_names
     date = {"type": "string", "pattern": r"^[12][0-9]{3}-[01][0-9]-[0-3][0-9]$"}
@@ -229,6 +235,16 @@ def query_schema(
     # Only metrics are required: the model writes the parts a question needs and closes the object,
     # which on two cores saves about a second of writing per question.
     return {"type": "object", "properties": properties, "required": required}
+
+
+def _says_name_of(question: str, model: SemanticModel, metric: str) -> bool:
+    """Whether the question says the metric's label or a synonym whole ("average order value")."""
+    row = model.metrics[metric]
+    return any(
+        re.search(rf"(?<!\w){re.escape(phrase.lower())}(?!\w)", question.lower())
+        for phrase in (row.label or "", *(row.synonyms or []))
+        if phrase
+    )
 
 
 def offered_metrics(

@@ -142,7 +142,10 @@ def thresholds(question: str) -> tuple[Threshold, ...]:
 
 
 _TREND = re.compile(r"\b(trend|trends|over\s+time)\b", re.I)
-_SORTING = re.compile(r"\b(sort|sorted|order\s+by|ordered|rank|ranked|ranking|ascending|descending)\b", re.I)
+_SORTING = re.compile(
+    r"\b(sort|sorted|order\s+by|ordered\s+(?:by|from)|rank|ranked|ranking|ascending|descending|alphabetical(?:ly)?)\b",
+    re.I,
+)  # "customers who have ordered" asks for no order
 # A whole year, said as such: "in 2024", "for 2023" (not "since 2023" or "2023 to 2024").
 _WHOLE_YEAR = re.compile(
     r"\b(in|for|during|of|over)\s+(the\s+year\s+)?((19|20)\d{2})\b(?!\s*(-|to|and|through|until))", re.I

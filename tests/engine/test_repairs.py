@@ -82,7 +82,18 @@ def test_every_repair_has_cases_that_change_a_draft_and_cases_that_leave_one():
         assert any(duckdb(c.draft) != duckdb(c.expected) for c in mine), f"{name} repairs no case"
 
 
-MODULES = ["columns", "joins", "types", "comparisons", "functions", "grouping", "negation", "scales", "ddl"]
+MODULES = [
+    "columns",
+    "joins",
+    "types",
+    "comparisons",
+    "functions",
+    "grouping",
+    "negation",
+    "ordering",
+    "scales",
+    "ddl",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -477,3 +477,18 @@ def test_a_count_of_an_entity_by_groups_it_reaches_through_other_rows_counts_it_
     assert plan("number of customers per segment", demo_source, by_segment).query["metrics"] == [
         "customer_count"
     ]
+
+
+def test_an_average_of_totals_per_entity_offers_metrics_that_add_up(demo_source):
+    vocab, model = vocabulary(demo_source), SemanticModel(demo_source)
+
+    def offered(question):
+        shape = question_shape(question)
+        entity = per_entity(question, shape, model)
+        return query_schema(vocab, shape, entity=entity, question=question)["properties"]["metrics"]["items"][
+            "enum"
+        ]
+
+    assert "average_order_value" not in offered("Average number of orders per sales rep, by region")
+    assert "order_count" in offered("Average number of orders per sales rep, by region")
+    assert "average_order_value" in offered("What is the average order value per customer?")

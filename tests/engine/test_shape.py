@@ -92,6 +92,18 @@ def test_refinements(question, values, expected):
     assert is_refinement(question, values) is expected
 
 
+@pytest.mark.parametrize(
+    ("question", "sorting"),
+    [
+        ("Customers sorted by signup date", True),
+        ("Products ordered by price, descending", True),
+        ("Revenue of customers who have ordered twice", False),  # "ordered": a verb, no order asked
+    ],
+)
+def test_sorting_needs_words_for_an_order(question, sorting):
+    assert question_shape(question).sorting is sorting
+
+
 def test_mentioned_year_only_when_one():
     assert mentioned_year("what about 2024?") == "2024"
     assert mentioned_year("2023 versus 2024") is None

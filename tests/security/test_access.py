@@ -105,7 +105,7 @@ def test_the_unscoped_user_is_shown_every_table(demo, django_user_model):
     """The same check with no grant finds the tables, so the test above can fail."""
     user = django_user_model.objects.create_user("wide")
     model = RecordingModel({"default": "SELECT COUNT(*) AS n FROM customers", "token_delay_ms": 0})
-    state, error = run_pipeline(user, "How many customers do we have per country?", model)
+    state, error = run_pipeline(user, "How many customers do we have?", model)
     assert error is None, error
     shown = " ".join(m["content"] for messages in model.seen for m in messages)
     assert HIDDEN_PATTERN.search(shown)

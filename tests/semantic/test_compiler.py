@@ -410,6 +410,7 @@ def test_query_round_trips_through_dict():
         "growth": None,
         "ratio": False,
         "percent": False,
+        "without": None,
     }
     assert SemanticQuery.from_dict(data).to_dict() == data
     growth = {

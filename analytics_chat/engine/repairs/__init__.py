@@ -25,6 +25,8 @@ from .grouping import (
     move_compared_aggregates_to_having,
     pick_any_value_of_ungrouped,
     show_group_columns,
+    show_names_beside_keys,
+    show_ranking_measures,
 )
 from .joins import (
     add_missing_joins,
@@ -35,6 +37,7 @@ from .joins import (
     repair_join_conditions,
 )
 from .negation import compare_set_operations_by_key, find_unmatched_rows, negate_membership
+from .ordering import order_dates_as_asked
 from .scales import scale_shares_as_asked
 from .types import align_membership_types, cast_text_numbers
 
@@ -73,9 +76,12 @@ QUALIFIED: tuple[Repair, ...] = (
     order_quantile_arguments,
     pick_any_value_of_ungrouped,
     show_group_columns,
+    show_ranking_measures,
+    show_names_beside_keys,
     find_unmatched_rows,
     negate_membership,
     deduplicate_joined_rows,
+    order_dates_as_asked,
     scale_shares_as_asked,
 )
 
@@ -110,10 +116,13 @@ __all__ = [
     "move_compared_aggregates_to_having",
     "move_misplaced_columns",
     "negate_membership",
+    "order_dates_as_asked",
     "pick_any_value_of_ungrouped",
     "prune_unused_joins",
     "repair_join_conditions",
     "respell_columns",
     "scale_shares_as_asked",
     "show_group_columns",
+    "show_names_beside_keys",
+    "show_ranking_measures",
 ]

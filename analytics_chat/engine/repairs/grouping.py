@@ -1,4 +1,5 @@
-"""Aggregates and GROUP BY: conditions on aggregates, columns beside the groups, the groups' labels."""
+"""Aggregates and GROUP BY: conditions on aggregates, columns beside the groups, the groups' labels,
+the measures that rank rows and the names beside keys."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ import re
 
 from sqlglot import exp
 
-from analytics_chat.engine.linking import LinkedSchema
+from analytics_chat.engine.linking import LinkedSchema, TableInfo
+from catalog.column_types import duckdb_type, is_text
+from catalog.text import name_words
 
-from .helpers import ORDERING, conjuncts_of, is_number, same_column
+from .helpers import ORDERING, column_infos, conjuncts_of, is_number, same_column
 
 
 def _own_aggregate(node: exp.Expression) -> bool:
@@ -179,4 +182,90 @@ def show_group_columns(tree: exp.Expression, *, schema: LinkedSchema, question: 
         if isinstance(grouped, exp.Column) and grouped.sql() not in shown:
             tree.select(grouped.copy(), copy=False)
             shown.add(grouped.sql())
+    return tree
+
+
+def show_ranking_measures(tree: exp.Expression, *, schema: LinkedSchema, question: str) -> exp.Expression:
+    """``SELECT name ... ORDER BY sum(amount) DESC LIMIT 3`` also shows ``sum(amount)``: "the 3 products
+    with the most revenue" reads with the revenue that ranks them.
+
+    Only the outermost SELECT with a LIMIT, and not a DISTINCT one (another column changes what is
+    distinct); an aggregate it orders by and does not show yet is added.
+
+    >>> from sqlglot import parse_one
+    >>> from analytics_chat.engine.repairs.ddl import schema
+    >>> library = schema("CREATE TABLE book (title VARCHAR, genre VARCHAR, price DOUBLE)")
+    >>> draft = parse_one("SELECT b.genre FROM book AS b GROUP BY b.genre ORDER BY avg(b.price) DESC LIMIT 2")
+    >>> show_ranking_measures(draft, schema=library, question="").sql()
+    'SELECT b.genre, AVG(b.price) FROM book AS b GROUP BY b.genre ORDER BY AVG(b.price) DESC LIMIT 2'
+    """
+    if not isinstance(tree, exp.Select) or tree.args.get("limit") is None or tree.args.get("distinct"):
+        return tree
+    order = tree.args.get("order")
+    if order is None or any(isinstance(p, exp.Star) for p in tree.expressions):
+        return tree
+    shown = {p.unalias().sql() for p in tree.expressions} | {p.alias for p in tree.expressions if p.alias}
+    missing = [o.this for o in order.expressions if o.this.find(exp.AggFunc) and o.this.sql() not in shown]
+    if not missing:
+        return tree
+    tree = tree.copy()
+    for measure in missing:
+        tree.select(measure.copy(), copy=False)
+    return tree
+
+
+def _label_column(table: TableInfo) -> str | None:
+    """The column that names a table's rows for people: ``name``, ``title`` or ``<noun>_name``."""
+    noun = name_words(table.name)[-1:] if name_words(table.name) else []
+    for column in table.columns:
+        words = name_words(column.name)
+        if is_text(duckdb_type(column.data_type or "VARCHAR", "duckdb")) and words in (
+            ["name"],
+            ["title"],
+            ["full", "name"],
+            [*noun, "name"],
+        ):
+            return column.name
+    return None
+
+
+def show_names_beside_keys(tree: exp.Expression, *, schema: LinkedSchema, question: str) -> exp.Expression:
+    """``SELECT p.product_id ... LIMIT 1`` also shows ``p.name``: "the most expensive product" is read by
+    its name, not its key. The outermost SELECT only, for a table's own key shown as a plain column
+    (grouped by, when the query groups) with no label of that table shown yet.
+
+    >>> from sqlglot import parse_one
+    >>> from analytics_chat.engine.repairs.ddl import schema
+    >>> shop = schema("CREATE TABLE item (item_id BIGINT PRIMARY KEY, name VARCHAR, price DOUBLE)")
+    >>> draft = parse_one("SELECT i.item_id, i.price FROM item AS i ORDER BY i.price DESC LIMIT 1")
+    >>> show_names_beside_keys(draft, schema=shop, question="").sql()
+    'SELECT i.item_id, i.name, i.price FROM item AS i ORDER BY i.price DESC LIMIT 1'
+    """
+    if not isinstance(tree, exp.Select) or any(isinstance(p, exp.Star) for p in tree.expressions):
+        return tree
+    group = tree.args.get("group")
+    if group is None and any(p.find(exp.AggFunc) for p in tree.expressions):
+        return tree
+    infos = column_infos(tree, schema.scope)
+    shown = {(c.table, c.name.lower()) for p in tree.expressions for c in p.find_all(exp.Column)}
+    additions: list[tuple[int, exp.Column]] = []
+    for position, projection in enumerate(tree.expressions):
+        key = projection.unalias()
+        found = infos.get(id(key)) if isinstance(key, exp.Column) else None
+        if found is None or not found[1].is_primary_key:
+            continue
+        label = _label_column(found[0])
+        if label is None or (key.table, label.lower()) in shown:
+            continue
+        if group is not None and not any(same_column(g, key) for g in group.expressions):
+            continue
+        additions.append((position + 1, exp.column(label, table=key.table)))
+        shown.add((key.table, label.lower()))
+    if not additions:
+        return tree
+    tree = tree.copy()
+    for offset, (position, column) in enumerate(additions):
+        tree.expressions.insert(position + offset, column)
+        if tree.args.get("group") is not None:
+            tree.args["group"].append("expressions", column.copy())
     return tree
