@@ -5,14 +5,13 @@ from __future__ import annotations
 from sqlglot import exp
 
 from analytics_chat.engine.linking import ColumnInfo, LinkedSchema, TableInfo
+from catalog.column_types import duckdb_type, is_text
 
 from .helpers import ORDERING, base_tables, column_infos, is_number, scopes, single_column
 
-_TEXT_TYPES = ("VARCHAR", "TEXT", "CHAR", "STRING")
-
 
 def _is_text_type(info: ColumnInfo) -> bool:
-    return (info.data_type or "VARCHAR").upper().startswith(_TEXT_TYPES)
+    return is_text(duckdb_type(info.data_type or "VARCHAR", "duckdb"))
 
 
 def _is_text(column: exp.Column, tables: dict[str, TableInfo]) -> bool:
