@@ -195,15 +195,7 @@ class SemanticModel:
     def tells_apart(self, dimension: str) -> str | None:
         """The table each of whose rows has its own value of ``dimension`` (a key, or a column profiling
         found unique and never empty, such as a product name), or None."""
-        row = self.dimensions[dimension]
-        located = column_of(row.expression, row.table)
-        if located is None:
-            return None
-        column = (
-            Column.objects.filter(table__source=self.source, table__name=located[0], name=located[1])
-            .select_related("table")
-            .first()
-        )
+        column = self.catalog_column(self.dimensions[dimension])
         if column is None:
             return None
         profile = column.profile or {}
@@ -212,7 +204,18 @@ class SemanticModel:
             and profile.get("distinct_count") == column.table.row_count
             and profile.get("null_count") == 0
         )
-        return located[0] if column.is_primary_key or unique else None
+        return column.table.name if column.is_primary_key or unique else None
+
+    def catalog_column(self, row: Dimension) -> Column | None:
+        """The catalog column a dimension reads, when its expression is a plain column of a table here."""
+        located = column_of(row.expression, row.table)
+        if located is None or located[0] not in self.tables:
+            return None
+        return (
+            Column.objects.filter(table__source=self.source, table__name=located[0], name=located[1])
+            .select_related("table")
+            .first()
+        )
 
     def _in_scope(self, row: Metric | Dimension) -> bool:
         try:

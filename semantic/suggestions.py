@@ -137,20 +137,6 @@ def plural(noun: str) -> str:
     return noun + "s"
 
 
-def _column_of(row: Dimension, model: SemanticModel) -> Column | None:
-    """The catalog column a dimension reads, when its expression is a plain column."""
-    try:
-        parsed = sqlglot.parse_one(row.expression, read="duckdb")
-    except sqlglot.errors.ParseError:
-        return None
-    if not isinstance(parsed, exp.Column):
-        return None
-    table = parsed.table or row.table
-    if table not in model.tables:
-        return None
-    return Column.objects.filter(table__source=model.source, table__name=table, name=parsed.name).first()
-
-
 def _latest_year(column: Column | None) -> int | None:
     """The last year with data, from the column's profiled maximum."""
     top = (column.profile or {}).get("max") if column is not None else None
@@ -161,7 +147,7 @@ def _latest_year(column: Column | None) -> int | None:
 def _semantic_candidates(model: SemanticModel) -> list[_Candidate]:
     metrics = sorted(model.metrics.values(), key=lambda m: m.id)
     dimensions = sorted(model.dimensions.values(), key=lambda d: d.id)
-    columns = {d.name: _column_of(d, model) for d in dimensions}
+    columns = {d.name: model.catalog_column(d) for d in dimensions}
     categorical = [d for d in dimensions if d.kind == Dimension.Kind.CATEGORICAL]
 
     def distinct(dimension: Dimension) -> int | None:
