@@ -9,17 +9,14 @@ from analytics_chat.errors import ErrorCode
 from analytics_chat.models import ChatMessage
 from analytics_chat.pipeline import state as S
 from analytics_chat.pipeline.state import AnswerState, StageContext, StageError
-from catalog.models import Column, DataSource
+from catalog.models import DataSource
 from catalog.text import name_words, question_words
 from semantic.compiler import SemanticModel
 from semantic.retrieval import statements_in_scope
 
 from .accounting import (
     ROWS,
-    NamedMetric,
     describe_missing,
-    metric_needs,
-    phrase_spans,
     question_facts,
     unaccounted,
     unknown_concepts,
@@ -27,6 +24,7 @@ from .accounting import (
 )
 from .linking import load_scope
 from .semantic_path import plan_semantic_query
+from .settle import named_metrics
 from .shape import is_presentation_change
 from .sql_path import write_sql
 
@@ -52,41 +50,6 @@ def liked_examples(state: AnswerState, source: DataSource) -> list[ChatMessage]:
             scored.append((overlap, message))
     scored.sort(key=lambda pair: -pair[0])
     return [message for _, message in scored[:MAX_EXAMPLES]]
-
-
-def named_metrics(question: str, model: SemanticModel) -> list[NamedMetric]:
-    """The metrics a question names by their label, name or a synonym, with what their definitions need.
-
-    Where phrases overlap the longest wins, and dimensions and columns compete too: "gross margin %" is
-    not "gross margin", and "sales reps" or "unit price" name no sales or units metric.
-    """
-    candidates: list[tuple[str, list[str]]] = []
-    for name, metric in model.metrics.items():
-        candidates.append((name, [metric.label or "", name.replace("_", " "), *(metric.synonyms or [])]))
-    for name, dimension in model.dimensions.items():
-        candidates.append(("", [dimension.label or "", name.replace("_", " "), *(dimension.synonyms or [])]))
-    columns = Column.objects.filter(table__source=model.source, table__name__in=model.tables)
-    candidates += [
-        ("", [c.name, f"{c.table.name} {c.name}", *(c.synonyms or [])])
-        for c in columns.select_related("table")
-    ]
-    found: list[tuple[int, int, str]] = []
-    for name, phrases in candidates:
-        found += [(start, end, name) for start, end in phrase_spans(question, [p for p in phrases if p])]
-    found.sort(key=lambda span: (span[0] - span[1], span[0]))
-    taken: list[tuple[int, int]] = []
-    named: list[str] = []
-    for start, end, name in found:
-        if not any(start < e and s < end for s, e in taken):
-            taken.append((start, end))
-            if name:
-                named.append(name)
-    found = []
-    for name in dict.fromkeys(named):
-        metric = model.metrics[name]
-        needs = metric_needs(metric.expression, metric.filter)
-        found.append(NamedMetric(name, metric.label or name, needs, metric.definition))
-    return found
 
 
 def data_vocabulary(source: DataSource, tables: list[str] | None) -> set[str]:

@@ -25,7 +25,7 @@ from catalog.text import words as text_words
 from semantic.compiler import SemanticError, SemanticModel
 from semantic.models import Dimension
 
-from .accounting import entity_after_each, entity_nouns
+from .accounting import NamedMetric, entity_after_each, entity_nouns, metric_needs, phrase_spans
 from .shape import QuestionShape
 
 
@@ -560,3 +560,38 @@ def redundant(condition: dict[str, Any], metrics: list[Any]) -> bool:
         return False
     value = condition["value"].lower()
     return any(value in _string_literals(m.expression) | _string_literals(m.filter or "") for m in metrics)
+
+
+def named_metrics(question: str, model: SemanticModel) -> list[NamedMetric]:
+    """The metrics a question names by their label, name or a synonym, with what their definitions need.
+
+    Where phrases overlap the longest wins, and dimensions and columns compete too: "gross margin %" is
+    not "gross margin", and "sales reps" or "unit price" name no sales or units metric.
+    """
+    candidates: list[tuple[str, list[str]]] = []
+    for name, metric in model.metrics.items():
+        candidates.append((name, [metric.label or "", name.replace("_", " "), *(metric.synonyms or [])]))
+    for name, dimension in model.dimensions.items():
+        candidates.append(("", [dimension.label or "", name.replace("_", " "), *(dimension.synonyms or [])]))
+    columns = Column.objects.filter(table__source=model.source, table__name__in=model.tables)
+    candidates += [
+        ("", [c.name, f"{c.table.name} {c.name}", *(c.synonyms or [])])
+        for c in columns.select_related("table")
+    ]
+    found: list[tuple[int, int, str]] = []
+    for name, phrases in candidates:
+        found += [(start, end, name) for start, end in phrase_spans(question, [p for p in phrases if p])]
+    found.sort(key=lambda span: (span[0] - span[1], span[0]))
+    taken: list[tuple[int, int]] = []
+    named: list[str] = []
+    for start, end, name in found:
+        if not any(start < e and s < end for s, e in taken):
+            taken.append((start, end))
+            if name:
+                named.append(name)
+    found = []
+    for name in dict.fromkeys(named):
+        metric = model.metrics[name]
+        needs = metric_needs(metric.expression, metric.filter)
+        found.append(NamedMetric(name, metric.label or name, needs, metric.definition))
+    return found
