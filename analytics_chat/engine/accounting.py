@@ -63,6 +63,7 @@ GRAIN = "grain"
 METRIC = "metric"
 PER_ENTITY = "per_entity"
 GROUPING = "grouping"
+FIELD = "field"
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,7 @@ class Fact:
             METRIC: f"{self.text} as the business defines it",
             PER_ENTITY: f"the total per {self.text} before the aggregate",
             GROUPING: f"one row per {self.text}",
+            FIELD: f"the {self.text} of each row",
         }[self.kind]
 
 
@@ -311,6 +313,48 @@ def _groupings(question: str, schema: SchemaView, facts: list[Fact]) -> list[Fac
     return found
 
 
+_FIELD_LIST = re.compile(r"[:?]\s*(?P<fields>[^:?]*\w[^:?]*)$")
+
+
+def _fields_listed(question: str, schema: SchemaView) -> list[Fact]:
+    """The columns a list question asks to see, named after a colon or its question mark ("every order
+    of Kenji Suzuki: order date, channel and status"); the longest name wins where names overlap.
+
+    >>> from analytics_chat.engine.repairs.ddl import schema
+    >>> shop = schema("CREATE TABLE item (item_id INT, name VARCHAR, unit_price DOUBLE, colour VARCHAR)")
+    >>> [f.value for f in _fields_listed("List the items: item name and unit price", shop)]
+    ['name', 'unit_price']
+    """
+    listed = _FIELD_LIST.search(question)
+    if listed is None:
+        return []
+    text = listed.group("fields")
+    found: list[tuple[int, int, str]] = []
+    for table in schema.tables:
+        noun = " ".join(name_words(table.name)[-1:])
+        for column in table.columns:
+            phrases = [column.name, f"{noun} {column.name}", *column.synonyms]
+            found += [(start, end, column.name) for start, end in phrase_spans(text, phrases)]
+    found.sort(key=lambda span: (span[0] - span[1], span[0]))
+    taken: list[tuple[int, int]] = []
+    facts = []
+    for start, end, column in found:
+        if not any(start < e and s < end for s, e in taken):
+            taken.append((start, end))
+            facts.append((start, Fact(FIELD, text[start:end].lower(), column)))
+    return [fact for _, fact in sorted(facts, key=lambda item: item[0])]
+
+
+def _shows_column(tree: exp.Expression, name: str) -> bool:
+    """The outermost SELECT shows a column called ``name`` (or all columns)."""
+    select = tree if isinstance(tree, exp.Select) else tree.find(exp.Select)
+    if select is None:
+        return False
+    return any(isinstance(p, exp.Star) for p in select.expressions) or any(
+        column.name.lower() == name.lower() for p in select.expressions for column in p.find_all(exp.Column)
+    )
+
+
 _TIME_WORDS = frozenset(["day", "week", "month", "quarter", "year", "date", "time", "hour", "weekday"])
 
 
@@ -491,6 +535,7 @@ def question_facts(
                 break
     if _LIST.search(question) and not _COUNT_WORDS.search(question):
         facts.append(Fact(ROWS, "list"))
+        facts += _fields_listed(question, schema)
     if _WEEKDAY.search(plain):
         facts.append(Fact(WEEKDAY, "weekday"))
     elif _MONTH_OF_YEAR.search(plain):
@@ -867,6 +912,8 @@ def unaccounted(facts: Sequence[Fact], sql: str | exp.Expression, schema: Schema
             ok = _has_month_of_year(tree)
         elif fact.kind == GRAIN:
             ok = _groups_by_time(tree)
+        elif fact.kind == FIELD:
+            ok = _shows_column(tree, fact.value)
         elif fact.kind == GROUPING:
             ok = _groups_by(tree, fact.value)
         elif fact.kind == PER_ENTITY:

@@ -80,6 +80,9 @@ CASES = [
     ("Total fee per city", "SELECT sum(fee) FROM loans", ["grouping"]),
     ("Total fee per city", "SELECT m.city, sum(l.fee) FROM loans l JOIN members m USING (member_id) GROUP BY 1", []),
     ("Members sorted by city", "SELECT name FROM members", []),
+    # the fields a list asks for after its colon are shown
+    ("List the loans of Ada: the book id and the fee", "SELECT l.fee FROM loans l JOIN members m USING (member_id) WHERE m.name = 'Ada'", ["field"]),
+    ("List the loans of Ada: the book id and the fee", "SELECT l.book_id, l.fee FROM loans l JOIN members m USING (member_id) WHERE m.name = 'Ada'", []),
     # a count in words: "a single loan", "only once", "twice"
     ("How many members have a single loan?", "SELECT count(*) FROM members", ["number"]),
     ("How many members have a single loan?", "SELECT count(*) FROM (SELECT member_id FROM loans GROUP BY 1 HAVING count(*) = 1)", []),
