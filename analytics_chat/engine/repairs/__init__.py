@@ -19,7 +19,7 @@ from analytics_chat.engine.linking import LinkedSchema
 
 from .columns import describe_misplaced_columns, move_misplaced_columns, respell_columns
 from .comparisons import compare_many_rows_with_in, flip_impossible_extremes, look_up_stored_values
-from .functions import order_quantile_arguments
+from .functions import order_quantile_arguments, read_date_parts_as_numbers
 from .grouping import (
     move_aggregates_to_having,
     move_compared_aggregates_to_having,
@@ -74,6 +74,7 @@ QUALIFIED: tuple[Repair, ...] = (
     move_compared_aggregates_to_having,
     flip_impossible_extremes,
     order_quantile_arguments,
+    read_date_parts_as_numbers,
     pick_any_value_of_ungrouped,
     show_group_columns,
     show_ranking_measures,
@@ -119,6 +120,7 @@ __all__ = [
     "order_dates_as_asked",
     "pick_any_value_of_ungrouped",
     "prune_unused_joins",
+    "read_date_parts_as_numbers",
     "repair_join_conditions",
     "respell_columns",
     "scale_shares_as_asked",

@@ -30,3 +30,38 @@ def order_quantile_arguments(tree: exp.Expression, *, schema: LinkedSchema, ques
             node.set("this", fraction.copy())
             node.set("expression", value.copy())
     return tree
+
+
+_DATE_PARTS = {"%Y": exp.Year, "%m": exp.Month, "%d": exp.Day}
+
+
+def read_date_parts_as_numbers(
+    tree: exp.Expression, *, schema: LinkedSchema, question: str
+) -> exp.Expression:
+    """SQLite's ``strftime('%Y', d)`` is DuckDB's ``year(d)``: a year, month or day as the number it is,
+    so "for each order year" reads 2024, not the text '2024', and compares with numbers. Either argument
+    order; a comparison with a text literal still holds (DuckDB reads '2024' as a number there); a part
+    matched with LIKE or joined into text stays text.
+
+    >>> from sqlglot import parse_one
+    >>> from analytics_chat.engine.repairs.ddl import schema
+    >>> shop = schema("CREATE TABLE sale (sold_on DATE, amount DOUBLE);")
+    >>> draft = parse_one("SELECT strftime('%Y', s.sold_on) AS y, sum(s.amount) FROM sale AS s GROUP BY 1", read="duckdb")
+    >>> read_date_parts_as_numbers(draft, schema=shop, question="").sql(dialect="duckdb")
+    'SELECT YEAR(s.sold_on) AS y, SUM(s.amount) FROM sale AS s GROUP BY 1'
+    """
+    tree = tree.copy()
+    for node in list(tree.find_all(exp.TimeToStr)):
+        first, second = node.this, node.args.get("format")
+        fmt, value = (
+            (first, second) if isinstance(first, exp.Literal) and first.is_string else (second, first)
+        )
+        part = _DATE_PARTS.get(fmt.this) if isinstance(fmt, exp.Literal) and fmt.is_string else None
+        if (
+            part is None
+            or value is None
+            or isinstance(node.parent, (exp.Like, exp.ILike, exp.DPipe, exp.Concat))
+        ):
+            continue
+        node.replace(part(this=value.copy()))
+    return tree
