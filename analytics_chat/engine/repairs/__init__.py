@@ -36,7 +36,12 @@ from .joins import (
     prune_unused_joins,
     repair_join_conditions,
 )
-from .negation import compare_set_operations_by_key, find_unmatched_rows, negate_membership
+from .negation import (
+    compare_set_operations_by_key,
+    correlate_exists_subqueries,
+    find_unmatched_rows,
+    negate_membership,
+)
 from .ordering import order_dates_as_asked
 from .scales import scale_shares_as_asked
 from .types import align_membership_types, cast_text_numbers
@@ -81,6 +86,7 @@ QUALIFIED: tuple[Repair, ...] = (
     show_names_beside_keys,
     find_unmatched_rows,
     negate_membership,
+    correlate_exists_subqueries,
     deduplicate_joined_rows,
     order_dates_as_asked,
     scale_shares_as_asked,
@@ -107,6 +113,7 @@ __all__ = [
     "cast_text_numbers",
     "compare_many_rows_with_in",
     "compare_set_operations_by_key",
+    "correlate_exists_subqueries",
     "deduplicate_joined_rows",
     "describe_misplaced_columns",
     "find_unmatched_rows",

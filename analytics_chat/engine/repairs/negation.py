@@ -201,3 +201,57 @@ def compare_set_operations_by_key(
     if isinstance(tree, exp.Except):
         condition = exp.Not(this=condition)
     return left.copy().where(condition, copy=False)
+
+
+def correlate_exists_subqueries(
+    tree: exp.Expression, *, schema: LinkedSchema, question: str
+) -> exp.Expression:
+    """``FROM student WHERE NOT EXISTS (SELECT 1 FROM has_pet JOIN student ON ... WHERE student.id =
+    has_pet.student_id)`` joins the outer table again inside, so the condition reads the inner copy: the
+    subquery is the same for every row (no row, or every row, passes). The model meant the outer row:
+    the inner join of the outer table's name goes, and the condition correlates.
+
+    Only a joined table (not the subquery's FROM) under the same name as a table of the enclosing
+    SELECT, in a subquery that reads nothing of the enclosing query otherwise.
+
+    >>> from sqlglot import parse_one
+    >>> from analytics_chat.engine.repairs.ddl import schema
+    >>> library = schema('''
+    ...     CREATE TABLE author (author_id BIGINT, name VARCHAR);
+    ...     CREATE TABLE book (title VARCHAR, author_id BIGINT REFERENCES author (author_id));
+    ... ''')
+    >>> draft = parse_one("SELECT author.name FROM author WHERE NOT EXISTS (SELECT 1 FROM book "
+    ...     "JOIN author ON book.author_id = author.author_id WHERE author.author_id = book.author_id)")
+    >>> correlate_exists_subqueries(draft, schema=library, question="").sql()
+    'SELECT author.name FROM author WHERE NOT EXISTS(SELECT 1 FROM book WHERE author.author_id = book.author_id)'
+    """
+    if not isinstance(tree, exp.Select) or not tree.find(exp.Exists):
+        return tree
+    tree = tree.copy()
+    for exists in list(tree.find_all(exp.Exists)):
+        inner, outer = exists.this, exists.find_ancestor(exp.Select)
+        if not isinstance(inner, exp.Select) or outer is None or inner.args.get("where") is None:
+            continue
+        source = inner.args.get("from_")
+        first = (
+            source.this.alias_or_name if source is not None and isinstance(source.this, exp.Table) else None
+        )
+        if not {c.table for c in inner.find_all(exp.Column)} <= _table_names(inner):
+            continue  # it reads the enclosing query already
+        shadowing = [
+            j for j in inner.args.get("joins") or []
+            if isinstance(j.this, exp.Table) and j.this.alias_or_name in _table_names(outer) - {first}
+        ]  # fmt: skip
+        where_tables = {c.table for c in inner.args["where"].find_all(exp.Column)}
+        if len(shadowing) != 1 or shadowing[0].this.alias_or_name not in where_tables:
+            continue  # the condition must name the outer table, so that it correlates once the join goes
+        inner.set("joins", [j for j in inner.args["joins"] if j is not shadowing[0]] or None)
+    return tree
+
+
+def _table_names(select: exp.Select) -> set[str]:
+    """The names (aliases) of the tables a SELECT reads in its FROM and JOINs."""
+    source = select.args.get("from_")
+    tables = [source.this] if source is not None else []
+    tables += [j.this for j in select.args.get("joins") or []]
+    return {t.alias_or_name for t in tables if isinstance(t, exp.Table)}
