@@ -40,7 +40,6 @@ from .settle import (
     PerEntity,
     adds_up,
     counts_rows_of,
-    named_metrics,
     per_entity,
     rate_of_named,
     redundant,
@@ -192,11 +191,6 @@ def query_schema(
     since it rewrites a previous query.
     """
     metrics = offered_metrics(vocab, candidate_metrics, entity) if not follow_up else vocab.metric_names
-    if shape is not None and not follow_up and question and not (shape.share or shape.ratio or shape.percent):
-        # a metric the question says by name is the one it asks for ("weakest products by revenue" is
-        # no gross sales); a share or a ratio may be a rate the question only describes
-        named = {m.name for m in named_metrics(question, vocab.model)}
-        metrics = [m for m in metrics if m in named] or metrics
     if shape is not None and shape.share and not follow_up and question:
         # a part of a total is a share of a metric that adds up, or a rate of what the question names
         # ("what share of orders were returned": the return rate); another rate is no such part

@@ -492,15 +492,3 @@ def test_an_average_of_totals_per_entity_offers_metrics_that_add_up(demo_source)
     assert "average_order_value" not in offered("Average number of orders per sales rep, by region")
     assert "order_count" in offered("Average number of orders per sales rep, by region")
     assert "average_order_value" in offered("What is the average order value per customer?")
-
-
-def test_a_metric_the_question_names_is_the_only_one_offered(demo_source):
-    vocab = vocabulary(demo_source)
-    question = "The 4 categories with the lowest revenue in 2023"
-    schema = query_schema(vocab, question_shape(question), question=question,
-                          candidate_metrics=["revenue", "gross_sales", "units_sold"])  # fmt: skip
-    assert schema["properties"]["metrics"]["items"]["enum"] == ["revenue"]
-    unnamed = "What sold best in 2023?"
-    schema = query_schema(vocab, question_shape(unnamed), question=unnamed,
-                          candidate_metrics=["revenue", "gross_sales", "units_sold"])  # fmt: skip
-    assert len(schema["properties"]["metrics"]["items"]["enum"]) == 3
