@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
@@ -43,6 +45,7 @@ _DUCKDB_NAMES = {
 }  # fmt: skip
 
 
+@lru_cache(maxsize=1024)  # the engine asks for the same few types on every question
 def duckdb_type(native: str, dialect: str) -> str:
     """A server's column type as DuckDB names it: ``character varying(20)`` -> ``VARCHAR``,
     ``int(11)`` -> ``INTEGER``, ``numeric(10,2)`` -> ``DECIMAL(10,2)``. Unknown types come back in capitals.

@@ -161,6 +161,7 @@ class SemanticModel:
         # Tables whose rows a metric can be totalled for ("per customer"): one key column identifies a row.
         self.entities = {table: columns[0] for table, columns in sorted(keys.items()) if len(columns) == 1}
         self.columns: dict[str, set[str]] = {}  # table -> its column names, read when first filtered on
+        self._catalog_columns: dict[str, Column | None] = {}  # dimension -> its column, read once
         # Never join through a table outside the scope.
         self.relations = [
             _Relation(r.from_column.table.name, r.from_column.name, r.to_column.table.name, r.to_column.name,
@@ -208,14 +209,16 @@ class SemanticModel:
 
     def catalog_column(self, row: Dimension) -> Column | None:
         """The catalog column a dimension reads, when its expression is a plain column of a table here."""
-        located = column_of(row.expression, row.table)
-        if located is None or located[0] not in self.tables:
-            return None
-        return (
-            Column.objects.filter(table__source=self.source, table__name=located[0], name=located[1])
-            .select_related("table")
-            .first()
-        )
+        if row.name not in self._catalog_columns:
+            located = column_of(row.expression, row.table)
+            self._catalog_columns[row.name] = (
+                Column.objects.filter(table__source=self.source, table__name=located[0], name=located[1])
+                .select_related("table")
+                .first()
+                if located is not None and located[0] in self.tables
+                else None
+            )
+        return self._catalog_columns[row.name]
 
     def _in_scope(self, row: Metric | Dimension) -> bool:
         try:
