@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from django.db import close_old_connections
+from django.db import connections
 from django.db.models import Max
 
 from analytics_chat.llm.base import CancelToken, GenerationAborted, GenerationOptions, TextGenerator
@@ -126,10 +126,10 @@ class WarmUp:
         log.info(
             "warming the prompts of %s, in this order", ", ".join(s.name for s in sources) or "no source"
         )
-        if not sources or not self._warm(SHARED_HEAD, shared_head_messages()):
-            return
-        read = 1
         try:
+            if not sources or not self._warm(SHARED_HEAD, shared_head_messages()):
+                return
+            read = 1
             for source in sources:
                 try:
                     prefixes = prefix_messages(source)
@@ -143,7 +143,7 @@ class WarmUp:
                         return
                     read += 1
         finally:
-            close_old_connections()
+            connections.close_all()  # this thread ends: its own connections go with it
 
     def _warm(self, name: str, messages: list[dict[str, str]]) -> bool:
         """Read one prefix, as often as answers interrupt it; False once stopped."""

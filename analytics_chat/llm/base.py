@@ -89,9 +89,11 @@ class CancelToken:
 
     ``expired`` tells the deadline from an abort; ``error()`` is the exception that says which.
     Callbacks registered with ``on_cancel`` run once, when either happens (a query's ``interrupt``).
+    ``reserve`` seconds at the end of the budget are kept back: the work stops that much before
+    ``max_seconds`` so that writing the terminal state and ending the stream still fit within it.
     """
 
-    def __init__(self, max_seconds: float | None = None) -> None:
+    def __init__(self, max_seconds: float | None = None, reserve: float = 0.0) -> None:
         self._event = threading.Event()
         self._lock = threading.Lock()
         self._expired = False
@@ -99,7 +101,7 @@ class CancelToken:
         self._timer: threading.Timer | None = None
         self.max_seconds = max_seconds
         self.started = time.monotonic()
-        self.deadline = self.started + max_seconds if max_seconds else None
+        self.deadline = self.started + max(0.0, max_seconds - reserve) if max_seconds else None
 
     def cancel(self) -> None:
         self._fire(expired=False)

@@ -52,6 +52,17 @@ def get_generator(name: str | None = None) -> TextGenerator:
         return generator
 
 
+def is_loaded(name: str | None = None) -> bool:
+    """Whether ``get_generator(name)`` would return the model this process holds now (an unknown or
+    disabled name: True, since loading it fails without unloading anything)."""
+    try:
+        fingerprint = _fingerprint(resolve_model(name))
+    except UnknownModel:
+        return True
+    loaded = _loaded
+    return loaded is not None and loaded[0] == fingerprint
+
+
 def load_generator(model: LLMModel) -> TextGenerator:
     """A new generator for this row (not cached: get_generator is the per-process entry point)."""
     if model.backend == LLMModel.Backend.SCRIPTED:

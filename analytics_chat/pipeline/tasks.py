@@ -195,6 +195,9 @@ def answer(message: ChatMessage, generator, cancel: CancelToken) -> None:
 
 # How long a job may run on after its abort or the end of its budget before the watchdog cuts it off.
 WATCHDOG_SECONDS = 5.0
+# Kept back at the end of an answer's budget (at most a tenth of it): the claim came a little after the
+# request, and the terminal state is still to be written, so the client sees the end within the budget.
+FINISH_RESERVE_SECONDS = 1.0
 
 
 def cut_off(message_uuid: str, cancel: CancelToken) -> None:
@@ -229,7 +232,8 @@ def answer_message(message_uuid: str) -> str:
     if not lifecycle.claim(message_uuid, worker=f"{socket.gethostname()}"):
         return "skipped"
     message = ChatMessage.objects.get(uuid=message_uuid)
-    cancel = CancelToken(max_seconds=max_seconds_for(message))
+    budget = max_seconds_for(message)
+    cancel = CancelToken(max_seconds=budget, reserve=min(FINISH_RESERVE_SECONDS, 0.1 * budget))
     watchdog = functools.partial(cut_off, message_uuid, cancel)
     with (
         channels.CancelWatcher(
@@ -280,8 +284,16 @@ _warm_up: WarmUp | None = None
 
 
 def _warm_up_steps_aside(message: ChatMessage) -> AbstractContextManager[None]:
-    """While this message is answered, the warm-up reads no other source's prefix."""
+    """While this message is answered, the warm-up reads no other source's prefix. A message for another
+    model ends the warm-up: loading that model frees the one it reads for, and would wait for its read."""
+    from analytics_chat.llm.registry import is_loaded
+
+    global _warm_up
     if _warm_up is None:
+        return nullcontext()
+    if not is_loaded(message.model or None):
+        _warm_up.stop()
+        _warm_up = None
         return nullcontext()
     return _warm_up.answering(parse_scope(message.scope).source)
 

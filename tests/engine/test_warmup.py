@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
@@ -127,3 +128,33 @@ def test_no_more_prefixes_than_the_model_keeps_and_stop_ends_it(sources):
     stopped.stop()
     thread.join(2 * READ_SECONDS)
     assert not thread.is_alive() and len(stopped.warmed) < 1 + len(NAMES)
+
+
+def test_a_question_for_another_model_ends_the_warm_up_instead_of_waiting_for_it(sources, tmp_path):
+    from analytics_chat.llm import registry
+    from analytics_chat.models import LLMModel
+    from analytics_chat.pipeline import tasks
+
+    for name, default in (("reader", True), ("other", False)):
+        script = tmp_path / f"{name}.json"
+        script.write_text(json.dumps({"default": "x", "prompt_delay_ms": READ_SECONDS * 1000}))
+        LLMModel.objects.create(
+            name=name, backend=LLMModel.Backend.SCRIPTED, path=str(script), is_default=default
+        )
+    user = get_user_model().objects.create_user("olga")
+    warm_up = WarmUp(registry.get_generator())
+    thread = start(warm_up, [sources[n] for n in NAMES])
+    tasks._warm_up = warm_up
+    try:
+        same = ChatMessage.objects.create(owner=user, ask="?", scope="alpha", model="reader")
+        with tasks._warm_up_steps_aside(same):
+            assert tasks._warm_up is warm_up and thread.is_alive()  # the same model: it only steps aside
+        other = ChatMessage.objects.create(owner=user, ask="?", scope="alpha", model="other")
+        with tasks._warm_up_steps_aside(other):
+            thread.join(2 * READ_SECONDS)
+            assert not thread.is_alive(), "the warm-up for a model about to be unloaded goes on"
+            assert tasks._warm_up is None
+            assert registry.get_generator("other").name == "other"
+    finally:
+        tasks._warm_up = None
+        registry.unload()

@@ -35,6 +35,16 @@ def test_the_deadline_fires_it_and_says_it_was_the_budget():
         token.raise_if_cancelled()
 
 
+def test_a_reserve_stops_the_work_early_but_keeps_the_budget_it_reports():
+    token = CancelToken(max_seconds=0.6, reserve=0.4)
+    started = time.monotonic()
+    assert token.wait(5)
+    assert 0.15 < time.monotonic() - started < 0.5, "the work stops 0.4 s before the 0.6 s budget"
+    assert token.expired
+    error = token.error(GenerationResult(text="", finish_reason="aborted"))
+    assert isinstance(error, BudgetExceeded) and error.max_seconds == 0.6
+
+
 def test_an_abort_before_the_deadline_is_an_abort():
     token = CancelToken(max_seconds=30)
     token.cancel()
