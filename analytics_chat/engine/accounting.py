@@ -43,8 +43,8 @@ from sqlglot import exp
 from catalog.column_types import duckdb_type, is_text
 from catalog.text import name_words
 
-from .linking import SchemaView, ValueMatch, match_values
-from .shape import AVERAGE_WORDS, PERCENTILE_WORDS
+from .linking import SchemaView, TableInfo, ValueMatch, match_values
+from .shape import AVERAGE_WORDS, PERCENTILE_WORDS, PRESENTATION_WORDS
 
 NUMBER = "number"
 YEAR = "year"
@@ -64,6 +64,9 @@ METRIC = "metric"
 PER_ENTITY = "per_entity"
 GROUPING = "grouping"
 FIELD = "field"
+SHARE_OF = "share_of"  # "what share of order lines ...": a count of the entity's rows over a count of them
+ONE_FIGURE = "one_figure"  # "How many orders ...?" with no groups asked: one number, not a count per group
+TIMES = "times"  # a count compared with a number said in words: "a single line", "only once", "twice"
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,9 @@ class Fact:
             PER_ENTITY: f"the total per {self.text} before the aggregate",
             GROUPING: f"one row per {self.text}",
             FIELD: f"the {self.text} of each row",
+            SHARE_OF: f"the share of {self.text} (their count over the count of all of them)",
+            ONE_FIGURE: "one figure for the whole question, not one per group",
+            TIMES: f"a count compared with {self.value} ('{self.text}')",
         }[self.kind]
 
 
@@ -144,6 +150,11 @@ _DIVISION = re.compile(
     r"divided\s+by)\b|%",
     re.I,
 )
+_SHARE_OF = re.compile(
+    r"\b(?:share|percentage|percent|proportion|fraction)\s+of\s+(?:(?:our|the|all)\s+)?"
+    r"([a-z][a-z_-]*(?:\s+[a-z][a-z_-]*)?)",
+    re.I,
+)
 _EXTREME = re.compile(
     r"\b(first|earliest|oldest|last|latest|most\s+recent|newest|longest[-\s]tenured)\b"
     # "the last three months", "first half": a period, not the first or last one
@@ -170,6 +181,11 @@ _COUNT_WORDS = re.compile(
     r"rate|ratio|percent|percentage|top|bottom|maximum|minimum|max|min)\b",
     re.I,
 )
+# A question that asks for a count, and words that ask for one per group instead.
+_COUNT_QUESTION = re.compile(
+    r"^\s*(?:how\s+many|(?:what\s+is|what's|tell\s+me)\s+the\s+(?:total\s+)?number\s+of|count\s+the)\b", re.I
+)
+_GROUP_WORDS = re.compile(r"\b(?:per|by|each|every|respectively)\b", re.I)
 _GRAIN = re.compile(
     r"\b(?:per|by|each|every|a)\s+(day|week|month|quarter|year)\b|\b(daily|weekly|monthly|quarterly|yearly|annually)\b",
     re.I,
@@ -260,12 +276,32 @@ def schema_vocabulary(schema: SchemaView) -> set[str]:
     return found
 
 
+# "One row per order line; ...": the grain a table's description states names the entity of its rows.
+_GRAIN_DESCRIBED = re.compile(
+    r"^\s*(?:one|a|each)\s+row\s+(?:per|for\s+each|for\s+every)\s+(?:an?\s+)?([a-z][a-z\s_-]*)", re.I
+)
+
+
+def _described_grain(table: TableInfo) -> list[str]:
+    """The stemmed words of the entity a table's description says it holds one row per ("order line").
+
+    >>> _described_grain(TableInfo("order_items", [], "One row per order line; an order has 1 to 5."))
+    ['order', 'line']
+    """
+    match = _GRAIN_DESCRIBED.match(table.description or "")
+    return name_words(match.group(1)) if match else []
+
+
 def _counted_table(phrase: str, schema: SchemaView) -> str | None:
-    """The table a noun phrase names: its last word is the last word of the table's name ("sales reps",
-    "customers"), or the phrase's first word is ("orders consist of ...")."""
+    """The table a noun phrase names: the entity its description holds one row per ("order lines" for
+    order_items), else the table whose name's last word is the phrase's last word ("sales reps",
+    "customers") or first word ("orders consist of ...")."""
     words = [w for w in name_words(phrase) if w]
     if not words:
         return None
+    described = [t.name for t in schema.tables if _described_grain(t) and _described_grain(t) == words]
+    if len(described) == 1:
+        return described[0]
     for candidate in (words[-1], words[0]) if len(words) > 1 else (words[0],):
         owners = [t.name for t in schema.tables if name_words(t.name) and name_words(t.name)[-1] == candidate]
         if len(owners) == 1:
@@ -506,7 +542,7 @@ def question_facts(
     # "orders of a single line", "customers who ordered only once": a count compared with a number in words
     for match in _COUNT_IN_WORDS.finditer(numbers_text):
         word = next(group for group in match.groups() if group)
-        facts.append(Fact(NUMBER, match.group(0), _NUMBERS_IN_WORDS[word.lower()]))
+        facts.append(Fact(TIMES, match.group(0), _NUMBERS_IN_WORDS[word.lower()]))
 
     # "the percentage column", "line 1", "discount rate": a column's name says an aggregate word, not the question
     plain = _mask(text, phrase_spans(text, [*masked, *schema_phrases(schema)]))
@@ -518,6 +554,12 @@ def question_facts(
     division = _DIVISION.search(plain)
     if division:
         facts.append(Fact(DIVISION, division.group(0).lower()))
+    for match in _SHARE_OF.finditer(text):
+        table = _counted_table(match.group(1), schema)
+        if table:
+            qualifier = _qualifying_column(match.group(1), schema.table(table))
+            facts.append(Fact(SHARE_OF, match.group(1).lower(), table, column=qualifier))
+            break
     average = AVERAGE_WORDS.search(plain)
     if average and not division:
         facts.append(Fact(AVERAGE, average.group(0).lower()))
@@ -546,6 +588,8 @@ def question_facts(
             word = next(g for g in grain.groups() if g).lower()
             facts.append(Fact(GRAIN, _GRAIN_NAMES.get(word, word)))
     facts += _groupings(question, schema, facts)
+    if _COUNT_QUESTION.match(question) and not _GROUP_WORDS.search(question):
+        facts.append(Fact(ONE_FIGURE, "how many"))
     for metric in map(lambda m: NamedMetric(*m), metrics):
         if metric.needs:  # a count's definition is the entity check's business
             facts.append(
@@ -596,6 +640,38 @@ def _has_number(value: str, numbers: list[Decimal], strings: list[str]) -> bool:
         return True
     # "WorkMate 15" or "#20420" may sit inside a text literal; 2 days may read 2.0
     return any(re.search(rf"(?<!\d){re.escape(str(wanted))}(?!\d)", s) for s in strings)
+
+
+_COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)
+
+
+def _compares_count(tree: exp.Expression, value: str) -> bool:
+    """A count (``COUNT(...)``, or a column named after one) compared with the number: "orders of a single
+    line" is ``HAVING COUNT(*) = 1``, not ``line_no = 1``.
+
+    >>> _compares_count(sqlglot.parse_one("SELECT o FROM t GROUP BY o HAVING COUNT(*) = 1"), "1")
+    True
+    >>> _compares_count(sqlglot.parse_one("SELECT COUNT(*) FROM t WHERE line_no = 1"), "1")
+    False
+    """
+    wanted = _number(value)
+    counted = {
+        alias.alias.lower() for alias in tree.find_all(exp.Alias) if alias.this.find(exp.Count) is not None
+    }
+
+    def is_count(side: exp.Expression) -> bool:
+        if side.find(exp.Count) is not None:
+            return True
+        return any(column.name.lower() in counted for column in side.find_all(exp.Column))
+
+    def is_wanted(side: exp.Expression) -> bool:
+        return isinstance(side, exp.Literal) and not side.is_string and _number(side.this) == wanted
+
+    return any(
+        (is_wanted(comparison.expression) and is_count(comparison.this))
+        or (is_wanted(comparison.this) and is_count(comparison.expression))
+        for comparison in tree.find_all(*_COMPARISONS)
+    )
 
 
 def _has_year(year: str, numbers: list[Decimal], strings: list[str], end: str = "either") -> bool:
@@ -744,6 +820,51 @@ def _counts_entity(tree: exp.Expression, table: str, schema: SchemaView) -> bool
     return False
 
 
+def _qualifying_column(phrase: str, table: TableInfo | None) -> str:
+    """The column of the entity's table that a participle before it names ("shipped orders": ship_date), or "".
+
+    >>> from analytics_chat.engine.linking import ColumnInfo
+    >>> _qualifying_column("shipped orders", TableInfo("orders", [ColumnInfo("ship_date", "DATE")]))
+    'ship_date'
+    """
+    if table is None:
+        return ""
+    for word in name_words(phrase)[:-1]:
+        if not word.endswith("ed"):
+            continue
+        for column in table.columns:
+            if any(len(part) >= 4 and word.startswith(part) for part in name_words(column.name)):
+                return column.name
+    return ""
+
+
+def _restricts_by(tree: exp.Expression, column: str) -> bool:
+    """The rows are restricted by the column for the whole figure: in a WHERE, HAVING or FILTER, or in the
+    denominator of a division (not only in the numerator's condition)."""
+    clauses = [
+        *tree.find_all(exp.Where, exp.Having, exp.Filter),
+        *(d.expression for d in tree.find_all(exp.Div)),
+    ]
+    return any(c.name.lower() == column.lower() for clause in clauses for c in clause.find_all(exp.Column))
+
+
+def _share_of(tree: exp.Expression, table: str, schema: SchemaView, qualifier: str = "") -> bool:
+    """A share of an entity's rows: a division by a count of them, or an average of a condition over them
+    ("order lines priced above list": not the lines over the units sold, ``SUM(quantity)``), over only the
+    rows the question qualifies ("shipped orders": those with a ship date)."""
+    if qualifier and not _restricts_by(tree, qualifier):
+        return False
+    if any(_counts_entity(division.expression, table, schema) for division in tree.find_all(exp.Div)):
+        return True
+    related = {t for t, _ in _key_columns(table, schema)} | {table.lower()}
+    return any(
+        isinstance(average.this, (exp.Case, exp.If))
+        and average.parent_select is not None
+        and bool({t.name.lower() for t in average.parent_select.find_all(exp.Table)} & related)
+        for average in tree.find_all(exp.Avg)
+    )
+
+
 def _identifies_another(owner: str, column: str, table: str, schema: SchemaView) -> bool:
     """The column is the key of another table than ``table``, or refers to one: counting it counts those."""
     info = schema.table(owner)
@@ -756,6 +877,15 @@ def _identifies_another(owner: str, column: str, table: str, schema: SchemaView)
         and j.to_table.lower() != table.lower()
         for j in schema.joins
     )
+
+
+def _one_row(tree: exp.Expression) -> bool:
+    """The outer query gives one row: no GROUP BY, or only the first group (``LIMIT 1``)."""
+    if not isinstance(tree, exp.Select):
+        return True  # a UNION or the like: not for this check
+    limit = tree.args.get("limit")
+    first = limit is not None and _number(str(getattr(limit.expression, "this", ""))) == 1
+    return not tree.args.get("group") or first
 
 
 def _returns_rows(tree: exp.Expression) -> bool:
@@ -914,6 +1044,12 @@ def unaccounted(facts: Sequence[Fact], sql: str | exp.Expression, schema: Schema
             ok = _groups_by_time(tree)
         elif fact.kind == FIELD:
             ok = _shows_column(tree, fact.value)
+        elif fact.kind == SHARE_OF:
+            ok = _share_of(tree, fact.value, schema, fact.column)
+        elif fact.kind == ONE_FIGURE:
+            ok = _one_row(tree)
+        elif fact.kind == TIMES:
+            ok = _compares_count(tree, fact.value)
         elif fact.kind == GROUPING:
             ok = _groups_by(tree, fact.value)
         elif fact.kind == PER_ENTITY:
@@ -934,7 +1070,7 @@ def unaccounted(facts: Sequence[Fact], sql: str | exp.Expression, schema: Schema
 # Statements a follow-up inherits from the turns before it unless it makes one of the same kind itself:
 # "And in 2025?" keeps the customer, the metric and the top 10 of the question it follows.
 _INHERITED = {
-    NUMBER, YEAR, YEAR_RANGE, NEGATION, PERCENTILE, DIVISION, AVERAGE, EXTREME, ENTITY, METRIC, PER_ENTITY,
+    NUMBER, TIMES, YEAR, YEAR_RANGE, NEGATION, PERCENTILE, DIVISION, AVERAGE, EXTREME, ENTITY, METRIC, PER_ENTITY,
 }  # fmt: skip
 
 
@@ -1093,6 +1229,19 @@ _MEASURED = re.compile(
 _WHAT_LIKE = re.compile(r"\bwhat\s+(?:was|is|were|are|'s)\s+(?:the|our)\s+(?=[a-z][\w'-]*\s+like\b)", re.I)
 _MODIFIED = re.compile(r"\b([a-z][\w'-]*)\s+(?:rate|rates|ratio|score|scores)\b", re.I)
 _PHRASE_WORD = re.compile(r"[A-Za-z][\w'-]*")
+# "in stock at the warehouse?": a place or state the rows must be in, when the phrase ends there (at the
+# end of the question, a comma, or the next preposition); "in ascending order", "at least 2", "in the
+# nations that ..." go on, so they are no such phrase.
+_CONDITION = re.compile(
+    r"\b(?:in|at|inside)\s+(?:(?:the|our|a|an|your|my|their)\s+)?([a-z][\w'-]*)"
+    r"(?=\s*(?:[?.!,;:)]|$|\b(?:in|at|on|for|during|from|right\s+now|today)\b))"
+)
+# Adverbial phrases and times of day or year, which say how or when, not where: "in general", "at night".
+_NO_CONDITION = frozenset(
+    ["general", "particular", "detail", "short", "full", "once", "present", "advance", "practice", "fact",
+     "summary", "turn", "first", "last", "time", "all", "total", "weekend", "weekends", "morning", "afternoon",
+     "evening", "night", "winter", "spring", "summer", "autumn", "fall", "words", "numbers", "percent"]
+)  # fmt: skip
 PREFIX = 5  # a word is known when a known word begins the same way ("cancellation", "cancelled")
 
 
@@ -1124,7 +1273,8 @@ def unknown_concepts(question: str, vocabulary: set[str]) -> list[str]:
     "the average salary" of a schema without salaries, "the weather", "the conversion rate".
 
     Only the measured thing is looked at (the noun phrase after "average", "number of", "how many"; the
-    word before "rate"); it is unknown when none of its words is known, and a word counts as known when
+    word before "rate") and the place or state the rows must be in ("in stock", "at the warehouse"); it is
+    unknown when none of its words is known, and a word counts as known when
     a known word starts the same way ("cancellation" beside "cancelled"), so a question about the data in
     other words is not turned away.
     """
@@ -1135,6 +1285,11 @@ def unknown_concepts(question: str, vocabulary: set[str]) -> list[str]:
         [m.group(1).lower()]
         for m in _MODIFIED.finditer(question)
         if m.group(1).lower() not in _FUNCTION_WORDS
+    ]
+    phrases += [
+        [m.group(1)]
+        for m in _CONDITION.finditer(question)
+        if m.group(1) not in _FUNCTION_WORDS | _NO_CONDITION | PRESENTATION_WORDS
     ]
     found: list[str] = []
     for phrase in phrases:

@@ -251,6 +251,14 @@ def sql_hints(question: str, facts: Sequence[Any]) -> list[str]:
             "AVG(CASE WHEN condition THEN 1.0 ELSE 0.0 END)"
             + ("; multiply by 100 for a percentage" if PERCENT_WORDS.search(question) else "")
         )
+    for fact in facts:
+        if fact.kind == A.TIMES:
+            compared = f"> {fact.value} (< for fewer)" if "than" in fact.text.lower() else f"= {fact.value}"
+            groups = f"SELECT key FROM ... GROUP BY key HAVING COUNT(*) {compared}"
+            hints.append(
+                f"'{fact.text}' compares a count of rows per group: "
+                + (f"SELECT COUNT(*) FROM ({groups})" if A.ONE_FIGURE in kinds else groups)
+            )
     if A.WEEKDAY in kinds:
         hints.append("the weekday of a date d is dayname(d)")
     if A.MONTH_OF_YEAR in kinds:

@@ -349,7 +349,7 @@ def mentioned_year(question: str) -> str | None:
 
 
 # How an answer is shown, not what it computes: "Can you put that in a bar chart?", "chart it", "as a table".
-_PRESENTATION_WORDS = frozenset(
+PRESENTATION_WORDS = frozenset(
     [
         "chart",
         "charts",
@@ -389,7 +389,7 @@ _PRESENTATION_WORDS = frozenset(
 def is_presentation_change(question: str) -> bool:
     """The follow-up only asks to show the previous answer another way (a chart, a table, its SQL)."""
     words = set(re.findall(r"[a-z0-9']+", question.lower()))
-    return bool(words & _PRESENTATION_WORDS) and not (words - _PRESENTATION_WORDS - _REFINEMENT_WORDS)
+    return bool(words & PRESENTATION_WORDS) and not (words - PRESENTATION_WORDS - _REFINEMENT_WORDS)
 
 
 def is_refinement(question: str, values: list[str]) -> bool:

@@ -10,6 +10,8 @@ import pytest
 from analytics_chat.engine import accounting
 from analytics_chat.engine.accounting import question_facts, unaccounted
 from analytics_chat.engine.linking import ColumnInfo, Join, SchemaView, TableInfo
+from analytics_chat.engine.prompts import sql_hints
+from catalog.text import name_words
 
 LIBRARY = SchemaView(
     "library",
@@ -33,6 +35,7 @@ LIBRARY = SchemaView(
                 ColumnInfo("loaned_on", "DATE"),
                 ColumnInfo("fee", "DOUBLE"),
                 ColumnInfo("late_rate", "DOUBLE", synonyms=("lateness rate",)),
+                ColumnInfo("returned_on", "DATE"),
             ],
         ),
         TableInfo(
@@ -64,7 +67,16 @@ CASES = [
     ("What is the median fee?", "SELECT median(fee) FROM loans", []),
     ("What is the 90th percentile of fees?", "SELECT quantile_cont(fee, 0.5) FROM loans", ["percentile"]),
     ("What is the 90th percentile of fees?", "SELECT quantile_cont(fee, 0.9) FROM loans", []),
-    ("What share of loans had a fee?", "SELECT count(*) FROM loans WHERE fee > 0", ["division"]),
+    ("What share of loans had a fee?", "SELECT count(*) FROM loans WHERE fee > 0", ["division", "share_of"]),
+    # a share of an entity counts its rows on both sides, and only the rows the question qualifies
+    ("What share of loans had a fee?", "SELECT count(*) FILTER (WHERE fee > 0) / count(*) FROM loans", []),
+    ("What share of loans had a fee?", "SELECT sum(CASE WHEN fee > 0 THEN 1 ELSE 0 END) / sum(fee) FROM loans", ["share_of"]),
+    ("What share of returned loans had a fee?", "SELECT avg(CASE WHEN fee > 0 THEN 1.0 ELSE 0 END) FROM loans", ["share_of"]),
+    (
+        "What share of returned loans had a fee?",
+        "SELECT avg(CASE WHEN fee > 0 THEN 1.0 ELSE 0 END) FROM loans WHERE returned_on IS NOT NULL",
+        [],
+    ),
     ("What share of loans had a fee?", "SELECT avg(CASE WHEN fee > 0 THEN 1 ELSE 0 END) FROM loans", []),
     ("How many members are there?", "SELECT count(*) FROM books", ["entity"]),
     ("How many members are there?", "SELECT count(*) FROM members", []),
@@ -84,9 +96,16 @@ CASES = [
     ("List the loans of Ada: the book id and the fee", "SELECT l.fee FROM loans l JOIN members m USING (member_id) WHERE m.name = 'Ada'", ["field"]),
     ("List the loans of Ada: the book id and the fee", "SELECT l.book_id, l.fee FROM loans l JOIN members m USING (member_id) WHERE m.name = 'Ada'", []),
     # a count in words: "a single loan", "only once", "twice"
-    ("How many members have a single loan?", "SELECT count(*) FROM members", ["number"]),
+    ("How many members have a single loan?", "SELECT count(*) FROM members", ["times"]),
     ("How many members have a single loan?", "SELECT count(*) FROM (SELECT member_id FROM loans GROUP BY 1 HAVING count(*) = 1)", []),
-    ("Which books were borrowed more than twice?", "SELECT title FROM books", ["number"]),
+    ("Which books were borrowed more than twice?", "SELECT title FROM books", ["times"]),
+    # ... and the number compares a count, not any column that happens to hold it
+    ("How many members have a single loan?", "SELECT count(DISTINCT member_id) FROM loans WHERE loan_id = 1", ["times"]),
+    (
+        "Which books were borrowed more than twice?",
+        "SELECT title FROM (SELECT book_id, count(*) AS times_lent FROM loans GROUP BY 1) AS t JOIN books USING (book_id) WHERE times_lent > 2",
+        [],
+    ),
     # a column that says an aggregate word is the column, not a statement: late_rate is no division
     ("What is the average lateness rate?", "SELECT avg(late_rate) FROM loans", []),
     # "do not have more than 2" is the comparison <= 2, not a negation
@@ -109,6 +128,9 @@ CASES = [
     # "which ... the most" is one row, the extreme one
     ("Which city has the most members?", "SELECT city, count(*) FROM members GROUP BY city", ["extreme"]),
     ("Which city has the most members?", "SELECT city FROM members GROUP BY city ORDER BY count(*) DESC LIMIT 1", []),
+    # "how many" with no groups asked is one figure, not a count per group
+    ("How many members have a single loan?", "SELECT member_id, count(*) FROM loans GROUP BY 1 HAVING count(*) = 1", ["one_figure"]),
+    ("How many loans per city?", "SELECT city, count(*) FROM loans JOIN members USING (member_id) GROUP BY 1", []),
     # a list is rows, not one figure; a count beside the rows may stay
     ("List the members in Porto.", "SELECT count(*) FROM members WHERE city = 'Porto'", ["rows"]),
     (
@@ -165,6 +187,33 @@ def test_a_follow_up_keeps_what_it_does_not_replace():
     assert [f.value for f in other_city if f.kind == "value"] == ["Lisbon"]
 
 
+VOCABULARY = {
+    word
+    for text in ["members name city joined on loans fee loaned books title author", "Porto Lisbon Braga"]
+    for word in name_words(text)
+}
+
+
+@pytest.mark.parametrize(
+    ("question", "unknown"),
+    [
+        ("What is the average salary of our members?", ["salary"]),
+        # a place or state the rows must be in, which the data never speaks of
+        ("How many loans of Dune do we have in stock at the branch?", ["stock", "branch"]),
+        ("How many books are on loan in the archive?", ["archive"]),
+        # the same words where they say how, how many or how to show it
+        ("List the members in ascending order of name.", []),
+        ("Which members have at least 2 loans?", []),
+        ("How many loans in total, in a bar chart?", []),
+        ("Loans per city in Porto, in general.", []),
+        ("How many books are in the library of Porto?", []),
+        ("What fee was paid in the loans that were late?", []),
+    ],
+)
+def test_what_the_data_knows_nothing_about_is_named(question, unknown):
+    assert accounting.unknown_concepts(question, VOCABULARY) == unknown
+
+
 def test_module_examples_run():
     assert doctest.testmod(accounting).failed == 0
 
@@ -200,3 +249,23 @@ def test_an_aggregate_of_per_entity_totals_needs_those_totals(question, right, w
 def test_an_average_by_a_field_of_the_entity_is_a_breakdown():
     facts = question_facts("Average fee per member city", LIBRARY)
     assert not any(f.kind == accounting.PER_ENTITY for f in facts)
+
+
+@pytest.mark.parametrize(
+    ("question", "wanted"),
+    [
+        (
+            "How many members have a single loan?",
+            "SELECT COUNT(*) FROM (SELECT key FROM ... GROUP BY key HAVING COUNT(*) = 1)",
+        ),
+        ("Which books were borrowed more than twice?", "HAVING COUNT(*) > 2"),
+        ("What share of loans had a fee?", "AVG(CASE WHEN condition THEN 1.0 ELSE 0.0 END)"),
+        ("Which members never borrowed a book?", "NOT EXISTS"),
+    ],
+)
+def test_the_sql_prompt_says_how_to_write_what_the_question_states(question, wanted):
+    hints = sql_hints(question, question_facts(question, LIBRARY))
+    assert any(wanted in hint for hint in hints), hints
+    assert not any(
+        "HAVING" in hint for hint in sql_hints("How many loans?", question_facts("How many loans?", LIBRARY))
+    )
