@@ -23,7 +23,7 @@ from django.conf import settings
 from sqlglot import exp
 
 from catalog import servers
-from catalog.column_types import duckdb_type, is_numeric, is_temporal, is_text
+from catalog.column_types import duckdb_type, is_number, is_temporal, is_text
 from catalog.execution import (
     ATTACHED_AS,
     QueryError,
@@ -396,15 +396,12 @@ def profile_table(session: Session, table: TableInfo) -> dict[str, dict[str, Any
 
 def _comparable(data_type: str) -> bool:
     return (
-        is_numeric(data_type)
-        or is_temporal(data_type)
-        or is_text(data_type)
-        or data_type in _COMPARABLE_EXTRA
+        is_number(data_type) or is_temporal(data_type) or is_text(data_type) or data_type in _COMPARABLE_EXTRA
     )
 
 
 def _has_bounds(data_type: str) -> bool:
-    return is_numeric(data_type) or is_temporal(data_type)
+    return is_number(data_type) or is_temporal(data_type)
 
 
 def _sample(session: Session, reference: exp.Table, row_count: int) -> exp.Expr:

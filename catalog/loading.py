@@ -22,6 +22,7 @@ import duckdb
 from sqlglot import exp
 
 from catalog import servers
+from catalog.column_types import is_text
 from catalog.models import Column, DataSource, Relationship
 from catalog.snapshots import copy_sqlite, open_sqlite_readonly, sqlite_tables
 
@@ -204,7 +205,7 @@ def _copy_table(writer: _Writer, staging: duckdb.DuckDBPyConnection, schema: str
     definitions = []
     for index, (name, duck_type) in enumerate(columns):
         data_type = exp.DataType.build(duck_type, dialect="duckdb")
-        if writer.dialect == "mysql" and data_type.is_type(*exp.DataType.TEXT_TYPES):
+        if writer.dialect == "mysql" and is_text(data_type):
             longest = max((len(row[index]) for row in rows if row[index] is not None), default=0)
             if longest <= MYSQL_VARCHAR_CHARS:
                 data_type = exp.DataType.build(f"VARCHAR({MYSQL_VARCHAR_CHARS})")

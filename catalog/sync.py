@@ -20,7 +20,7 @@ from django.utils import timezone
 from sqlglot import exp
 
 from catalog import servers
-from catalog.column_types import is_numeric, is_text
+from catalog.column_types import is_number, is_text
 from catalog.execution import (
     DuckDBSession,
     QueryError,
@@ -250,7 +250,7 @@ def singular(word: str) -> str:
 
 
 def _compatible(a: str, b: str) -> bool:
-    return (is_numeric(a) and is_numeric(b)) or (is_text(a) and is_text(b)) or a == b
+    return (is_number(a) and is_number(b)) or (is_text(a) and is_text(b)) or a == b
 
 
 def _mark_inferred_keys(source: DataSource, schema: SourceSchema) -> None:

@@ -19,9 +19,9 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
+from catalog.column_types import is_number, is_temporal, is_text
 from catalog.execution import QueryError, run_query, table_reference
 from catalog.guard import GuardError, check_sql
-from catalog.introspection import is_numeric, is_temporal, is_text
 from catalog.models import Column, DataSource, Relationship, Table
 from semantic.compiler import SemanticError, SemanticModel, compile_to_sql
 from semantic.models import Dimension, Metric
@@ -243,13 +243,13 @@ def _catalog_candidates(source: DataSource, tables: set[str]) -> list[_Candidate
     for table in ordered:
         columns = [c for c in table.columns.all() if not c.is_primary_key and c.id not in joining]
         categories = [c for c in columns if _is_category(c, table)]
-        measures = [c for c in columns if is_numeric(c.data_type) and not _ID_NAME.search(c.name)
+        measures = [c for c in columns if is_number(c.data_type) and not _ID_NAME.search(c.name)
                     and not _YEAR_NAME.search(c.name) and (c.profile or {}).get("distinct_count", 0) > 1]  # fmt: skip
         labels = [c for c in columns if is_text(c.data_type) and _is_label(c, table)]
         times = [
             c
             for c in columns
-            if is_temporal(c.data_type) or (is_numeric(c.data_type) and _YEAR_NAME.search(c.name))
+            if is_temporal(c.data_type) or (is_number(c.data_type) and _YEAR_NAME.search(c.name))
         ]
         things = plural(_words(table.name))
         source_table = table_reference(table.name)

@@ -28,10 +28,10 @@ from analytics_chat.presentation.charts import (
     describe_columns,
     format_date,
     humanize,
-    is_integer_type,
     time_unit,
     wanted_placeholders,
 )
+from catalog.column_types import is_integer
 
 logger = logging.getLogger(__name__)
 
@@ -183,7 +183,7 @@ def _is_count(column: Column, kinds: dict[str, str]) -> bool:
     return (
         column.role == MEASURE
         and kinds.get(column.name) == "number"
-        and is_integer_type(column.type)
+        and is_integer(column.type)
         and bool(re.fullmatch(r"[a-z_]*[a-z]s", column.name.lower()))
     )
 
