@@ -146,7 +146,8 @@ def _duckdb_schema(conn: duckdb.DuckDBPyConnection) -> SourceSchema:
             column.unique = column.unique or len(names) == 1
     for table in schema.tables:
         count = exp.select(exp.func("count", exp.Star())).from_(table_reference(table.name))
-        table.row_count = int(conn.execute(count.sql("duckdb")).fetchone()[0])
+        (row_count,) = conn.execute(count.sql("duckdb")).fetchone() or (None,)
+        table.row_count = int(row_count)
     return schema
 
 

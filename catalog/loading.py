@@ -83,9 +83,10 @@ def declared_keys(path: Path) -> DeclaredKeys:
                 target = by_lower.get(referenced.lower())
                 if target is None:
                     continue
-                if any(name is None for name in target_columns):
-                    target_columns = list(primary.get(target) or _primary_of(conn, target))
-                keys.foreign.append((table, source_columns, target, list(target_columns)))
+                named = [name for name in target_columns if name is not None]
+                if len(named) != len(target_columns):  # a key that names no columns: the primary key
+                    named = list(primary.get(target) or _primary_of(conn, target))
+                keys.foreign.append((table, source_columns, target, named))
     return keys
 
 
@@ -108,7 +109,7 @@ class _Writer:
             import psycopg
 
             self.errors: tuple[type[Exception], ...] = (psycopg.Error,)
-            self.conn = psycopg.connect(
+            self.conn: Any = psycopg.connect(
                 host=settings.host,
                 port=port,
                 dbname=settings.database,
@@ -266,7 +267,7 @@ def _add_keys(writer: _Writer, schema: str, keys: DeclaredKeys, report: LoadRepo
 
 
 def _message(error: Exception) -> str:
-    args = getattr(error, "args", ())
+    args: tuple[Any, ...] = getattr(error, "args", ())
     text = str(args[1]) if len(args) > 1 and isinstance(args[1], str) else str(error)
     return (text.strip().splitlines() or [text])[0]
 

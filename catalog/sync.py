@@ -224,7 +224,9 @@ def _sync_declared(source: DataSource, schema: SourceSchema) -> int:
         to_column = _column(source, key.referenced_table, key.referenced_columns[0])
         if from_column is None or to_column is None:
             continue
-        from_info = schema.table(key.table).column(key.columns[0])
+        from_table = schema.table(key.table)
+        from_info = from_table.column(key.columns[0]) if from_table is not None else None
+        assert from_info is not None  # a declared key's column is a column of its table
         cardinality = (
             Relationship.Cardinality.ONE_TO_ONE if from_info.unique else Relationship.Cardinality.MANY_TO_ONE
         )

@@ -171,13 +171,13 @@ def number_for_text_compared_with_number(tree: exp.Expr, schema: dict) -> exp.Ex
     for node in list(tree.find_all(exp.EQ, exp.NEQ, exp.NullSafeEQ, exp.NullSafeNEQ)):
         _cast_text_side(node.this, node.expression)
         _cast_text_side(node.expression, node.this)
-    for node in list(tree.find_all(exp.In)):
-        values = node.expressions
+    for membership in list(tree.find_all(exp.In)):
+        values = membership.expressions
         if not values:
             continue
         for value in values:
-            _cast_text_side(node.this, value)
-            _cast_text_side(value, node.this)
+            _cast_text_side(membership.this, value)
+            _cast_text_side(value, membership.this)
     return tree
 
 

@@ -61,7 +61,7 @@ class SemanticImportError(ValueError):
         self.errors = errors
 
 
-def _row_to_dict(row: models.Model) -> dict[str, Any]:
+def _row_to_dict(row: Any) -> dict[str, Any]:
     data = {}
     for field_name in FIELDS[type(row)]:
         value = getattr(row, field_name)
@@ -97,7 +97,7 @@ def dump_yaml(document: dict[str, Any]) -> str:
 
 
 def _sync_section(
-    model: type[models.Model],
+    model: type[Any],
     source: DataSource | None,
     items: Any,
     where: str,

@@ -31,7 +31,7 @@ class ChatRequestSerializer(serializers.Serializer):
     tags = serializers.ListField(child=serializers.CharField(max_length=64), required=False, max_length=20)
     model = serializers.CharField(required=False, allow_blank=True, max_length=100)
     streaming = serializers.BooleanField(required=False, default=False)
-    save = serializers.BooleanField(required=False, default=True)
+    save = serializers.BooleanField(required=False, default=True)  # type: ignore[assignment]  # a declared field (the metaclass takes it off the class)
     recall = serializers.BooleanField(required=False, default=True)
 
     temperature = serializers.FloatField(required=False, allow_null=True, min_value=0.0, max_value=2.0)
@@ -170,7 +170,7 @@ class ExportedMessageSerializer(serializers.Serializer):
 class ThreadDocumentSerializer(serializers.Serializer):
     format = serializers.ChoiceField(choices=["analytics-chat-thread"])
     version = serializers.ChoiceField(choices=[1])
-    messages = ExportedMessageSerializer(many=True, allow_empty=False, max_length=1000)
+    messages = ExportedMessageSerializer(many=True, allow_empty=False, max_length=1000)  # type: ignore[call-arg]  # ListSerializer takes max_length
 
     def validate_messages(self, messages):
         seen: set = set()
@@ -200,14 +200,14 @@ class TableSummarySerializer(serializers.Serializer):
 
 class MetricSummarySerializer(serializers.Serializer):
     name = serializers.CharField()
-    label = serializers.CharField(allow_blank=True)
+    label = serializers.CharField(allow_blank=True)  # type: ignore[assignment]  # a declared field (the metaclass takes it off the class)
     description = serializers.CharField(allow_blank=True)
     format = serializers.CharField()
 
 
 class DimensionSummarySerializer(serializers.Serializer):
     name = serializers.CharField()
-    label = serializers.CharField(allow_blank=True)
+    label = serializers.CharField(allow_blank=True)  # type: ignore[assignment]  # a declared field (the metaclass takes it off the class)
     description = serializers.CharField(allow_blank=True)
     kind = serializers.CharField()
 
@@ -230,7 +230,7 @@ class SuggestionSerializer(serializers.Serializer):
 
 
 class SuggestionsSerializer(serializers.Serializer):
-    source = serializers.CharField()
+    source = serializers.CharField()  # type: ignore[assignment]  # a declared field (the metaclass takes it off the class)
     suggestions = SuggestionSerializer(many=True)
 
 

@@ -219,6 +219,7 @@ class ThreadsView(APIView):
         )
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(roots, request, view=self)
+        assert page is not None  # None only without a PAGE_SIZE, which the settings set
         results = [
             {
                 "root_uuid": str(m.uuid),

@@ -198,12 +198,12 @@ def _choice_from_shape(question: str, columns: list[Column]) -> ChartChoice | No
         series = next((c for c in categories + times[1:] if c.distinct <= MAX_COLOR_SERIES), None)
         if _ASKS["bar"].search(question):
             return ChartChoice(
-                "bar", time.name, measure.name, series and series.name, stacked=True, tooltip=tooltip
+                "bar", time.name, measure.name, series.name if series else None, stacked=True, tooltip=tooltip
             )
         area = bool(_ASKS["area"].search(question)) or bool(series and _ASKS["stacked"].search(question))
         mark = "area" if area else "line"
         return ChartChoice(
-            mark, time.name, measure.name, series and series.name, stacked=area, tooltip=tooltip
+            mark, time.name, measure.name, series.name if series else None, stacked=area, tooltip=tooltip
         )
 
     if len(measures) >= 2 and (not categories or _ASKS["point"].search(question)):
@@ -369,7 +369,9 @@ def build_chart_spec(
             raise ValueError(f"chart {channel} column {name!r} is not in the result columns {list(columns)}")
     index = {name: i for i, name in enumerate(data["columns"])}
     used = [
-        name for name in dict.fromkeys((choice.x, choice.y, choice.color, *choice.tooltip)) if name in index
+        name
+        for name in dict.fromkeys((choice.x, choice.y, choice.color, *choice.tooltip))
+        if name is not None and name in index
     ]
     rows = data["rows"][:max_rows]
     values = [{name: row[index[name]] for name in used} for row in rows]

@@ -10,7 +10,9 @@ import bisect
 import logging
 import math
 import re
+from collections.abc import Sequence
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 from altair.utils.schemapi import SchemaValidationError
@@ -149,7 +151,9 @@ def _value_kind(column: Column, values: list[Any], formats: dict[str, str]) -> s
     return "number"
 
 
-def column_formats(data: dict[str, Any], metrics: list[dict[str, Any]] = ()) -> list[tuple[str, str | None]]:
+def column_formats(
+    data: dict[str, Any], metrics: Sequence[dict[str, Any]] = ()
+) -> list[tuple[str, str | None]]:
     """(format, date unit) per result column, as a table shows it: "currency", "percent" or "number" for
     measures (the metric's own format first), "date" with its calendar step, "text" for the rest."""
     formats = {m["name"].lower(): m["format"] for m in metrics if m.get("format") and m.get("name")}
@@ -327,8 +331,8 @@ def summarize(data: dict[str, Any], semantic_context: dict[str, Any] | None = No
             ranges = []
             for index in measures[:2]:
                 values = [r for r in rows if r[index] is not None]
-                smallest = min(values, key=lambda r, i=index: r[i])
-                largest = max(values, key=lambda r, i=index: r[i])
+                smallest = min(values, key=itemgetter(index))
+                largest = max(values, key=itemgetter(index))
                 ranges.append(
                     f"{label(columns[index])} ranges from {show(index, smallest)} to {show(index, largest)}"
                 )
