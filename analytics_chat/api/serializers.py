@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from rest_framework import serializers
 
@@ -97,28 +99,81 @@ class FeedbackSerializer(serializers.Serializer):
     liked = serializers.BooleanField()
 
 
+# The placeholders of ChatResponse.response_data: each is always there, None when the answer has none.
+EMPTY_RESPONSE_DATA: dict[str, Any] = {
+    "data": None,
+    "sql": None,
+    "chart_spec": None,
+    "semantic_context": None,
+    "catalog": None,
+    "explanation": None,
+}
+EMPTY_USAGE = {"prompt_tokens": 0, "cached_prompt_tokens": 0, "completion_tokens": 0}
+
+
+class ResponseDataField(serializers.DictField):
+    """Every placeholder of ``EMPTY_RESPONSE_DATA``, from the message's response_data (nothing else)."""
+
+    def to_representation(self, value: dict[str, Any]) -> dict[str, Any]:
+        present = {k: v for k, v in (value or {}).items() if k in EMPTY_RESPONSE_DATA}
+        return super().to_representation({**EMPTY_RESPONSE_DATA, **present})
+
+
+class DictOrDefaultField(serializers.DictField):
+    """A dict, or ``default_value`` when the stored one is empty."""
+
+    def __init__(self, *, default_value: dict[str, Any], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.default_value = default_value
+
+    def to_representation(self, value: dict[str, Any]) -> dict[str, Any]:
+        return super().to_representation(value or dict(self.default_value))
+
+
+class BlankAsNullCharField(serializers.CharField):
+    """Text, or None for the empty string (a finish reason not yet known)."""
+
+    def to_representation(self, value: Any) -> str | None:  # type: ignore[override]  # None is JSON null
+        return str(value) if value else None
+
+
+class IsoDateTimeField(serializers.DateTimeField):
+    """``datetime.isoformat()`` as stored (``+00:00``, not DRF's ``Z``): the API's spelling from the start."""
+
+    def to_representation(self, value: Any) -> str | None:  # type: ignore[override]  # None is JSON null
+        return value.isoformat() if value else None
+
+
+class TimestampField(serializers.FloatField):
+    """Seconds since the epoch of the answer (its finish, or its creation while it runs)."""
+
+    def to_representation(self, value: ChatMessage) -> float | None:  # type: ignore[override]  # source="*"
+        stamp = value.finished_at or value.created_at
+        return stamp.timestamp() if stamp else None
+
+
 class ChatResponseSerializer(serializers.Serializer):
-    """Documents the ChatResponse shape for the OpenAPI schema (payloads.chat_response builds it)."""
+    """The ChatResponse of a message: what the API and the stream's last event send for it."""
 
     response = serializers.CharField()
-    response_data = serializers.DictField()
+    response_data = ResponseDataField()
     is_new = serializers.BooleanField()
-    timestamp = serializers.FloatField()
-    response_uuid = serializers.UUIDField()
-    parent_uuid = serializers.UUIDField(allow_null=True)
+    timestamp = TimestampField(source="*")
+    response_uuid = serializers.UUIDField(source="uuid")
+    parent_uuid = serializers.UUIDField(source="parent_id", allow_null=True)
     status = serializers.ChoiceField(choices=ChatMessage.Status.choices)
     current_stage = serializers.CharField()
-    finish_reason = serializers.CharField(allow_null=True)
-    usage = serializers.DictField()
+    finish_reason = BlankAsNullCharField(allow_null=True)
+    usage = DictOrDefaultField(default_value=EMPTY_USAGE)
     elapsed_ms = serializers.IntegerField(allow_null=True)
-    stage_timings = serializers.DictField()
+    stage_timings = DictOrDefaultField(default_value={})
     error_info = serializers.DictField(allow_null=True)
     ask = serializers.CharField()
     scope = serializers.CharField()
     tags = serializers.ListField(child=serializers.CharField())
     model = serializers.CharField()
     liked = serializers.BooleanField(allow_null=True)
-    created_at = serializers.DateTimeField()
+    created_at = IsoDateTimeField()
 
 
 class ThreadSummarySerializer(serializers.Serializer):
