@@ -82,6 +82,7 @@ run: install frontend
 	@$(BIN)/python manage.py serve --port $(PORT)
 
 test: install frontend browser-deps test-model
+	$(BIN)/mypy
 	cd frontend/react-example && npx vitest run
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) AC_REQUIRE_MODEL=1 \
 		$(BIN)/pytest $(PYTEST_ARGS)
@@ -89,6 +90,7 @@ test: install frontend browser-deps test-model
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 fmt: install
 	$(BIN)/ruff format .

@@ -27,8 +27,8 @@ def allowed_tables(user) -> dict[str, set[str] | None]:
             continue
         if not table:
             allowed[source] = None
-        elif allowed.get(source, set()) is not None:
-            allowed.setdefault(source, set()).add(table)
+        elif (tables := allowed.setdefault(source, set())) is not None:
+            tables.add(table)
     return allowed
 
 

@@ -96,7 +96,8 @@ async def read_events(
     key = events_key(message_uuid)
     try:
         while True:
-            batches = await conn.xread({key: last_id}, block=block_ms, count=100)
+            # [(stream key, [(entry id, {field: value})])]; redis-py types the reply as Any | int.
+            batches: list[Any] = await conn.xread({key: last_id}, block=block_ms, count=100)  # type: ignore[assignment]
             if not batches:
                 yield None
                 continue

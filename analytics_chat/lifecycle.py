@@ -94,12 +94,12 @@ def request_abort(message_uuid: str) -> str:
 
 def publish_terminal(message_uuid: str) -> None:
     """Send the last event of a stream: ``done`` for success, ``error`` otherwise, with the full response."""
-    from .api.payloads import chat_response
+    from .api.serializers import ChatResponseSerializer
 
     message = ChatMessage.objects.get(uuid=message_uuid)
     event = "done" if message.status == Status.SUCCEEDED else "error"
     try:
-        channels.publish(message_uuid, event, chat_response(message))
+        channels.publish(message_uuid, event, ChatResponseSerializer(message).data)
     except redis.RedisError:
         log.warning("could not publish the final event of %s", message_uuid)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 
@@ -182,7 +183,7 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- The answer pipeline ----------------------------------------------------------------------
-CHAT = {
+CHAT: dict[str, Any] = {
     "MAX_ASK_CHARS": env_int("AC_MAX_ASK_CHARS", 2000),
     # Every answer's time budget (a request's max_seconds may only lower it): past it, generation stops
     # with what it has and the message ends failed (error code time_budget).
@@ -200,7 +201,7 @@ CHAT = {
     "WARM_UP_SOURCES": env_int("AC_WARM_UP_SOURCES", 4),
 }
 
-QUERY = {
+QUERY: dict[str, Any] = {
     "ROW_CAP": env_int("AC_QUERY_ROW_CAP", 10_000),
     "TIMEOUT_SECONDS": float(os.environ.get("AC_QUERY_TIMEOUT_SECONDS", "10")),
     "MEMORY_LIMIT": os.environ.get("AC_QUERY_MEMORY_LIMIT", "1GB"),
@@ -234,7 +235,7 @@ PRESENTATION_CHART_MAX_ROWS = 5000
 # is loaded; an OMP_WAIT_POLICY of the environment wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-LLM = {
+LLM: dict[str, Any] = {
     # llama.cpp threads of a model that names none; 0: one per core.
     "THREADS": env_int("AC_LLM_THREADS", 0),
     # Decode with fewer threads while other processes keep cores busy (llm/cpu.py). Off: measured on 2 cores,

@@ -40,7 +40,8 @@ class DataSourceForm(forms.ModelForm):
         fields = "__all__"
 
     def clean(self) -> dict:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data  # what ModelForm.clean returns (the stubs allow None)
         path, kind = cleaned.get("path"), cleaned.get("kind")
         if kind in (DataSource.Kind.POSTGRESQL, DataSource.Kind.MYSQL):
             self._clean_server(cleaned)
@@ -119,7 +120,7 @@ class DataSourceAdmin(admin.ModelAdmin):
 
     @admin.display(description="tables", ordering="_table_count")
     def table_count(self, source: DataSource) -> int:
-        return source._table_count
+        return source._table_count  # type: ignore[attr-defined]  # annotated by get_queryset
 
     def save_model(
         self, request: HttpRequest, source: DataSource, form: forms.ModelForm, change: bool
@@ -235,7 +236,7 @@ class TableAdmin(admin.ModelAdmin):
 
     @admin.display(description="columns", ordering="_column_count")
     def column_count(self, table: Table) -> int:
-        return table._column_count
+        return table._column_count  # type: ignore[attr-defined]  # annotated by get_queryset
 
     @admin.display(description=f"first {PREVIEW_ROWS} rows")
     def preview(self, table: Table) -> str:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
+# Column types are classified by their DuckDB names (``duckdb_type`` gives every source's types those
+# names), by prefix: ``DECIMAL(18,3)`` is a number, ``TIMESTAMP WITH TIME ZONE`` a date. A list type is
+# read by its element type (``INTEGER[]`` is a number), as the checks before these did. Nodes of sqlglot's
+# AST (``exp.DataType``) are classified by sqlglot's own type sets. Every check of a column's kind in the
+# project goes through the functions at the end of this module.
 NUMERIC_PREFIXES = (
     "TINYINT",
     "SMALLINT",
@@ -21,10 +27,17 @@ NUMERIC_PREFIXES = (
     "FLOAT",
     "DOUBLE",
     "DECIMAL",
+    "NUMERIC",  # DuckDB's other name for DECIMAL (it reports DECIMAL)
     "REAL",
 )
-TEMPORAL_PREFIXES = ("DATE", "TIMESTAMP", "TIME")
+# Whole numbers. UINTEGER is left out as the charts' check left it out (a behaviour kept by this refactor).
+INTEGER_PREFIXES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UBIGINT",
+                    "UHUGEINT")  # fmt: skip
+DATE_PREFIXES = ("DATE", "TIMESTAMP")  # a calendar day, with or without a time of day (DATETIME too)
+TEMPORAL_PREFIXES = ("DATE", "TIMESTAMP", "TIME")  # dates, and times of day
 TEXT_PREFIXES = ("VARCHAR", "ENUM")
+# INT alone (not INTERVAL) is a number too: DuckDB reports INTEGER, but a hand-written type may say INT.
+_INT = re.compile(r"^INT\b", re.IGNORECASE)
 
 
 _TYPE = exp.DataType.Type
@@ -66,13 +79,44 @@ def duckdb_type(native: str, dialect: str) -> str:
     return data_type.sql("duckdb").upper()
 
 
-def is_numeric(data_type: str) -> bool:
-    return data_type.upper().startswith(NUMERIC_PREFIXES)
+def is_number(data_type: str | exp.DataType) -> bool:
+    """A number: an integer, a float or a decimal.
+
+    >>> is_number("DECIMAL(18,3)"), is_number("numeric(10, 2)"), is_number("INTERVAL"), is_number("VARCHAR")
+    (True, True, False, False)
+    """
+    if isinstance(data_type, exp.DataType):
+        return data_type.is_type(*exp.DataType.NUMERIC_TYPES)
+    return data_type.upper().startswith(NUMERIC_PREFIXES) or bool(_INT.match(data_type))
+
+
+def is_integer(data_type: str | exp.DataType) -> bool:
+    """A whole number: ``INTEGER``, ``BIGINT``, ``UBIGINT`` ...; not a decimal, even one of scale 0.
+
+    >>> is_integer("BIGINT"), is_integer("INT"), is_integer("DECIMAL(18,0)"), is_integer("DOUBLE")
+    (True, True, False, False)
+    """
+    if isinstance(data_type, exp.DataType):
+        return data_type.is_type(*exp.DataType.INTEGER_TYPES)
+    return data_type.upper().startswith(INTEGER_PREFIXES) or bool(_INT.match(data_type))
+
+
+def is_date(data_type: str) -> bool:
+    """A calendar date or a timestamp (not a time of day alone).
+
+    >>> is_date("DATE"), is_date("TIMESTAMP WITH TIME ZONE"), is_date("TIME")
+    (True, True, False)
+    """
+    return data_type.upper().startswith(DATE_PREFIXES)
 
 
 def is_temporal(data_type: str) -> bool:
+    """A date, a timestamp or a time of day."""
     return data_type.upper().startswith(TEMPORAL_PREFIXES)
 
 
-def is_text(data_type: str) -> bool:
+def is_text(data_type: str | exp.DataType) -> bool:
+    """Text: ``VARCHAR`` (every server's character types) or an ``ENUM``; for an AST node, sqlglot's text types."""
+    if isinstance(data_type, exp.DataType):
+        return data_type.is_type(*exp.DataType.TEXT_TYPES)
     return data_type.upper().startswith(TEXT_PREFIXES)

@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import duckdb
 import psycopg
@@ -187,7 +187,7 @@ class _Deadline:
         self.expired = False
         self._conn = conn
         self._lock = threading.Lock()
-        self._timer = threading.Timer(timeout_s, self._fire)
+        self._timer: threading.Timer | None = threading.Timer(timeout_s, self._fire)
         self._timer.daemon = True
 
     def _fire(self) -> None:
@@ -197,12 +197,14 @@ class _Deadline:
                 self._conn.interrupt()
 
     def __enter__(self) -> _Deadline:
+        assert self._timer is not None  # entered once
         self._timer.start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         with self._lock:
-            self._timer.cancel()
+            if self._timer is not None:
+                self._timer.cancel()
             self._timer = None  # a late timer must not interrupt whatever runs next
 
 
@@ -560,7 +562,8 @@ class ServerEngine:
     ) -> QueryResult:
         tree = self.server_tree(sql)
         text = self.server_sql(self.capped(tree, row_cap + 1))
-        count = self.server_sql(exp.select(exp.func("count", exp.Star())).from_(tree.subquery("counted")))
+        counted = cast(exp.Query, tree).subquery("counted")  # the guard let only a query through
+        count = self.server_sql(exp.select(exp.func("count", exp.Star())).from_(counted))
         return self.run_text(text, row_cap=row_cap, timeout_s=timeout_s, cancel=cancel, count_sql=count)
 
     def capped(self, tree: exp.Expr, limit: int) -> exp.Expr:
@@ -764,7 +767,7 @@ def test_connection(source: DataSource) -> str:
     return server_engine(source).describe_server()
 
 
-test_connection.__test__ = False  # not a pytest test, whatever its name
+test_connection.__test__ = False  # type: ignore[attr-defined]  # not a pytest test, whatever its name
 
 
 # --- PostgreSQL ---------------------------------------------------------------------------------------
@@ -1168,7 +1171,7 @@ def _mysql_type(column: Sequence[Any]) -> str:
 
 
 def _mysql_message(error: Exception) -> str:
-    args = getattr(error, "args", ())
+    args: tuple[Any, ...] = getattr(error, "args", ())
     return str(args[1]) if len(args) > 1 else str(error)
 
 

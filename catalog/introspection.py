@@ -23,7 +23,7 @@ from django.conf import settings
 from sqlglot import exp
 
 from catalog import servers
-from catalog.column_types import duckdb_type, is_numeric, is_temporal, is_text
+from catalog.column_types import duckdb_type, is_number, is_temporal, is_text
 from catalog.execution import (
     ATTACHED_AS,
     QueryError,
@@ -146,7 +146,8 @@ def _duckdb_schema(conn: duckdb.DuckDBPyConnection) -> SourceSchema:
             column.unique = column.unique or len(names) == 1
     for table in schema.tables:
         count = exp.select(exp.func("count", exp.Star())).from_(table_reference(table.name))
-        table.row_count = int(conn.execute(count.sql("duckdb")).fetchone()[0])
+        (row_count,) = conn.execute(count.sql("duckdb")).fetchone() or (None,)
+        table.row_count = int(row_count)
     return schema
 
 
@@ -396,15 +397,12 @@ def profile_table(session: Session, table: TableInfo) -> dict[str, dict[str, Any
 
 def _comparable(data_type: str) -> bool:
     return (
-        is_numeric(data_type)
-        or is_temporal(data_type)
-        or is_text(data_type)
-        or data_type in _COMPARABLE_EXTRA
+        is_number(data_type) or is_temporal(data_type) or is_text(data_type) or data_type in _COMPARABLE_EXTRA
     )
 
 
 def _has_bounds(data_type: str) -> bool:
-    return is_numeric(data_type) or is_temporal(data_type)
+    return is_number(data_type) or is_temporal(data_type)
 
 
 def _sample(session: Session, reference: exp.Table, row_count: int) -> exp.Expr:

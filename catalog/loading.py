@@ -22,6 +22,7 @@ import duckdb
 from sqlglot import exp
 
 from catalog import servers
+from catalog.column_types import is_text
 from catalog.models import Column, DataSource, Relationship
 from catalog.snapshots import copy_sqlite, open_sqlite_readonly, sqlite_tables
 
@@ -82,9 +83,10 @@ def declared_keys(path: Path) -> DeclaredKeys:
                 target = by_lower.get(referenced.lower())
                 if target is None:
                     continue
-                if any(name is None for name in target_columns):
-                    target_columns = list(primary.get(target) or _primary_of(conn, target))
-                keys.foreign.append((table, source_columns, target, list(target_columns)))
+                named = [name for name in target_columns if name is not None]
+                if len(named) != len(target_columns):  # a key that names no columns: the primary key
+                    named = list(primary.get(target) or _primary_of(conn, target))
+                keys.foreign.append((table, source_columns, target, named))
     return keys
 
 
@@ -107,7 +109,7 @@ class _Writer:
             import psycopg
 
             self.errors: tuple[type[Exception], ...] = (psycopg.Error,)
-            self.conn = psycopg.connect(
+            self.conn: Any = psycopg.connect(
                 host=settings.host,
                 port=port,
                 dbname=settings.database,
@@ -204,7 +206,7 @@ def _copy_table(writer: _Writer, staging: duckdb.DuckDBPyConnection, schema: str
     definitions = []
     for index, (name, duck_type) in enumerate(columns):
         data_type = exp.DataType.build(duck_type, dialect="duckdb")
-        if writer.dialect == "mysql" and data_type.is_type(*exp.DataType.TEXT_TYPES):
+        if writer.dialect == "mysql" and is_text(data_type):
             longest = max((len(row[index]) for row in rows if row[index] is not None), default=0)
             if longest <= MYSQL_VARCHAR_CHARS:
                 data_type = exp.DataType.build(f"VARCHAR({MYSQL_VARCHAR_CHARS})")
@@ -265,7 +267,7 @@ def _add_keys(writer: _Writer, schema: str, keys: DeclaredKeys, report: LoadRepo
 
 
 def _message(error: Exception) -> str:
-    args = getattr(error, "args", ())
+    args: tuple[Any, ...] = getattr(error, "args", ())
     text = str(args[1]) if len(args) > 1 and isinstance(args[1], str) else str(error)
     return (text.strip().splitlines() or [text])[0]
 

@@ -28,7 +28,7 @@ SCHEMES = {
     "mysql": DataSource.Kind.MYSQL,
     "mariadb": DataSource.Kind.MYSQL,
 }
-DEFAULT_PORTS = {DataSource.Kind.POSTGRESQL: 5432, DataSource.Kind.MYSQL: 3306}
+DEFAULT_PORTS: dict[str, int] = {DataSource.Kind.POSTGRESQL: 5432, DataSource.Kind.MYSQL: 3306}
 QUERY_OPTIONS = ("schema", "sslmode", "password_env", "password_file")
 
 

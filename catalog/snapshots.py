@@ -223,9 +223,10 @@ def _casts_cleanly(
 ) -> bool:
     """Every non-null value casts; integers must also read back as the same text (DuckDB rounds '3.5')."""
     converted = exp.TryCast(this=column, to=exp.DataType.build(duck_type))
-    lost = converted.is_(exp.null())
+    lost: exp.Expr = converted.is_(exp.null())
     if duck_type == "BIGINT":
         lost = exp.or_(lost, exp.NEQ(this=exp.cast(converted, "VARCHAR"), expression=column))
     failing = exp.and_(column.is_(exp.null()).not_(), lost)
     query = exp.select(exp.func("count", exp.Star())).from_(staging).where(failing)
-    return conn.execute(query.sql("duckdb")).fetchone()[0] == 0
+    (count,) = conn.execute(query.sql("duckdb")).fetchone() or (None,)
+    return count == 0

@@ -20,7 +20,7 @@ from django.utils import timezone
 from sqlglot import exp
 
 from catalog import servers
-from catalog.column_types import is_numeric, is_text
+from catalog.column_types import is_number, is_text
 from catalog.execution import (
     DuckDBSession,
     QueryError,
@@ -224,7 +224,9 @@ def _sync_declared(source: DataSource, schema: SourceSchema) -> int:
         to_column = _column(source, key.referenced_table, key.referenced_columns[0])
         if from_column is None or to_column is None:
             continue
-        from_info = schema.table(key.table).column(key.columns[0])
+        from_table = schema.table(key.table)
+        from_info = from_table.column(key.columns[0]) if from_table is not None else None
+        assert from_info is not None  # a declared key's column is a column of its table
         cardinality = (
             Relationship.Cardinality.ONE_TO_ONE if from_info.unique else Relationship.Cardinality.MANY_TO_ONE
         )
@@ -250,7 +252,7 @@ def singular(word: str) -> str:
 
 
 def _compatible(a: str, b: str) -> bool:
-    return (is_numeric(a) and is_numeric(b)) or (is_text(a) and is_text(b)) or a == b
+    return (is_number(a) and is_number(b)) or (is_text(a) and is_text(b)) or a == b
 
 
 def _mark_inferred_keys(source: DataSource, schema: SourceSchema) -> None:

@@ -22,14 +22,14 @@ from sqlglot import exp
 from sqlglot.errors import ErrorLevel, SqlglotError, UnsupportedError
 from sqlglot.optimizer.annotate_types import annotate_types
 
+from catalog.column_types import is_integer, is_number, is_text
+
 Rule = Callable[[exp.Expr], exp.Expr]
 
 # A number as text: what TRY_CAST accepts. POSIX classes, because PostgreSQL's and MariaDB's regular
 # expressions agree on them, and no backslash has to survive MySQL's string escapes.
 _DECIMAL_TEXT = r"^[[:space:]]*[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?[[:space:]]*$"
 _INTEGER_TEXT = r"^[[:space:]]*[-+]?[0-9]+[[:space:]]*$"
-_NUMBER_TYPES = exp.DataType.NUMERIC_TYPES
-_INTEGER_TYPES = exp.DataType.INTEGER_TYPES
 
 
 class TranspileError(ValueError):
@@ -85,9 +85,9 @@ def null_for_failed_number_cast(tree: exp.Expr) -> exp.Expr:
     Other TRY_CASTs stay plain CASTs (sqlglot's choice): a bad date fails rather than reads as NULL."""
     for node in list(tree.find_all(exp.TryCast)):
         target = node.to
-        if not target.is_type(*_NUMBER_TYPES):
+        if not is_number(target):
             continue
-        pattern = _INTEGER_TEXT if target.is_type(*_INTEGER_TYPES) else _DECIMAL_TEXT
+        pattern = _INTEGER_TEXT if is_integer(target) else _DECIMAL_TEXT
         as_text = exp.cast(node.this.copy(), exp.DataType.build("TEXT"))
         matches = exp.RegexpLike(this=as_text, expression=exp.Literal.string(pattern))
         node.replace(exp.Case(ifs=[exp.If(this=matches, true=exp.Cast(this=node.this, to=target))]))
@@ -171,13 +171,13 @@ def number_for_text_compared_with_number(tree: exp.Expr, schema: dict) -> exp.Ex
     for node in list(tree.find_all(exp.EQ, exp.NEQ, exp.NullSafeEQ, exp.NullSafeNEQ)):
         _cast_text_side(node.this, node.expression)
         _cast_text_side(node.expression, node.this)
-    for node in list(tree.find_all(exp.In)):
-        values = node.expressions
+    for membership in list(tree.find_all(exp.In)):
+        values = membership.expressions
         if not values:
             continue
         for value in values:
-            _cast_text_side(node.this, value)
-            _cast_text_side(value, node.this)
+            _cast_text_side(membership.this, value)
+            _cast_text_side(value, membership.this)
     return tree
 
 
@@ -185,11 +185,11 @@ def _cast_text_side(side: exp.Expr, other: exp.Expr) -> None:
     side_type, other_type = side.type, other.type
     if side_type is None or other_type is None or isinstance(side.parent, exp.Cast):
         return
-    if not side_type.is_type(*exp.DataType.TEXT_TYPES) or not other_type.is_type(*_NUMBER_TYPES):
+    if not is_text(side_type) or not is_number(other_type):
         return
     if isinstance(side, exp.Literal):
         return  # '5' = 5: PostgreSQL reads a quoted literal as the other side's type itself
-    target = "BIGINT" if other_type.is_type(*_INTEGER_TYPES) else "DOUBLE"
+    target = "BIGINT" if is_integer(other_type) else "DOUBLE"
     cast = exp.Cast(this=side.copy(), to=exp.DataType.build(target))
     cast.type = exp.DataType.build(target)
     side.replace(cast)

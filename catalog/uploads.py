@@ -32,7 +32,7 @@ from catalog.sync import SQLITE_MAGIC, Progress, import_source
 
 PREVIEW_ROWS = 5
 STAGED_FOR_SECONDS = 24 * 3600  # staged files nobody imported are removed after this
-SUFFIX = {
+SUFFIX: dict[str, str] = {
     DataSource.Kind.CSV: ".csv",
     DataSource.Kind.PARQUET: ".parquet",
     DataSource.Kind.SQLITE: ".sqlite",

@@ -39,7 +39,7 @@ def parse_error_message(error: sqlglot.errors.ParseError) -> str:
     return f"{first.get('description') or 'cannot parse'}{where}"
 
 
-def _parse_sql(text: str, field: str) -> exp.Expression:
+def _parse_sql(text: str, field: str) -> exp.Expr:
     try:
         return sqlglot.parse_one(text, read="duckdb")
     except sqlglot.errors.ParseError as error:

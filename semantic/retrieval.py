@@ -18,6 +18,7 @@ from typing import Any
 import sqlglot
 from django.db.models import Q
 
+from catalog.column_types import is_date
 from catalog.models import Column, DataSource, Relationship, Table
 from catalog.text import SCHEMA_STOPWORDS, search_words
 from semantic.models import Dimension, Metric, SemanticStatement
@@ -180,7 +181,7 @@ def _column_data(column: Column) -> dict[str, Any]:
     profile = column.profile or {}
     if profile.get("distinct_values"):
         data["values"] = profile["distinct_values"]
-    if ("DATE" in column.data_type.upper() or "TIMESTAMP" in column.data_type.upper()) and profile.get("min"):
+    if is_date(column.data_type) and profile.get("min"):
         data["range"] = [str(profile["min"]), str(profile.get("max"))]  # so "last year" can be resolved
     return data
 

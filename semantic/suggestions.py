@@ -19,9 +19,9 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
+from catalog.column_types import is_number, is_temporal, is_text
 from catalog.execution import QueryError, run_query, table_reference
 from catalog.guard import GuardError, check_sql
-from catalog.introspection import is_numeric, is_temporal, is_text
 from catalog.models import Column, DataSource, Relationship, Table
 from semantic.compiler import SemanticError, SemanticModel, compile_to_sql
 from semantic.models import Dimension, Metric
@@ -87,6 +87,7 @@ def _check(
         if candidate.semantic_query is not None:
             sql = compile_to_sql(source, candidate.semantic_query, tables)
         else:
+            assert candidate.select is not None  # a candidate has a semantic query or a SELECT
             sql = candidate.select.sql("duckdb")
         guarded = check_sql(sql, allowed_tables=visible)
         result = run_query(source, guarded.sql, row_cap=50, timeout_s=5)
@@ -150,13 +151,16 @@ def _semantic_candidates(model: SemanticModel) -> list[_Candidate]:
     columns = {d.name: model.catalog_column(d) for d in dimensions}
     categorical = [d for d in dimensions if d.kind == Dimension.Kind.CATEGORICAL]
 
-    def distinct(dimension: Dimension) -> int | None:
+    def profile(dimension: Dimension) -> dict[str, Any]:
         column = columns[dimension.name]
-        return (column.profile or {}).get("distinct_count") if column is not None else None
+        return (column.profile or {}) if column is not None else {}
 
-    few = [d for d in categorical if (distinct(d) or 0) and distinct(d) <= MAX_BREAKDOWN_VALUES]
-    many = [d for d in categorical if (distinct(d) or 0) > TOP_N and d not in few]
-    valued = [d for d in few if (columns[d.name].profile or {}).get("distinct_values")]
+    def distinct(dimension: Dimension) -> int:
+        return profile(dimension).get("distinct_count") or 0
+
+    few = [d for d in categorical if 0 < distinct(d) <= MAX_BREAKDOWN_VALUES]
+    many = [d for d in categorical if distinct(d) > TOP_N and d not in few]
+    valued = [d for d in few if profile(d).get("distinct_values")]
     times = [d for d in dimensions if d.kind == Dimension.Kind.TIME]
 
     candidates: list[_Candidate] = []
@@ -206,7 +210,7 @@ def _semantic_candidates(model: SemanticModel) -> list[_Candidate]:
             )
         if valued:
             dimension = valued[index % len(valued)]
-            values = columns[dimension.name].profile["distinct_values"]
+            values = profile(dimension)["distinct_values"]
             value = values[index % len(values)]
             candidates.append(
                 _Candidate(
@@ -243,13 +247,13 @@ def _catalog_candidates(source: DataSource, tables: set[str]) -> list[_Candidate
     for table in ordered:
         columns = [c for c in table.columns.all() if not c.is_primary_key and c.id not in joining]
         categories = [c for c in columns if _is_category(c, table)]
-        measures = [c for c in columns if is_numeric(c.data_type) and not _ID_NAME.search(c.name)
+        measures = [c for c in columns if is_number(c.data_type) and not _ID_NAME.search(c.name)
                     and not _YEAR_NAME.search(c.name) and (c.profile or {}).get("distinct_count", 0) > 1]  # fmt: skip
         labels = [c for c in columns if is_text(c.data_type) and _is_label(c, table)]
         times = [
             c
             for c in columns
-            if is_temporal(c.data_type) or (is_numeric(c.data_type) and _YEAR_NAME.search(c.name))
+            if is_temporal(c.data_type) or (is_number(c.data_type) and _YEAR_NAME.search(c.name))
         ]
         things = plural(_words(table.name))
         source_table = table_reference(table.name)
@@ -336,11 +340,8 @@ def _is_category(column: Column, table: Table) -> bool:
 def _is_label(column: Column, table: Table) -> bool:
     """A text column that names each row (nearly every value different), such as a name or a title."""
     distinct = (column.profile or {}).get("distinct_count", 0)
-    return (
-        bool(table.row_count)
-        and distinct >= max(2, 0.8 * table.row_count)
-        and not _ID_NAME.search(column.name)
-    )
+    row_count = table.row_count or 0
+    return bool(row_count) and distinct >= max(2, 0.8 * row_count) and not _ID_NAME.search(column.name)
 
 
 def cached_suggestions(source: DataSource, tables: list[str] | None = None) -> list[dict[str, Any]]:

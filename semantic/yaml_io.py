@@ -19,36 +19,16 @@ from collections import Counter
 from typing import Any
 
 import yaml
-from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
 from catalog.models import DataSource
 from semantic.models import Dimension, Metric, SemanticStatement
+from semantic.serializers import ROW_SERIALIZERS, describe_errors, field_default, row_data
 
 FORMAT_VERSION = 1
+# The fields of each kind of row in a file: the fields its serializer validates.
 FIELDS: dict[type[models.Model], list[str]] = {
-    Metric: [
-        "name",
-        "label",
-        "description",
-        "synonyms",
-        "table",
-        "expression",
-        "filter",
-        "time_dimension",
-        "format",
-    ],
-    Dimension: ["name", "label", "description", "synonyms", "table", "expression", "kind", "time_grains"],
-    SemanticStatement: [
-        "name",
-        "text",
-        "scope",
-        "target",
-        "labels",
-        "lookup_phrases",
-        "always_include",
-        "enabled",
-    ],
+    model: serializer.Meta.fields for model, serializer in ROW_SERIALIZERS.items()
 }
 SECTIONS = {"metrics": Metric, "dimensions": Dimension, "statements": SemanticStatement}
 
@@ -61,12 +41,11 @@ class SemanticImportError(ValueError):
         self.errors = errors
 
 
-def _row_to_dict(row: models.Model) -> dict[str, Any]:
+def _row_to_dict(row: Any) -> dict[str, Any]:
     data = {}
     for field_name in FIELDS[type(row)]:
         value = getattr(row, field_name)
-        default = row._meta.get_field(field_name).get_default()
-        if field_name == "name" or value != default:  # keep files short: leave out defaults
+        if field_name == "name" or value != field_default(type(row), field_name):  # keep files short
             data[field_name] = value
     return data
 
@@ -97,7 +76,7 @@ def dump_yaml(document: dict[str, Any]) -> str:
 
 
 def _sync_section(
-    model: type[models.Model],
+    model: type[Any],
     source: DataSource | None,
     items: Any,
     where: str,
@@ -129,33 +108,18 @@ def _sync_section(
             errors.append(f"{place}: duplicate name")
             continue
         seen_names.append(name)
-        row = model.objects.filter(source=source, name=name).first() or model(source=source, name=name)
-        before = _row_to_dict(row) if row.pk else None
-        for field_name in FIELDS[model]:
-            default = model._meta.get_field(field_name).get_default()
-            setattr(row, field_name, item.get(field_name, default))
-        if (
-            model is not SemanticStatement
-            and source is not None
-            and not source.tables.filter(name=row.table).exists()
-        ):
-            errors.append(f"{place}: table: {row.table!r} is not a table of source {source.name!r}")
+        row = model._default_manager.filter(source=source, name=name).first()
+        serializer = ROW_SERIALIZERS[model](row, data=row_data(model, item), context={"source": source})
+        if not serializer.is_valid():
+            errors.append(f"{place}: {describe_errors(serializer.errors)}")
             continue
-        try:
-            row.full_clean(exclude=["source"])
-        except ValidationError as error:
-            details = "; ".join(
-                f"{field}: {' '.join(messages)}" for field, messages in error.message_dict.items()
-            )
-            errors.append(f"{place}: {details}")
-            continue
-        if before == _row_to_dict(row):
+        if row is not None and _row_to_dict(row) == _row_to_dict(model(**serializer.validated_data)):
             counts["unchanged"] += 1
             continue
-        row.save()
-        counts["updated" if before is not None else "created"] += 1
+        serializer.save(source=source)
+        counts["updated" if row is not None else "created"] += 1
     if prune:
-        deleted, _ = model.objects.filter(source=source).exclude(name__in=seen_names).delete()
+        deleted, _ = model._default_manager.filter(source=source).exclude(name__in=seen_names).delete()
         counts["deleted"] += deleted
     return counts
 

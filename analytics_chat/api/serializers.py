@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from rest_framework import serializers
 
@@ -31,7 +33,7 @@ class ChatRequestSerializer(serializers.Serializer):
     tags = serializers.ListField(child=serializers.CharField(max_length=64), required=False, max_length=20)
     model = serializers.CharField(required=False, allow_blank=True, max_length=100)
     streaming = serializers.BooleanField(required=False, default=False)
-    save = serializers.BooleanField(required=False, default=True)
+    save = serializers.BooleanField(required=False, default=True)  # type: ignore[assignment]  # a declared field (the metaclass takes it off the class)
     recall = serializers.BooleanField(required=False, default=True)
 
     temperature = serializers.FloatField(required=False, allow_null=True, min_value=0.0, max_value=2.0)
@@ -97,28 +99,81 @@ class FeedbackSerializer(serializers.Serializer):
     liked = serializers.BooleanField()
 
 
+# The placeholders of ChatResponse.response_data: each is always there, None when the answer has none.
+EMPTY_RESPONSE_DATA: dict[str, Any] = {
+    "data": None,
+    "sql": None,
+    "chart_spec": None,
+    "semantic_context": None,
+    "catalog": None,
+    "explanation": None,
+}
+EMPTY_USAGE = {"prompt_tokens": 0, "cached_prompt_tokens": 0, "completion_tokens": 0}
+
+
+class ResponseDataField(serializers.DictField):
+    """Every placeholder of ``EMPTY_RESPONSE_DATA``, from the message's response_data (nothing else)."""
+
+    def to_representation(self, value: dict[str, Any]) -> dict[str, Any]:
+        present = {k: v for k, v in (value or {}).items() if k in EMPTY_RESPONSE_DATA}
+        return super().to_representation({**EMPTY_RESPONSE_DATA, **present})
+
+
+class DictOrDefaultField(serializers.DictField):
+    """A dict, or ``default_value`` when the stored one is empty."""
+
+    def __init__(self, *, default_value: dict[str, Any], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.default_value = default_value
+
+    def to_representation(self, value: dict[str, Any]) -> dict[str, Any]:
+        return super().to_representation(value or dict(self.default_value))
+
+
+class BlankAsNullCharField(serializers.CharField):
+    """Text, or None for the empty string (a finish reason not yet known)."""
+
+    def to_representation(self, value: Any) -> str | None:  # type: ignore[override]  # None is JSON null
+        return str(value) if value else None
+
+
+class IsoDateTimeField(serializers.DateTimeField):
+    """``datetime.isoformat()`` as stored (``+00:00``, not DRF's ``Z``): the API's spelling from the start."""
+
+    def to_representation(self, value: Any) -> str | None:  # type: ignore[override]  # None is JSON null
+        return value.isoformat() if value else None
+
+
+class TimestampField(serializers.FloatField):
+    """Seconds since the epoch of the answer (its finish, or its creation while it runs)."""
+
+    def to_representation(self, value: ChatMessage) -> float | None:  # type: ignore[override]  # source="*"
+        stamp = value.finished_at or value.created_at
+        return stamp.timestamp() if stamp else None
+
+
 class ChatResponseSerializer(serializers.Serializer):
-    """Documents the ChatResponse shape for the OpenAPI schema (payloads.chat_response builds it)."""
+    """The ChatResponse of a message: what the API and the stream's last event send for it."""
 
     response = serializers.CharField()
-    response_data = serializers.DictField()
+    response_data = ResponseDataField()
     is_new = serializers.BooleanField()
-    timestamp = serializers.FloatField()
-    response_uuid = serializers.UUIDField()
-    parent_uuid = serializers.UUIDField(allow_null=True)
+    timestamp = TimestampField(source="*")
+    response_uuid = serializers.UUIDField(source="uuid")
+    parent_uuid = serializers.UUIDField(source="parent_id", allow_null=True)
     status = serializers.ChoiceField(choices=ChatMessage.Status.choices)
     current_stage = serializers.CharField()
-    finish_reason = serializers.CharField(allow_null=True)
-    usage = serializers.DictField()
+    finish_reason = BlankAsNullCharField(allow_null=True)
+    usage = DictOrDefaultField(default_value=EMPTY_USAGE)
     elapsed_ms = serializers.IntegerField(allow_null=True)
-    stage_timings = serializers.DictField()
+    stage_timings = DictOrDefaultField(default_value={})
     error_info = serializers.DictField(allow_null=True)
     ask = serializers.CharField()
     scope = serializers.CharField()
     tags = serializers.ListField(child=serializers.CharField())
     model = serializers.CharField()
     liked = serializers.BooleanField(allow_null=True)
-    created_at = serializers.DateTimeField()
+    created_at = IsoDateTimeField()
 
 
 class ThreadSummarySerializer(serializers.Serializer):
@@ -170,7 +225,7 @@ class ExportedMessageSerializer(serializers.Serializer):
 class ThreadDocumentSerializer(serializers.Serializer):
     format = serializers.ChoiceField(choices=["analytics-chat-thread"])
     version = serializers.ChoiceField(choices=[1])
-    messages = ExportedMessageSerializer(many=True, allow_empty=False, max_length=1000)
+    messages = ExportedMessageSerializer(many=True, allow_empty=False, max_length=1000)  # type: ignore[call-arg]  # ListSerializer takes max_length
 
     def validate_messages(self, messages):
         seen: set = set()
@@ -200,14 +255,14 @@ class TableSummarySerializer(serializers.Serializer):
 
 class MetricSummarySerializer(serializers.Serializer):
     name = serializers.CharField()
-    label = serializers.CharField(allow_blank=True)
+    label = serializers.CharField(allow_blank=True)  # type: ignore[assignment]  # a declared field (the metaclass takes it off the class)
     description = serializers.CharField(allow_blank=True)
     format = serializers.CharField()
 
 
 class DimensionSummarySerializer(serializers.Serializer):
     name = serializers.CharField()
-    label = serializers.CharField(allow_blank=True)
+    label = serializers.CharField(allow_blank=True)  # type: ignore[assignment]  # a declared field (the metaclass takes it off the class)
     description = serializers.CharField(allow_blank=True)
     kind = serializers.CharField()
 
@@ -230,7 +285,7 @@ class SuggestionSerializer(serializers.Serializer):
 
 
 class SuggestionsSerializer(serializers.Serializer):
-    source = serializers.CharField()
+    source = serializers.CharField()  # type: ignore[assignment]  # a declared field (the metaclass takes it off the class)
     suggestions = SuggestionSerializer(many=True)
 
 

@@ -15,7 +15,7 @@ from asgiref.sync import sync_to_async
 from analytics_chat import channels, lifecycle
 from analytics_chat.models import ChatMessage
 
-from .payloads import chat_response
+from .serializers import ChatResponseSerializer
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ def _terminal_payload(message_uuid: str) -> dict[str, Any] | None:
     message = ChatMessage.objects.get(uuid=message_uuid)
     if not message.is_terminal and lifecycle.check_stale(message):
         message.refresh_from_db()
-    return chat_response(message) if message.is_terminal else None
+    return ChatResponseSerializer(message).data if message.is_terminal else None
 
 
 async def events_until_terminal(message_uuid: str) -> AsyncIterator[tuple[str, dict[str, Any]] | None]:

@@ -27,7 +27,6 @@ from analytics_chat.errors import ErrorCode
 from analytics_chat.models import ChatMessage, LLMModel
 from catalog.models import DataSource
 
-from .payloads import chat_response
 from .serializers import (
     ChatRequestSerializer,
     ChatResponseSerializer,
@@ -104,7 +103,7 @@ class GenerateView(APIView):
             transaction.on_commit(lambda: enqueue(message))
         message.refresh_from_db()
         if message.status == ChatMessage.Status.FAILED:
-            return Response(chat_response(message), status=status.HTTP_503_SERVICE_UNAVAILABLE)
+            return Response(ChatResponseSerializer(message).data, status=status.HTTP_503_SERVICE_UNAVAILABLE)
 
         first_event = {
             "response_uuid": str(message.uuid),
@@ -154,7 +153,7 @@ class MessageView(APIView):
         message = owned_message(request, message_uuid)
         if lifecycle.check_stale(message):
             message.refresh_from_db()
-        return Response(chat_response(message))
+        return Response(ChatResponseSerializer(message).data)
 
 
 class AbortView(APIView):
@@ -182,7 +181,7 @@ class MessageThreadView(APIView):
     )
     def get(self, request, message_uuid):
         message = owned_message(request, message_uuid)
-        return Response({"messages": [chat_response(m) for m in message.ancestors()]})
+        return Response({"messages": ChatResponseSerializer(message.ancestors(), many=True).data})
 
 
 class FeedbackView(APIView):
@@ -195,7 +194,7 @@ class FeedbackView(APIView):
         serializer.is_valid(raise_exception=True)
         message.liked = serializer.validated_data["liked"]
         message.save(update_fields=["liked"])
-        return Response(chat_response(message))
+        return Response(ChatResponseSerializer(message).data)
 
 
 class ThreadsView(APIView):
@@ -219,6 +218,7 @@ class ThreadsView(APIView):
         )
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(roots, request, view=self)
+        assert page is not None  # None only without a PAGE_SIZE, which the settings set
         results = [
             {
                 "root_uuid": str(m.uuid),
@@ -410,7 +410,7 @@ class RerunView(APIView):
                   "sql_attempts": []},
             started_at=timezone.now(), finished_at=timezone.now(),
         )  # fmt: skip
-        return Response(chat_response(rerun), status=status.HTTP_201_CREATED)
+        return Response(ChatResponseSerializer(rerun).data, status=status.HTTP_201_CREATED)
 
 
 class SourcesView(APIView):

@@ -12,6 +12,7 @@ from analytics_chat.pipeline.state import AnswerState, StageContext, StageError
 from catalog.models import DataSource
 from catalog.text import name_words, question_words
 from semantic.compiler import SemanticModel
+from semantic.models import Dimension, Metric
 from semantic.retrieval import statements_in_scope
 
 from .accounting import (
@@ -63,7 +64,8 @@ def data_vocabulary(source: DataSource, tables: list[str] | None) -> set[str]:
             texts += [column.name, column.description, *column.synonyms]
             texts += [str(v) for v in (column.profile or {}).get("distinct_values") or ()]
     model = SemanticModel(source, tables)
-    for item in [*model.metrics.values(), *model.dimensions.values()]:
+    items: list[Metric | Dimension] = [*model.metrics.values(), *model.dimensions.values()]
+    for item in items:
         texts += [item.name, item.label or "", item.description or "", *(item.synonyms or [])]
     texts += [s.text for s in statements_in_scope(source, model.tables)]
     return {word for text in texts if text for word in name_words(text)}
@@ -120,6 +122,8 @@ def _plan(state: AnswerState, ctx: StageContext, source: DataSource) -> None:
     earlier = [question_facts(t.ask, schema, metrics=named_metrics(t.ask, model)) for t in reversed(history)]
     facts = with_earlier_turns(facts, earlier)
     state.facts = [fact.describe() for fact in facts]
+    generator = ctx.generator
+    assert generator is not None, "the sql stage runs with a model"
 
     # A list of rows is no metric by dimensions: the semantic layer cannot express it.
     if _semantic_layer_fits(state) and not any(fact.kind == ROWS for fact in facts):
@@ -127,7 +131,7 @@ def _plan(state: AnswerState, ctx: StageContext, source: DataSource) -> None:
             (m.ask, m.plan["semantic_query"]) for m in examples if (m.plan or {}).get("semantic_query")
         ]
         plan = plan_semantic_query(
-            state.ask, source, tables, history, ctx.generator, state.options, ctx.cancel,
+            state.ask, source, tables, history, generator, state.options, ctx.cancel,
             candidate_metrics=state.matched_metrics, examples=semantic_examples, on_text=ctx.emit_text,
         )  # fmt: skip
         missing = unaccounted(facts, plan.sql, schema) if plan is not None else []
@@ -151,7 +155,7 @@ def _plan(state: AnswerState, ctx: StageContext, source: DataSource) -> None:
     state.path = "sql"
     try:
         draft = write_sql(
-            state.ask, source, tables, history, ctx.generator, state.options, ctx.cancel,
+            state.ask, source, tables, history, generator, state.options, ctx.cancel,
             on_text=ctx.emit_text, examples=sql_examples, facts=facts,
         )  # fmt: skip
     except Exception as exc:

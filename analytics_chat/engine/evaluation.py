@@ -270,6 +270,7 @@ def score(
     on_sqlite = gold_sql is None and sqlite_file is not None and sqlite_file.exists()
     try:
         if on_sqlite:  # no DuckDB version of the gold query: score both on SQLite, as the set's README says
+            assert sqlite_file is not None
             gold_rows, gold_cols = _sqlite_rows(sqlite_file, question.gold_sql)
         else:
             gold_rows, gold_cols = _rows(source, gold_sql or question.gold_sql)
@@ -280,6 +281,7 @@ def score(
             answer_rows, answer_cols = _rows(asked, state.sql)
         elif on_sqlite:
             answer_sql = sqlglot.transpile(state.sql, read="duckdb", write="sqlite")[0]
+            assert sqlite_file is not None
             answer_rows, answer_cols = _sqlite_rows(sqlite_file, answer_sql)
         else:
             answer_rows, answer_cols = _rows(source, state.sql)

@@ -104,7 +104,7 @@ _GBNF_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|\[(?:[^\]\\]|\\.)*\]|[A-Za-z][A-Za-
 
 
 def _rules(text: str) -> list[tuple[str, str]]:
-    return [_RULE.match(line).groups() for line in text.strip().splitlines()]  # type: ignore[union-attr]
+    return [_RULE.match(line).groups() for line in text.strip().splitlines()]  # type: ignore[union-attr,misc]
 
 
 def _level_name(name: str, level: int) -> str:
@@ -113,7 +113,9 @@ def _level_name(name: str, level: int) -> str:
 
 def _top_alternatives(body: str) -> list[str]:
     """The alternatives of a rule body, split at the ``|`` outside parentheses, quotes and classes."""
-    alternatives, current, depth = [], [], 0
+    alternatives: list[str] = []
+    current: list[str] = []
+    depth = 0
     for token in _GBNF_TOKEN.findall(body):
         if token == "(":
             depth += 1

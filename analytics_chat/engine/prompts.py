@@ -459,7 +459,7 @@ def semantic_messages(
     previous = next((turn for turn in reversed(history) if turn.semantic_query), None)
     history_text = (
         SEMANTIC_HISTORY_TEMPLATE.substitute(
-            ask=previous.ask, query=json.dumps(_compact(previous.semantic_query))
+            ask=previous.ask, query=json.dumps(_compact(previous.semantic_query or {}))
         )
         if previous
         else ""

@@ -58,7 +58,7 @@ def _rows_equal(left: Row, right: Row) -> bool:
     return len(left) == len(right) and all(values_equal(a, b) for a, b in zip(left, right, strict=True))
 
 
-def _same_multiset(answer: list[Row], gold: list[Row]) -> bool:
+def _same_multiset(answer: Sequence[Row], gold: Sequence[Row]) -> bool:
     if len(answer) != len(gold):
         return False
     sort = lambda rows: sorted(rows, key=lambda row: tuple(_sort_key(v) for v in row))  # noqa: E731
@@ -78,13 +78,13 @@ def _same_multiset(answer: list[Row], gold: list[Row]) -> bool:
     return True
 
 
-def _same_rows(answer: list[Row], gold: list[Row], order_matters: bool) -> bool:
+def _same_rows(answer: Sequence[Row], gold: Sequence[Row], order_matters: bool) -> bool:
     if order_matters:
         return len(answer) == len(gold) and all(_rows_equal(a, g) for a, g in zip(answer, gold, strict=True))
     return _same_multiset(answer, gold)
 
 
-def _column(rows: list[Row], index: int) -> list[Row]:
+def _column(rows: Sequence[Row], index: int) -> list[Row]:
     return [(row[index],) for row in rows]
 
 

@@ -12,7 +12,7 @@ import dataclasses
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import sqlglot
 from sqlglot import exp
@@ -82,7 +82,7 @@ def parse_any_dialect(text: str) -> exp.Expression:
             continue
         if len(statements) != 1:
             raise DraftError(f"expected one SQL query, got {len(statements)}")
-        return statements[0]
+        return cast(exp.Expression, statements[0])  # sqlglot types its trees as the base class Expr
     raise DraftError("the SQL does not parse: " + errors[0])
 
 
@@ -111,7 +111,9 @@ def check_draft(text: str, linked: LinkedSchema, source: DataSource, question: s
         raise DraftError("\n".join(misplaced))
     try:
         guarded = check_sql(tree.sql(dialect="duckdb"), allowed_tables=linked.scope.names())
-        repaired = apply_repairs(QUALIFIED, guarded.expression, schema=linked, question=question)
+        repaired = apply_repairs(
+            QUALIFIED, cast(exp.Expression, guarded.expression), schema=linked, question=question
+        )
         if repaired != guarded.expression:
             guarded = check_sql(repaired.sql(dialect="duckdb"), allowed_tables=linked.scope.names())
     except GuardError as error:
@@ -126,7 +128,11 @@ def check_draft(text: str, linked: LinkedSchema, source: DataSource, question: s
 def finds_rows(source: DataSource, sql: str) -> bool:
     """Whether checked SQL returns at least one row that is not all NULL (``max`` over no rows is one
     NULL row). Runs ``SELECT * FROM (sql) LIMIT 1``, so nothing beyond one row is computed or counted."""
-    probe = exp.select("*").from_(sqlglot.parse_one(sql, read="duckdb").subquery("probe")).limit(1)
+    probe = (
+        exp.select("*")
+        .from_(cast(exp.Query, sqlglot.parse_one(sql, read="duckdb")).subquery("probe"))
+        .limit(1)
+    )
     try:
         result = run_query(source, probe.sql(dialect="duckdb"), row_cap=1)
     except QueryError:

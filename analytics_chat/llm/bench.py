@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import time
+from typing import Any
 
 
 def _rss_mib() -> dict[str, float]:
@@ -84,7 +85,7 @@ def _nested_drafts(depth: int) -> dict[str, str]:
     }
 
 
-def grammar_costs(model_path: str) -> list[dict[str, object]]:
+def grammar_costs(model_path: str) -> list[dict[str, Any]]:
     """Per draft, the cost of each token's grammar work in ms: median and max over the draft, and the
     last token's (the deepest point)."""
     import ctypes
@@ -159,7 +160,7 @@ def _answer_speed(generator, system: str, question: str) -> dict[str, float]:
     }
 
 
-def fairness(generator, system: str, neighbours: int) -> list[dict[str, object]]:
+def fairness(generator, system: str, neighbours: int) -> list[dict[str, Any]]:
     """The same answer alone, then beside ``neighbours`` spinning processes with fixed and fitted threads."""
     import multiprocessing
 
@@ -168,7 +169,7 @@ def fairness(generator, system: str, neighbours: int) -> list[dict[str, object]]
 
     configured = generator._free_cores
     sampler = configured or shared_free_cores()
-    rows = [{"condition": "alone", **_answer_speed(generator, system, question)}]
+    rows: list[dict[str, Any]] = [{"condition": "alone", **_answer_speed(generator, system, question)}]
     spinners = [multiprocessing.get_context("spawn").Process(target=_spin_forever, daemon=True)
                 for _ in range(neighbours)]  # fmt: skip
     for spinner in spinners:
@@ -195,7 +196,7 @@ def fairness(generator, system: str, neighbours: int) -> list[dict[str, object]]
     return rows
 
 
-def print_fairness(rows: list[dict[str, object]], neighbours: int) -> None:
+def print_fairness(rows: list[dict[str, Any]], neighbours: int) -> None:
     print(f"one answer (cold prompt, 64 tokens written) alone and beside {neighbours} CPU-bound processes")
     print("| condition | threads | prompt tokens/s | ms per written token | x alone |")
     print("| --- | --- | --- | --- | --- |")
@@ -205,7 +206,7 @@ def print_fairness(rows: list[dict[str, object]], neighbours: int) -> None:
     print(f"load average {os.getloadavg()[0]:.1f}")
 
 
-def print_grammar_costs(rows: list[dict[str, object]]) -> None:
+def print_grammar_costs(rows: list[dict[str, Any]]) -> None:
     from analytics_chat.engine.grammar import MAX_NESTING
 
     print(f"grammar work per token over drafts nested {MAX_NESTING} deep, ms (median / max / last token)")
@@ -252,7 +253,7 @@ def main() -> None:
     if args.beside:
         print_fairness(fairness(generator, _schema("sales", args.tables), args.beside), args.beside)
         return
-    report: dict[str, object] = {"model": model.name, "threads": args.threads, "context": args.context}
+    report: dict[str, Any] = {"model": model.name, "threads": args.threads, "context": args.context}
     report["load_s"] = round(time.perf_counter() - started, 2)
     report["rss_after_load_mib"] = _rss_mib()["VmRSS"]
 

@@ -179,12 +179,13 @@ class LlamaGenerator:
         self.name = model.name
         self.context_size = model.context_size
         self.default_options = dict(model.default_options or {})
-        self.chat_format = CHAT_FORMATS.get(model.chat_format)
-        if self.chat_format is None:
+        chat_format = CHAT_FORMATS.get(model.chat_format)
+        if chat_format is None:
             raise ModelUnavailable(
                 f"model {model.name}: chat format {model.chat_format!r} is not supported "
                 f"(supported: {', '.join(CHAT_FORMATS)})"
             )
+        self.chat_format = chat_format
         self.path = resolve_model_path(model.path)
         self._check_file(model)
         # settings.LLM["THREADS"] overrides one-per-core for rows that leave threads empty.
@@ -634,6 +635,7 @@ class LlamaGenerator:
         what the model writes next (on the Spider sample it cost 4 right answers and won none).
         """
         chain = self._sampler_chain(opts)
+        assert opts.temperature is not None  # merged over SAMPLING_DEFAULTS, which set every option
         if not grammar:
             return chain
         try:
@@ -654,6 +656,10 @@ class LlamaGenerator:
 
     def _sampler_chain(self, opts: GenerationOptions) -> llama_internals.LlamaSampler:
         """Penalties, then greedy or top-k/top-p/min-p/temperature/dist (llama-cpp-python's order)."""
+        # Merged over SAMPLING_DEFAULTS, which set every one of them.
+        assert opts.repeat_penalty is not None and opts.frequency_penalty is not None
+        assert opts.presence_penalty is not None and opts.temperature is not None
+        assert opts.top_k is not None and opts.top_p is not None and opts.min_p is not None
         sampler = llama_internals.LlamaSampler()
         try:
             sampler.add_penalties(

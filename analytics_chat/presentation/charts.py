@@ -13,6 +13,8 @@ from typing import Any
 
 import altair as alt
 
+from catalog.column_types import is_date, is_integer, is_number
+
 # --- what the question asks for ------------------------------------------------------------------
 
 _WANTS_PATTERNS: dict[str, re.Pattern[str]] = {
@@ -65,13 +67,6 @@ MAX_CHART_COLUMNS = 6  # wider results are tables, not charts
 LONG_LABEL = 14  # characters; longer category labels read better on a horizontal bar
 MANY_BARS = 12  # more vertical bars than this get crowded
 
-_NUMERIC_TYPE = re.compile(
-    r"^(TINYINT|SMALLINT|INTEGER|INT|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT|"
-    r"FLOAT|REAL|DOUBLE|DECIMAL|NUMERIC)\b",
-    re.IGNORECASE,
-)
-_INTEGER_TYPE = re.compile(r"^(TINYINT|SMALLINT|INTEGER|INT|BIGINT|HUGEINT|U\w*INT)\b", re.IGNORECASE)
-_TEMPORAL_TYPE = re.compile(r"^(DATE|TIMESTAMP|DATETIME)", re.IGNORECASE)
 # Whole period names only: order_year, quarter, month_number, day_of_week (but not days_to_ship).
 _PERIOD_NAME = re.compile(
     r"(^|_)(year|yr|quarter|qtr|month|week|day|hour|weekday|dow)(_?(number|num|no|of_year|of_month|of_week))?$",
@@ -80,11 +75,6 @@ _PERIOD_NAME = re.compile(
 _ID_NAME = re.compile(r"(^id$|_id$|^id_|_key$|^key$)", re.IGNORECASE)
 # ISO dates as strings: 2024-01-31, 2024-01, 2024-01-31T10:00:00, 2024-01-31 10:00:00
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}(-\d{2})?([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$")
-
-
-def is_integer_type(type_name: str) -> bool:
-    """Whether a DuckDB type name is a whole-number type (INTEGER, BIGINT, UBIGINT, ...)."""
-    return bool(_INTEGER_TYPE.match(type_name))
 
 
 @dataclass(frozen=True)
@@ -107,12 +97,12 @@ def describe_columns(data: dict[str, Any]) -> list[Column]:
     for index, (name, type_name) in enumerate(zip(data["columns"], data["types"], strict=True)):
         values = [row[index] for row in data["rows"] if row[index] is not None]
         type_name = str(type_name)
-        if _TEMPORAL_TYPE.match(type_name) or (
+        if is_date(type_name) or (
             values and all(isinstance(v, str | date | datetime) and _ISO_DATE.match(str(v)) for v in values)
         ):
             role = TEMPORAL
-        elif _NUMERIC_TYPE.match(type_name) or (values and all(_is_number(v) for v in values)):
-            integer = _INTEGER_TYPE.match(type_name) or all(isinstance(v, int) for v in values)
+        elif is_number(type_name) or (values and all(_is_number(v) for v in values)):
+            integer = is_integer(type_name) or all(isinstance(v, int) for v in values)
             if integer and _ID_NAME.search(name):
                 role = CATEGORY  # an identifier is a label, not an amount
             elif integer and _PERIOD_NAME.search(name):
@@ -208,12 +198,12 @@ def _choice_from_shape(question: str, columns: list[Column]) -> ChartChoice | No
         series = next((c for c in categories + times[1:] if c.distinct <= MAX_COLOR_SERIES), None)
         if _ASKS["bar"].search(question):
             return ChartChoice(
-                "bar", time.name, measure.name, series and series.name, stacked=True, tooltip=tooltip
+                "bar", time.name, measure.name, series.name if series else None, stacked=True, tooltip=tooltip
             )
         area = bool(_ASKS["area"].search(question)) or bool(series and _ASKS["stacked"].search(question))
         mark = "area" if area else "line"
         return ChartChoice(
-            mark, time.name, measure.name, series and series.name, stacked=area, tooltip=tooltip
+            mark, time.name, measure.name, series.name if series else None, stacked=area, tooltip=tooltip
         )
 
     if len(measures) >= 2 and (not categories or _ASKS["point"].search(question)):
@@ -361,7 +351,7 @@ def format_date(value: Any, unit: str | None) -> str:
 
 
 def _number_format(column: Column) -> str:
-    return ",d" if _INTEGER_TYPE.match(column.type) else ",.2~f"
+    return ",d" if is_integer(column.type) else ",.2~f"
 
 
 def build_chart_spec(
@@ -379,7 +369,9 @@ def build_chart_spec(
             raise ValueError(f"chart {channel} column {name!r} is not in the result columns {list(columns)}")
     index = {name: i for i, name in enumerate(data["columns"])}
     used = [
-        name for name in dict.fromkeys((choice.x, choice.y, choice.color, *choice.tooltip)) if name in index
+        name
+        for name in dict.fromkeys((choice.x, choice.y, choice.color, *choice.tooltip))
+        if name is not None and name in index
     ]
     rows = data["rows"][:max_rows]
     values = [{name: row[index[name]] for name in used} for row in rows]
@@ -442,7 +434,7 @@ def build_chart_spec(
         )
         position = encode(choice.x, alt.Y if choice.horizontal else alt.X, sort=sort, axis=axis)
         # Counts get whole-number ticks: 2.5 orders is not a thing.
-        ticks = alt.Axis(tickMinStep=1) if _INTEGER_TYPE.match(columns[choice.y].type) else alt.Undefined
+        ticks = alt.Axis(tickMinStep=1) if is_integer(columns[choice.y].type) else alt.Undefined
         stack = "zero" if choice.stacked else alt.Undefined
         amount = encode(choice.y, alt.X if choice.horizontal else alt.Y, stack=stack, axis=ticks)
         if choice.horizontal:

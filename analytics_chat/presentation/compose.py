@@ -10,7 +10,9 @@ import bisect
 import logging
 import math
 import re
+from collections.abc import Sequence
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 from altair.utils.schemapi import SchemaValidationError
@@ -28,10 +30,10 @@ from analytics_chat.presentation.charts import (
     describe_columns,
     format_date,
     humanize,
-    is_integer_type,
     time_unit,
     wanted_placeholders,
 )
+from catalog.column_types import is_integer
 
 logger = logging.getLogger(__name__)
 
@@ -149,7 +151,9 @@ def _value_kind(column: Column, values: list[Any], formats: dict[str, str]) -> s
     return "number"
 
 
-def column_formats(data: dict[str, Any], metrics: list[dict[str, Any]] = ()) -> list[tuple[str, str | None]]:
+def column_formats(
+    data: dict[str, Any], metrics: Sequence[dict[str, Any]] = ()
+) -> list[tuple[str, str | None]]:
     """(format, date unit) per result column, as a table shows it: "currency", "percent" or "number" for
     measures (the metric's own format first), "date" with its calendar step, "text" for the rest."""
     formats = {m["name"].lower(): m["format"] for m in metrics if m.get("format") and m.get("name")}
@@ -183,7 +187,7 @@ def _is_count(column: Column, kinds: dict[str, str]) -> bool:
     return (
         column.role == MEASURE
         and kinds.get(column.name) == "number"
-        and is_integer_type(column.type)
+        and is_integer(column.type)
         and bool(re.fullmatch(r"[a-z_]*[a-z]s", column.name.lower()))
     )
 
@@ -327,8 +331,8 @@ def summarize(data: dict[str, Any], semantic_context: dict[str, Any] | None = No
             ranges = []
             for index in measures[:2]:
                 values = [r for r in rows if r[index] is not None]
-                smallest = min(values, key=lambda r, i=index: r[i])
-                largest = max(values, key=lambda r, i=index: r[i])
+                smallest = min(values, key=itemgetter(index))
+                largest = max(values, key=itemgetter(index))
                 ranges.append(
                     f"{label(columns[index])} ranges from {show(index, smallest)} to {show(index, largest)}"
                 )

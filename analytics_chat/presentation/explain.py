@@ -80,7 +80,7 @@ def _from_semantic_query(query: dict[str, Any], source_name: str) -> dict[str, A
 
     metric_names = [m for m in _as_list(query.get("metrics")) if isinstance(m, str)]
     dimension_names = [d for d in _as_list(query.get("dimensions")) if isinstance(d, str)]
-    filter_fields = [f.get("field") for f in _as_list(query.get("filters")) if isinstance(f, dict)]
+    filter_fields: list[Any] = [f.get("field") for f in _as_list(query.get("filters")) if isinstance(f, dict)]
     metrics_by_name = _semantic_rows(source_name, Metric, metric_names + filter_fields)
     dimension_rows = _semantic_rows(
         source_name, Dimension, dimension_names + filter_fields + [query.get("time_dimension") or ""]
@@ -90,7 +90,7 @@ def _from_semantic_query(query: dict[str, Any], source_name: str) -> dict[str, A
     def label(name: Any) -> str:
         return labels.get(name, str(name).replace("_", " "))
 
-    metrics = []
+    metrics: list[dict[str, Any]] = []
     for name in metric_names:
         row = metrics_by_name.get(name)
         metrics.append(
@@ -300,27 +300,27 @@ def _date(value: Any) -> dt.date | None:
 # --- the SQL path ----------------------------------------------------------------------------------
 
 
-def _parse(sql: str) -> exp.Expression | None:
+def _parse(sql: str) -> exp.Expr | None:
     try:
         return sqlglot.parse_one(sql, read="duckdb")
     except sqlglot.errors.SqlglotError:
         return None
 
 
-def _tables(tree: exp.Expression) -> list[str]:
+def _tables(tree: exp.Expr) -> list[str]:
     """The catalog tables the query reads (not its CTEs), in the order they appear."""
     ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
     names = [t.name for t in tree.find_all(exp.Table) if t.name and t.name.lower() not in ctes]
     return list(dict.fromkeys(names))
 
 
-def _outer_select(tree: exp.Expression) -> exp.Select | None:
+def _outer_select(tree: exp.Expr) -> exp.Select | None:
     if isinstance(tree, exp.Select):
         return tree
     return tree.find(exp.Select)
 
 
-def _from_sql(tree: exp.Expression) -> dict[str, Any]:
+def _from_sql(tree: exp.Expr) -> dict[str, Any]:
     select = _outer_select(tree)
     if select is None:
         return {"summary": "A query over several parts", "metrics": [], "filters": [], "grouping": [],
@@ -386,14 +386,14 @@ def _from_sql(tree: exp.Expression) -> dict[str, Any]:
     }
 
 
-def _conjuncts(condition: exp.Expression) -> list[exp.Expression]:
+def _conjuncts(condition: exp.Expr) -> list[exp.Expr]:
     condition = condition.unnest()
     if isinstance(condition, exp.And):
         return _conjuncts(condition.left) + _conjuncts(condition.right)
     return [condition]
 
 
-def _expression_words(node: exp.Expression) -> str:
+def _expression_words(node: exp.Expr) -> str:
     """A column, a date part or an aggregate as words: "country", "month of order_date", "count of rows"."""
     node = node.this if isinstance(node, exp.Alias | exp.Ordered) else node
     if isinstance(node, exp.Column):
@@ -414,7 +414,7 @@ def _expression_words(node: exp.Expression) -> str:
     return node.sql("duckdb")
 
 
-def _aggregate_words(node: exp.Expression, table: str) -> str:
+def _aggregate_words(node: exp.Expr, table: str) -> str:
     aggregate = node if isinstance(node, exp.AggFunc) else node.find(exp.AggFunc)
     if aggregate is None or aggregate is not node:
         return node.sql("duckdb")
@@ -432,7 +432,7 @@ def _aggregate_words(node: exp.Expression, table: str) -> str:
     return aggregate.sql("duckdb")
 
 
-def _condition_words(condition: exp.Expression) -> str:
+def _condition_words(condition: exp.Expr) -> str:
     comparisons = {exp.EQ: "is", exp.NEQ: "is not", exp.GT: "is above", exp.GTE: "is at least",
                    exp.LT: "is below", exp.LTE: "is at most"}  # fmt: skip
     for kind, word in comparisons.items():
@@ -460,7 +460,7 @@ def _in_values(node: exp.In) -> str:
     return ", ".join(_expression_words(e) for e in node.expressions)
 
 
-def _is_additive(node: exp.Expression) -> bool:
+def _is_additive(node: exp.Expr) -> bool:
     """A lone SUM or COUNT (not DISTINCT): its values over separate groups add up to the whole."""
     node = node.this if isinstance(node, exp.Alias) else node
     if not isinstance(node, ADDITIVE):

@@ -116,3 +116,34 @@ def test_commands(demo_source, tmp_path):
     printed = io.StringIO()
     call_command("export_semantic", stdout=printed)
     assert yaml.safe_load(printed.getvalue())["sources"]["demo"]["metrics"]
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (lambda m: m.update(name="Net Revenue"), "metrics[0] (Net Revenue): name: Use lower-case letters"),
+        (lambda m: m.update(label="x" * 201), "metrics[0] (revenue): label: Ensure this field has no more"),
+        (lambda m: m.update(expression=""), "metrics[0] (revenue): expression: This field may not be blank"),
+        (lambda m: m.update(format=None), "metrics[0] (revenue): format: This field may not be null"),
+        (lambda m: m.update(synonyms=["sales", 3]), "metrics[0] (revenue): synonyms: Must be a list"),
+    ],
+)
+def test_each_row_is_validated_by_its_serializer_and_errors_name_the_field(demo_source, change, named):
+    document = export_semantic("demo")
+    metrics = document["sources"]["demo"]["metrics"]
+    revenue = next(m for m in metrics if m["name"] == "revenue")
+    document["sources"]["demo"]["metrics"] = [revenue]
+    change(revenue)
+    with pytest.raises(SemanticImportError) as error:
+        import_semantic(document)
+    assert named in str(error.value)
+
+
+def test_text_is_kept_as_the_file_writes_it(demo_source):
+    text = "  Revenue is net of refunds.\n  Amounts are in US dollars.\n"
+    document = {"version": 1, "statements": [{"name": "money_rule", "text": text, "labels": ["money"]}]}
+    assert import_semantic(document)["created"] == 1
+    assert SemanticStatement.objects.get(name="money_rule").text == text  # not stripped
+    assert import_semantic(document)["unchanged"] == 1
+    with pytest.raises(SemanticImportError, match=r"statements\[0\] \(money_rule\): scope: "):
+        import_semantic({"version": 1, "statements": [{"name": "money_rule", "text": text, "scope": "x"}]})

@@ -67,9 +67,9 @@ def move_misplaced_columns(tree: exp.Expression, *, schema: LinkedSchema, questi
     tree = tree.copy()
     for scope in scopes(tree):
         tables = {
-            alias: schema.scope.table(source.name)
+            alias: table
             for alias, source in scope.sources.items()
-            if isinstance(source, exp.Table) and schema.scope.table(source.name) is not None
+            if isinstance(source, exp.Table) and (table := schema.scope.table(source.name)) is not None
         }
         for column in scope.columns:
             table = tables.get(column.table)

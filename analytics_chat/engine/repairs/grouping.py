@@ -14,7 +14,7 @@ from catalog.text import name_words
 from .helpers import ORDERING, column_infos, conjuncts_of, is_number, same_column
 
 
-def _own_aggregate(node: exp.Expression) -> bool:
+def _own_aggregate(node: exp.Expr) -> bool:
     """An aggregate of this query itself, not one inside a subquery of the condition."""
     return any(isinstance(n, exp.AggFunc) for n in node.walk(prune=lambda n: isinstance(n, exp.Subquery)))
 

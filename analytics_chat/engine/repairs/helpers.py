@@ -38,12 +38,12 @@ def column_infos(tree: exp.Expression, schema: SchemaView) -> dict[int, tuple[Ta
         for column in scope.columns:
             table = tables.get(column.table)
             info = table.column(column.name) if table is not None else None
-            if info is not None:
+            if table is not None and info is not None:
                 found[id(column)] = (table, info)
     return found
 
 
-def single_column(select: exp.Expression) -> exp.Column | None:
+def single_column(select: exp.Expr | None) -> exp.Column | None:
     """The one plain column a SELECT shows, if that is all it shows."""
     if not isinstance(select, exp.Select) or len(select.expressions) != 1:
         return None
@@ -62,7 +62,7 @@ def has_aggregate(node: exp.Expression) -> bool:
     return any(isinstance(n, exp.AggFunc) for n in node.walk()) or isinstance(node, exp.AggFunc)
 
 
-def conjuncts_of(where: exp.Where) -> list[exp.Expression]:
+def conjuncts_of(where: exp.Where) -> list[exp.Expr]:
     """The conditions a WHERE (or HAVING) ANDs together."""
     return list(where.this.flatten()) if isinstance(where.this, exp.And) else [where.this]
 

@@ -19,7 +19,7 @@ MISSING_JOIN_LIMIT = 3
 _ALIAS_NUMBER = re.compile(r"^[A-Za-z]+(\d+)$")
 
 
-def _new_alias(select: exp.Select, table: TableInfo, taken: set[str]) -> str:
+def _new_alias(select: exp.Expr, table: TableInfo, taken: set[str]) -> str:
     """T<n+1> when the query numbers its aliases T1, T2, ...; else the table's own name when free."""
     numbers = [int(m.group(1)) for alias in taken if (m := _ALIAS_NUMBER.match(alias))]
     prefixes = {alias.rstrip("0123456789") for alias in taken if _ALIAS_NUMBER.match(alias)}
@@ -166,8 +166,9 @@ def bridge_joins(tree: exp.Expression, *, schema: LinkedSchema, question: str) -
         for join in select.args.get("joins") or ():
             joins.append(join.copy())
             alias = join.this.alias_or_name if isinstance(join.this, exp.Table) else None
-            target, condition = tables.get(alias), join.args.get("on")
-            if target is None or condition is None:
+            target = tables.get(alias) if alias is not None else None
+            condition = join.args.get("on")
+            if alias is None or target is None or condition is None:
                 continue
             earlier.append(alias)
             broken = any(
@@ -184,8 +185,15 @@ def bridge_joins(tree: exp.Expression, *, schema: LinkedSchema, question: str) -
             target_join = joins.pop()
             previous = next(a for a in earlier if tables[a].name.lower() == path[0].lower())
             for here, there in itertools.pairwise(path):
-                here_column, there_column = view.join_graph.key(here, there)
-                there_alias = alias if there == path[-1] else _new_alias(select, view.table(there), taken)
+                key = view.join_graph.key(here, there)
+                assert key is not None  # the path runs along declared keys
+                here_column, there_column = key
+                if there == path[-1]:
+                    there_alias = alias
+                else:
+                    there_table = view.table(there)
+                    assert there_table is not None  # and through the schema's tables
+                    there_alias = _new_alias(select, there_table, taken)
                 taken.add(there_alias)
                 on = exp.column(here_column, table=previous).eq(exp.column(there_column, table=there_alias))
                 if there_alias == alias:

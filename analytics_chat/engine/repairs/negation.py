@@ -197,7 +197,7 @@ def compare_set_operations_by_key(
     key = schema.scope.join_graph.key(referrer.name, owner.name)
     if key is None or key[0].lower() != member.name.lower() or key[1].lower() == shown.name.lower():
         return tree
-    condition = exp.column(key[1], table=shown.table).isin(query=right.copy())
+    condition: exp.Expr = exp.column(key[1], table=shown.table).isin(query=right.copy())
     if isinstance(tree, exp.Except):
         condition = exp.Not(this=condition)
     return left.copy().where(condition, copy=False)

@@ -12,7 +12,7 @@ def _hundred(node: exp.Expression) -> bool:
     return isinstance(node, exp.Literal) and not node.is_string and float(node.this) == 100
 
 
-def _is_fraction(node: exp.Expression) -> bool:
+def _is_fraction(node: exp.Expr) -> bool:
     """A division, or the average of a 0/1 condition: a share or a rate."""
     node = node.unnest()
     if isinstance(node, exp.Cast):
@@ -22,7 +22,7 @@ def _is_fraction(node: exp.Expression) -> bool:
     return isinstance(node, exp.Avg) and isinstance(node.this.unnest(), (exp.Case, exp.If))
 
 
-def _times_hundred(node: exp.Expression) -> exp.Expression | None:
+def _times_hundred(node: exp.Expr) -> exp.Expr | None:
     """``x`` of ``100 * x`` or ``x * 100`` where x is a fraction; also ``100.0 * a / b`` as parsed."""
     node = node.unnest()
     if isinstance(node, exp.Mul):

@@ -6,6 +6,7 @@ from sqlglot import exp
 
 from analytics_chat.engine.linking import ColumnInfo, LinkedSchema, TableInfo
 from catalog.column_types import duckdb_type, is_text
+from catalog.column_types import is_number as is_number_type
 
 from .helpers import ORDERING, base_tables, column_infos, is_number, scopes, single_column
 
@@ -52,7 +53,7 @@ def cast_text_numbers(tree: exp.Expression, *, schema: LinkedSchema, question: s
             if not _is_text(column, tables):
                 continue
             parent = column.parent
-            if type(parent) is exp.Cast and parent.to.is_type(*exp.DataType.NUMERIC_TYPES):
+            if type(parent) is exp.Cast and is_number_type(parent.to):
                 # Stored text like 'null' or 'n/a' makes CAST fail the whole query; TRY_CAST reads NULL.
                 parent.replace(exp.TryCast(this=column.copy(), to=parent.to.copy()))
             elif isinstance(parent, (exp.Avg, exp.Sum)) and parent.this is column:

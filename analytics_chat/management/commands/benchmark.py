@@ -46,7 +46,7 @@ class Command(BaseCommand):
         parser.add_argument("--out", type=Path, help="write the JSON report here")
 
     def handle(self, *args, source: str, model, limit, out, **options):
-        console = Console(file=self.stdout._out)
+        console = Console(file=self.stdout._out)  # type: ignore[arg-type]  # the stubs type _out as write()
         try:
             generator = get_generator(model)
         except (UnknownModel, ModelUnavailable) as exc:
@@ -79,7 +79,7 @@ class Command(BaseCommand):
         for column in ("measure", "pipeline", "baseline", "pipeline is"):
             table.add_column(column, justify="right" if column != "measure" else "left")
 
-        def row(label: str, key: str, share: float | None = 0.5) -> None:
+        def row(label: str, key: str, share: float = 0.5) -> None:
             values = {}
             for mode in runs:
                 numbers = [r[key] for r in warm[mode] if r[key] is not None]

@@ -94,7 +94,7 @@ class Command(BaseCommand):
         parser.add_argument("--sources", type=int, default=20)
 
     def handle(self, *args, model, sources: int, **options):
-        console = Console(file=self.stdout._out)
+        console = Console(file=self.stdout._out)  # type: ignore[arg-type]  # the stubs type _out as write()
         try:
             generator = get_generator(model)
         except (UnknownModel, ModelUnavailable) as exc:
@@ -147,5 +147,7 @@ class Command(BaseCommand):
             warm_up.stop()
             thread.join()
             rows.append((label, warm_p50, first))
-        console.print(f"warm answers: p50 {warm_p50 / 1000:.2f} s, p95 {percentile(warm, 0.95) / 1000:.2f} s")
+        console.print(
+            f"warm answers: p50 {warm_p50 / 1000:.2f} s, p95 {(percentile(warm, 0.95) or 0) / 1000:.2f} s"
+        )
         return rows

@@ -76,7 +76,7 @@ class Command(BaseCommand):
         )  # fmt: skip
 
     def handle(self, *args, questions, source, model, out, db_dir, limit, ids, baseline, floor, **options):
-        console = Console(file=self.stdout._out, force_terminal=None)
+        console = Console(file=self.stdout._out, force_terminal=None)  # type: ignore[arg-type]  # the stubs type _out as write()
         files = questions if isinstance(questions, list) else [questions]
         missing = [f for f in files if not Path(f).exists()]
         if missing:

@@ -75,9 +75,8 @@ class Command(BaseCommand):
                     "use --path FILE to register another GGUF file"
                 )
             target = files.models_dir() / spec.file_name
-            sha256 = None if force else self._verified_existing(target, spec)
-            if sha256 is None:
-                sha256 = self._fetch(spec, target)
+            existing = None if force else self._verified_existing(target, spec)
+            sha256 = existing if existing is not None else self._fetch(spec, target)
             make_default = default or spec.default
         if no_register:
             self.stdout.write(f"{target} is ready (not registered)")

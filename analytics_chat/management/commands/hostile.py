@@ -119,7 +119,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, url, token, scope, corpus, limit, budget, slack, abort_every, abort_after, data_dir,
                **options):  # fmt: skip
-        console = Console(file=self.stdout._out)
+        console = Console(file=self.stdout._out)  # type: ignore[arg-type]  # the stubs type _out as write()
         questions = load_corpus(corpus)[: limit or None]
         before = digests(data_dir)
         outcomes: list[Outcome] = []
@@ -151,7 +151,7 @@ class Command(BaseCommand):
         for label, share in (("p50", 0.5), ("p95", 0.95), ("max", 1.0)):
             table.add_row(f"seconds {label}", f"{percentile(seconds, share):.1f}")
         aborts = [o for o in outcomes if o.aborted_in is not None]
-        honoured = [o for o in aborts if o.aborted_in <= ABORT_SECONDS]
+        honoured = [o for o in aborts if o.aborted_in is not None and o.aborted_in <= ABORT_SECONDS]
         table.add_row(f"aborts honoured within {ABORT_SECONDS:g} s", f"{len(honoured)}/{len(aborts)}")
         late = [o for o in outcomes if o.status == "stuck" or o.seconds > budget + slack]
         outside = [(o, why) for o in outcomes if (why := o.outside_allow_list)]

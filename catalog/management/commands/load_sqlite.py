@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -41,7 +42,7 @@ class Command(BaseCommand):
             "--replace", action="store_true", help="Drop a schema or database of the same name first."
         )
 
-    def handle(self, *args: object, **options: object) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         url, read_url = str(options["url"]), str(options["read_url"] or options["url"])
         try:
             settings = servers.parse_url(url)
