@@ -2,7 +2,8 @@
 
 For trying server sources on known data: each file's tables are read the way a SQLite source is
 (``snapshots.copy_sqlite``: a column keeps the declared number type only when every value fits it), so
-the server holds the same values, under the same names, as the DuckDB copy of the file. Declared primary
+the server holds the same values, under the same names, as the DuckDB copy of the file (on MySQL/MariaDB
+in a binary collation, so text compares by case as there). Declared primary
 keys, unique columns and foreign keys are added afterwards, each on its own; the ones the server cannot
 hold (duplicates, a TEXT column referring to an INTEGER one) are reported, and ``register`` writes them
 into the catalog by hand, as a person would in the admin. This is the one place that writes to a server;
@@ -137,6 +138,16 @@ class _Writer:
             with self.conn.cursor() as cursor:
                 cursor.execute(text)
 
+    def binary_collation(self) -> str:
+        """MySQL/MariaDB: a collation that compares and orders text by code point, as SQLite and DuckDB do
+        ('Haiti' <> 'haiti', 'a' <> 'a '), where the server's default one ignores case and trailing spaces."""
+        with self.conn.cursor() as cursor:
+            for name in ("utf8mb4_nopad_bin", "utf8mb4_0900_bin"):  # MariaDB, MySQL 8: NO PAD
+                cursor.execute("SHOW COLLATION LIKE %s", (name,))
+                if cursor.fetchone():
+                    return name
+        return "utf8mb4_bin"
+
     def close(self) -> None:
         self.conn.close()
 
@@ -177,8 +188,11 @@ def load_sqlite(url: str, path: Path, schema: str, *, replace: bool = False) -> 
                     tables=[schema_node.copy()], kind=kind, exists=True, cascade=writer.dialect == "postgres"
                 )
             )
+        create = exp.Create(this=schema_node.copy(), kind=kind).sql(writer.dialect)
+        if writer.dialect == "mysql":  # text compares as on the DuckDB copy: by case, trailing spaces too
+            create += f" CHARACTER SET utf8mb4 COLLATE {writer.binary_collation()}"
         try:
-            writer.run(exp.Create(this=schema_node.copy(), kind=kind))
+            writer.run(create)
         except writer.errors as error:
             raise ValueError(
                 f"{kind.lower()} {schema} exists already (load with --replace): {error}"

@@ -42,6 +42,10 @@ SAME_ROWS = [
     "SELECT Name FROM player WHERE regexp_matches(Name, '^[A-C]') ORDER BY Player_ID",
     "SELECT round(avg(Height), 2), round(max(Height)) FROM player",
     "SELECT Name FROM Team WHERE City IS NULL",
+    # text compares by case and trailing spaces, as on the DuckDB copy (not MySQL's default collation)
+    "SELECT count(*) FROM Team WHERE City = 'leeds' OR City = 'Leeds ' OR Name IN ('ROVERS', 'united')",
+    "SELECT Name FROM player WHERE Name > 'a' OR Name < 'B' ORDER BY Name",
+    "SELECT DISTINCT lower(Name) = Name FROM Team",
     "SELECT Team_ID, any_value(Name) FROM Team GROUP BY Team_ID ORDER BY Team_ID",
     "SELECT date_part('year', CAST(Founded || '-05-01' AS DATE)) FROM Team WHERE Team_ID <> 2 ORDER BY Team_ID",
     "SELECT upper(Name) || '!' FROM Team ORDER BY Team_ID",
