@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import sqlite3
 import uuid
+from io import StringIO
 from pathlib import Path
 
 import pytest
@@ -146,3 +147,31 @@ def test_arg_max_runs_on_postgresql_and_is_refused_by_mysql(loaded) -> None:
     else:
         with pytest.raises(QueryError, match="arg_max"):
             run_query(source, sql)
+
+
+def test_the_copies_are_read_through_the_read_only_login(
+    server: Server, league_file: Path, settings, tmp_path, monkeypatch
+) -> None:
+    """--read-url: the sources read as the README's read-only login, which is granted the new schema."""
+    settings.CATALOG_SECRETS_DIR = tmp_path / "secrets"
+    monkeypatch.setenv("AC_TEST_LEAGUE_PASSWORD", server.reader_password)
+    prefix = f"ac_test_{uuid.uuid4().hex[:8]}_"
+    schema = f"{prefix}league"
+    try:
+        call_command(
+            "load_sqlite", server.admin_url(), str(league_file), "--schema-prefix", prefix,
+            "--source-prefix", f"{server.dialect}-read-", "--read-url",
+            server.reader_url(password_env="AC_TEST_LEAGUE_PASSWORD"), stdout=StringIO(),
+        )  # fmt: skip
+        source = DataSource.objects.get(name=f"{server.dialect}-read-league")
+        assert source.user == server.reader
+        assert run_query(source, "SELECT count(*) FROM player").rows == [[6]]
+    finally:
+        conn = server.admin()
+        if server.dialect == "postgres":
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        else:
+            with conn.cursor() as cursor:
+                cursor.execute(f"DROP DATABASE IF EXISTS `{schema}`")
+                cursor.execute(f"REVOKE ALL PRIVILEGES ON `{schema}`.* FROM '{server.reader}'@'%'")
+        conn.close()
