@@ -2,7 +2,8 @@
 
 For trying server sources on known data: each file's tables are read the way a SQLite source is
 (``snapshots.copy_sqlite``: a column keeps the declared number type only when every value fits it), so
-the server holds the same values, under the same names, as the DuckDB copy of the file. Declared primary
+the server holds the same values, under the same names, as the DuckDB copy of the file (on MySQL/MariaDB
+in a binary collation, so text compares by case as there). Declared primary
 keys, unique columns and foreign keys are added afterwards, each on its own; the ones the server cannot
 hold (duplicates, a TEXT column referring to an INTEGER one) are reported, and ``register`` writes them
 into the catalog by hand, as a person would in the admin. This is the one place that writes to a server;
@@ -139,6 +140,16 @@ class _Writer:
             with self.conn.cursor() as cursor:
                 cursor.execute(text)
 
+    def binary_collation(self) -> str:
+        """MySQL/MariaDB: a collation that compares and orders text by code point, as SQLite and DuckDB do
+        ('Haiti' <> 'haiti', 'a' <> 'a '), where the server's default one ignores case and trailing spaces."""
+        with self.conn.cursor() as cursor:
+            for name in ("utf8mb4_nopad_bin", "utf8mb4_0900_bin"):  # MariaDB, MySQL 8: NO PAD
+                cursor.execute("SHOW COLLATION LIKE %s", (name,))
+                if cursor.fetchone():
+                    return name
+        return "utf8mb4_bin"
+
     def close(self) -> None:
         self.conn.close()
 
@@ -164,10 +175,14 @@ def _table(schema: str, name: str) -> exp.Table:
     return exp.Table(this=_identifier(name), db=_identifier(schema))
 
 
-def load_sqlite(url: str, path: Path, schema: str, *, replace: bool = False) -> LoadReport:
+def load_sqlite(
+    url: str, path: Path, schema: str, *, replace: bool = False, reader: str | None = None
+) -> LoadReport:
     """Copy one SQLite file into ``schema`` (PostgreSQL: a schema of the URL's database; MySQL: a database).
 
-    Refuses an existing schema unless ``replace``, which drops it first."""
+    Refuses an existing schema unless ``replace``, which drops it first. ``reader``: a login (the
+    read-only one of README's "Give the service a read-only role") granted what that script grants on the
+    new schema or database, which did not exist when it ran."""
     report = LoadReport(schema=schema)
     with _writer(url) as writer, duckdb.connect(":memory:") as staging:
         copy_sqlite(path, staging)
@@ -179,8 +194,11 @@ def load_sqlite(url: str, path: Path, schema: str, *, replace: bool = False) -> 
                     tables=[schema_node.copy()], kind=kind, exists=True, cascade=writer.dialect == "postgres"
                 )
             )
+        create = exp.Create(this=schema_node.copy(), kind=kind).sql(writer.dialect)
+        if writer.dialect == "mysql":  # text compares as on the DuckDB copy: by case, trailing spaces too
+            create += f" CHARACTER SET utf8mb4 COLLATE {writer.binary_collation()}"
         try:
-            writer.run(exp.Create(this=schema_node.copy(), kind=kind))
+            writer.run(create)
         except writer.errors as error:
             raise ValueError(
                 f"{kind.lower()} {schema} exists already (load with --replace): {error}"
@@ -189,6 +207,8 @@ def load_sqlite(url: str, path: Path, schema: str, *, replace: bool = False) -> 
             report.rows += _copy_table(writer, staging, schema, table)
             report.tables += 1
         _add_keys(writer, schema, declared_keys(path), report)
+        if reader:
+            _grant_read(writer, schema, reader)
         for table in [row[0] for row in staging.execute("SHOW TABLES").fetchall()]:
             writer.run(
                 f"ANALYZE {'' if writer.dialect == 'postgres' else 'TABLE '}{_table(schema, table).sql(writer.dialect)}"
@@ -264,6 +284,27 @@ def _add_keys(writer: _Writer, schema: str, keys: DeclaredKeys, report: LoadRepo
             report.keys_added += 1
         except writer.errors as error:
             report.refused.append(("foreign", table, names, referenced, referenced_names, _message(error)))
+
+
+def _grant_read(writer: _Writer, schema: str, reader: str) -> None:
+    """What docs/read-only-role/ grants, on one more schema (PostgreSQL) or database (MySQL/MariaDB)."""
+    login = _identifier(reader).sql(writer.dialect)
+    where = _identifier(schema).sql(writer.dialect)
+    try:
+        if writer.dialect == "postgres":
+            writer.run(f"GRANT USAGE ON SCHEMA {where} TO {login}")
+            writer.run(f"GRANT SELECT ON ALL TABLES IN SCHEMA {where} TO {login}")
+            return
+        with writer.conn.cursor() as cursor:  # the user's hosts, as CREATE USER named them
+            cursor.execute("SELECT Host FROM mysql.user WHERE User = %s", (reader,))
+            hosts = [row[0] for row in cursor.fetchall()]
+        if not hosts:
+            raise ValueError(f"no MySQL/MariaDB user {reader!r} to grant {schema} to (create it first)")
+        for host in hosts:
+            escaped = host.replace("'", "''")
+            writer.run(f"GRANT SELECT, SHOW VIEW ON {where}.* TO {login}@'{escaped}'")
+    except writer.errors as error:
+        raise ValueError(f"cannot grant {reader} reading {schema}: {_message(error)}") from error
 
 
 def _message(error: Exception) -> str:

@@ -57,6 +57,9 @@ class Question:
     expects: list[str] = field(default_factory=list)
     gold_sql_duckdb: str | None = None
     duckdb_runs_unchanged: bool = True
+    # Ties in the data make the gold result depend on row order (the set's ``gold_tie_sensitive``): two
+    # engines may give different, equally valid results.
+    tie_sensitive: bool = False
     # Where the gold query runs when the question is asked on another copy of its data (a server source
     # loaded from the same file): the set's own source. None: the asked source itself.
     reference: str | None = None
@@ -106,6 +109,7 @@ def load_questions(path: Path, default_source: str | None) -> list[Question]:
                 expects=list(row.get("expects") or []),
                 gold_sql_duckdb=row.get("gold_sql_duckdb"),
                 duckdb_runs_unchanged=row.get("duckdb_runs_unchanged", True),
+                tie_sensitive=bool(row.get("gold_tie_sensitive")),
             )
         )
     return questions
@@ -394,3 +398,73 @@ def summary(outcomes: list[Outcome]) -> dict[str, Any]:
 
 def report_document(outcomes: list[Outcome], **meta: Any) -> dict[str, Any]:
     return {**meta, "summary": summary(outcomes), "questions": [asdict(o) for o in outcomes]}
+
+
+@dataclass
+class GoldCheck:
+    """How an answer that is the gold query fares on the set's own source and on a copy of it."""
+
+    id: str
+    source: str  # the copy the question is asked on (a server source, after load_sqlite)
+    reference: str  # the set's own source
+    verdict: str  # on the copy: score()'s verdict, or "guard_refused"
+    reference_verdict: str  # the same answer on the set's own source
+    tie_sensitive: bool
+    detail: str | None
+    copy_ms: float
+    reference_ms: float
+
+    @property
+    def same(self) -> bool:
+        return self.verdict == self.reference_verdict
+
+
+def gold_as_answer(question: Question, source: DataSource) -> tuple[AnswerState, str | None]:
+    """An answer whose SQL is the gold query, as the execute stage would run it on ``source``: DuckDB SQL
+    (the gold transpiled from SQLite when the set has no DuckDB version), checked by the guard for the
+    source's dialect. The error is the guard's refusal, if any."""
+    from catalog.guard import GuardError, check_sql
+
+    from .linking import load_scope
+
+    state = AnswerState(
+        message_uuid=str(uuid.uuid4()),
+        ask=question.question,
+        scope=Scope(source=source.name),
+        model_name="gold",
+    )
+    state.intent = DATA
+    sql = (
+        question.gold_for_duckdb
+        or sqlglot.transpile(question.gold_sql or "", read="sqlite", write="duckdb")[0]
+    )
+    try:
+        state.sql = check_sql(sql, allowed_tables=load_scope(source).names(), target=source.dialect).sql
+    except GuardError as error:
+        return state, f"guard_refused: {error.message}"
+    return state, None
+
+
+def check_gold(question: Question, db_dir: Path | None) -> GoldCheck:
+    """The gold query answered on the copy (``question.source``) and on the set's own source
+    (``question.reference``), each scored as ``evaluate`` scores an answer there. A copy that holds the same
+    data and runs queries alike gives the same verdict: "correct" for every question whose gold runs."""
+    if not question.reference:
+        raise ValueError(f"{question.id}: no reference source to compare the copy with")
+    outcomes = []
+    for asked, reference in ((question.source, question.reference), (question.reference, None)):
+        started = time.perf_counter()
+        as_asked = Question(**{**asdict(question), "source": asked, "reference": reference})
+        state, refusal = gold_as_answer(as_asked, DataSource.objects.get(name=asked))
+        if refusal:
+            verdict, detail = "guard_refused", refusal
+        else:
+            _correct, verdict, detail = score(as_asked, state, None, db_dir)
+        outcomes.append((verdict, detail, round((time.perf_counter() - started) * 1000, 1)))
+    (verdict, detail, copy_ms), (reference_verdict, reference_detail, reference_ms) = outcomes
+    return GoldCheck(
+        id=question.id, source=question.source, reference=question.reference, verdict=verdict,
+        reference_verdict=reference_verdict, tie_sensitive=question.tie_sensitive,
+        detail=detail or reference_detail, copy_ms=copy_ms,
+        reference_ms=reference_ms,
+    )  # fmt: skip

@@ -2,15 +2,18 @@
 
 Each server gets, once per test session: a ``shop`` of customers, orders (with declared keys and
 comments), a view, a 300,000-row ``events`` table (for sampling, time limits and aborts), a ``private``
-table the service must never read, and a read-only login ``ac_test_reader_<random>`` granted SELECT on
-the shop only, as the README tells people to set one up. Everything is dropped afterwards.
+table the service must never read, and a read-only login ``ac_test_reader_<random>`` made by the README's
+own script (``docs/read-only-role/``, see ``role_script``): SELECT on the shop only. Everything is dropped
+afterwards.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg
 import pymysql
@@ -24,6 +27,10 @@ CUSTOMERS = [(1, "Ana Ruiz", "Spain"), (2, "Luc Petit", "France"), (3, "Marie Cu
 ORDERS = [(1, 1, 30.5, "shipped"), (2, 2, 250.0, "shipped"), (3, 2, 80.0, "returned"),
           (4, 3, 120.0, "shipped"), (5, 4, 30.5, "pending"), (6, 4, 250.0, "shipped"), (7, 5, 80.0, None)]  # fmt: skip
 SECRET = "the-private-table-was-read"
+ROLE_SCRIPTS = Path(__file__).resolve().parents[2] / "docs" / "read-only-role"
+# The names the scripts are written with, which a reader replaces with their own.
+SCRIPT_NAMES = ("analytics_reader", "shop", "sales")
+SCRIPT_PASSWORD = "change-me"
 
 PG_SETUP = f"""
 CREATE SCHEMA shop;
@@ -118,15 +125,45 @@ def _name() -> str:
     return uuid.uuid4().hex[:10]
 
 
+def role_script(dialect: str, role: str, password: str, database: str, schemas: list[str] = ()) -> str:
+    """The README's script for the read-only login (``docs/read-only-role/``), with its names replaced as a
+    reader replaces them: the login, its password, the database and (PostgreSQL) the schemas."""
+    text = (ROLE_SCRIPTS / ("postgresql.sql" if dialect == "postgres" else "mysql.sql")).read_text()
+    for name in (role, database, *schemas):
+        assert re.fullmatch(r"[a-z][a-z0-9_]*", name), name  # written unquoted in the script
+    values = dict(zip(SCRIPT_NAMES, (role, database, ", ".join(schemas) or "public"), strict=True))
+    words = re.compile(r"\b(" + "|".join(SCRIPT_NAMES) + r")\b")
+    text = words.sub(lambda match: values[match.group(1)], text)
+    return text.replace(f"'{SCRIPT_PASSWORD}'", "'" + password.replace("'", "''") + "'")
+
+
+def script_statements(text: str) -> list[str]:
+    """A script's statements, one by one, without its comments (no ';' in the scripts' strings)."""
+    code = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+    return [statement.strip() for statement in code.split(";") if statement.strip()]
+
+
+def run_role_script(conn, dialect: str, role: str, password: str, database: str, schemas=()) -> None:
+    """Run the README's script as the administrator, on ``conn`` (connected to ``database``)."""
+    statements = script_statements(role_script(dialect, role, password, database, list(schemas)))
+    if dialect == "postgres":
+        for statement in statements:
+            conn.execute(statement)
+        return
+    with conn.cursor() as cursor:
+        for statement in statements:
+            cursor.execute(statement)
+
+
 @pytest.fixture(scope="session")
 def postgres_server():
     name = _name()
-    server = Server("postgres", f"ac_test_{name}", f"ac_test_reader_{name}", "unused-with-trust", "private")
+    # (the password is not checked under this machine's trust authentication, but is set as documented)
+    server = Server("postgres", f"ac_test_{name}", f"ac_test_reader_{name}", uuid.uuid4().hex, "private")
     with psycopg.connect(
         host=PG_HOST, port=PG_PORT, user=PG_ADMIN, dbname="postgres", autocommit=True
     ) as conn:
         conn.execute(f'CREATE DATABASE "{server.database}"')
-        conn.execute(f'CREATE ROLE "{server.reader}" LOGIN')
     try:
         with server.admin() as conn:
             conn.execute(PG_SETUP)
@@ -134,11 +171,9 @@ def postgres_server():
                 cursor.executemany("INSERT INTO shop.customers VALUES (%s, %s, %s)", CUSTOMERS)
                 cursor.executemany("INSERT INTO shop.orders VALUES (%s, %s, %s, %s)", ORDERS)
             # The README's read-only role: connect, use the schema, read its tables; nothing else.
-            conn.execute(f'REVOKE ALL ON DATABASE "{server.database}" FROM PUBLIC')
-            conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
-            conn.execute(f'GRANT CONNECT ON DATABASE "{server.database}" TO "{server.reader}"')
-            conn.execute(f'GRANT USAGE ON SCHEMA shop TO "{server.reader}"')
-            conn.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA shop TO "{server.reader}"')
+            run_role_script(
+                conn, "postgres", server.reader, server.reader_password, server.database, ["shop"]
+            )
             conn.execute("ANALYZE")
         yield server
     finally:
@@ -168,8 +203,7 @@ def mariadb_server():
             cursor.executemany("INSERT INTO customers VALUES (%s, %s, %s)", CUSTOMERS)
             cursor.executemany("INSERT INTO orders VALUES (%s, %s, %s, %s)", ORDERS)
             # The README's read-only login: SELECT on the one database, nothing else (no FILE, no PROCESS).
-            cursor.execute(f"CREATE USER '{server.reader}'@'%%' IDENTIFIED BY %s", (server.reader_password,))
-            cursor.execute(f"GRANT SELECT, SHOW VIEW ON `{server.database}`.* TO '{server.reader}'@'%'")
+            run_role_script(conn, "mysql", server.reader, server.reader_password, server.database)
             cursor.execute("ANALYZE TABLE customers, orders, `Events`")
         yield server
     finally:

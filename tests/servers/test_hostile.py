@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from catalog.execution import server_engine
+from catalog.execution import QueryError, server_engine
 from catalog.guard import GuardError, check_sql
 from catalog.models import DataSource
 from catalog.sync import import_source
@@ -111,8 +111,6 @@ def _driver_errors():
     import psycopg
     import pymysql
 
-    from catalog.execution import QueryError
-
     return (psycopg.Error, pymysql.Error, QueryError)
 
 
@@ -150,3 +148,26 @@ def test_the_read_only_transaction_alone_refuses_every_write(server: Server, db,
         outcome = _refused_or_harmless(engine, sql, _driver_errors())
         assert outcome.startswith("refused"), f"{sql!r} {outcome}"
     assert _fingerprint(server) == before
+
+
+def test_the_execution_path_sends_one_statement_so_the_read_only_transaction_holds(
+    postgres_server: Server, db, settings, tmp_path
+) -> None:
+    """PostgreSQL lets the first statement of a READ ONLY transaction make it read-write: two statements
+    sent as one string, ``SET transaction_read_only = off; <a write>``, escape the transaction under a login
+    that may write. The execution path never sends such a string: a query runs as ``DECLARE ... CURSOR FOR
+    <query>`` and EXPLAIN is prepared, where a second statement is a syntax error (and the guard lets one
+    query through, and the read-only login may not write anyway)."""
+    settings.CATALOG_SECRETS_DIR = tmp_path
+    source = import_source("postgres-as-admin", postgres_server.admin_url() + "?schema=shop", profile=False)
+    engine = server_engine(source)
+    before = _fingerprint(postgres_server)
+    escape = "SET transaction_read_only = off; DELETE FROM shop.orders"
+    with pytest.raises(QueryError):
+        engine.run_text(escape, row_cap=10, timeout_s=TIMEOUT_S)
+    with pytest.raises(QueryError):
+        engine.explain_text(escape)
+    assert _fingerprint(postgres_server) == before
+    # The same string sent as it is on the same kind of connection does escape: shown harmlessly, with a
+    # temporary table that goes with the connection.
+    assert _run_raw(engine, "SET transaction_read_only = off; CREATE TEMP TABLE escaped (x int)") == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import sqlite3
 import uuid
+from io import StringIO
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,10 @@ SAME_ROWS = [
     "SELECT Name FROM player WHERE regexp_matches(Name, '^[A-C]') ORDER BY Player_ID",
     "SELECT round(avg(Height), 2), round(max(Height)) FROM player",
     "SELECT Name FROM Team WHERE City IS NULL",
+    # text compares by case and trailing spaces, as on the DuckDB copy (not MySQL's default collation)
+    "SELECT count(*) FROM Team WHERE City = 'leeds' OR City = 'Leeds ' OR Name IN ('ROVERS', 'united')",
+    "SELECT Name FROM player WHERE Name > 'a' OR Name < 'B' ORDER BY Name",
+    "SELECT DISTINCT lower(Name) = Name FROM Team",
     "SELECT Team_ID, any_value(Name) FROM Team GROUP BY Team_ID ORDER BY Team_ID",
     "SELECT date_part('year', CAST(Founded || '-05-01' AS DATE)) FROM Team WHERE Team_ID <> 2 ORDER BY Team_ID",
     "SELECT upper(Name) || '!' FROM Team ORDER BY Team_ID",
@@ -142,3 +147,31 @@ def test_arg_max_runs_on_postgresql_and_is_refused_by_mysql(loaded) -> None:
     else:
         with pytest.raises(QueryError, match="arg_max"):
             run_query(source, sql)
+
+
+def test_the_copies_are_read_through_the_read_only_login(
+    server: Server, league_file: Path, settings, tmp_path, monkeypatch
+) -> None:
+    """--read-url: the sources read as the README's read-only login, which is granted the new schema."""
+    settings.CATALOG_SECRETS_DIR = tmp_path / "secrets"
+    monkeypatch.setenv("AC_TEST_LEAGUE_PASSWORD", server.reader_password)
+    prefix = f"ac_test_{uuid.uuid4().hex[:8]}_"
+    schema = f"{prefix}league"
+    try:
+        call_command(
+            "load_sqlite", server.admin_url(), str(league_file), "--schema-prefix", prefix,
+            "--source-prefix", f"{server.dialect}-read-", "--read-url",
+            server.reader_url(password_env="AC_TEST_LEAGUE_PASSWORD"), stdout=StringIO(),
+        )  # fmt: skip
+        source = DataSource.objects.get(name=f"{server.dialect}-read-league")
+        assert source.user == server.reader
+        assert run_query(source, "SELECT count(*) FROM player").rows == [[6]]
+    finally:
+        conn = server.admin()
+        if server.dialect == "postgres":
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        else:
+            with conn.cursor() as cursor:
+                cursor.execute(f"DROP DATABASE IF EXISTS `{schema}`")
+                cursor.execute(f"REVOKE ALL PRIVILEGES ON `{schema}`.* FROM '{server.reader}'@'%'")
+        conn.close()

@@ -36,7 +36,8 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--read-url",
-            help="The login the registered sources use (a read-only role), without the schema: the schema is set.",
+            help="The login the registered sources use (a read-only role), without the schema: the schema is "
+            "set, and that login is granted reading it (USAGE and SELECT; SELECT, SHOW VIEW).",
         )
         parser.add_argument(
             "--replace", action="store_true", help="Drop a schema or database of the same name first."
@@ -46,15 +47,17 @@ class Command(BaseCommand):
         url, read_url = str(options["url"]), str(options["read_url"] or options["url"])
         try:
             settings = servers.parse_url(url)
+            reader = servers.parse_url(read_url).user
         except servers.ServerConfigError as error:
             raise CommandError(str(error)) from error
+        reader = reader if reader and reader != settings.user else None
         for path in options["files"]:
             if not path.is_file():
                 raise CommandError(f"no such file: {path}")
             started = time.perf_counter()
             schema = f"{options['schema_prefix']}{path.stem}"
             try:
-                report = load_sqlite(url, path, schema, replace=bool(options["replace"]))
+                report = load_sqlite(url, path, schema, replace=bool(options["replace"]), reader=reader)
             except (ValueError, SourceError) as error:
                 raise CommandError(f"{path.name}: {error}") from error
             line = (
