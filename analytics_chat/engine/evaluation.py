@@ -452,6 +452,7 @@ def check_gold(question: Question, db_dir: Path | None) -> GoldCheck:
     if not question.reference:
         raise ValueError(f"{question.id}: no reference source to compare the copy with")
     outcomes = []
+    detail: str | None
     for asked, reference in ((question.source, question.reference), (question.reference, None)):
         started = time.perf_counter()
         as_asked = Question(**{**asdict(question), "source": asked, "reference": reference})

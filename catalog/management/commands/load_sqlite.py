@@ -47,10 +47,10 @@ class Command(BaseCommand):
         url, read_url = str(options["url"]), str(options["read_url"] or options["url"])
         try:
             settings = servers.parse_url(url)
-            reader = servers.parse_url(read_url).user
+            read_user = servers.parse_url(read_url).user
         except servers.ServerConfigError as error:
             raise CommandError(str(error)) from error
-        reader = reader if reader and reader != settings.user else None
+        reader = read_user if read_user and read_user != settings.user else None
         for path in options["files"]:
             if not path.is_file():
                 raise CommandError(f"no such file: {path}")
