@@ -363,14 +363,15 @@ class LlamaGenerator:
             result.generation_ms = _ms_since(writing_started)
             return result
 
-    def forget_prompts(self) -> None:
-        """Drop every evaluated prompt (KV cache and saved prefixes): the next call reads all of its prompt.
+    def forget_prompts(self, keep_files: bool = False) -> None:
+        """Drop every evaluated prompt (KV cache and saved prefixes): the next call reads all of its prompt,
+        or, with ``keep_files``, restores its prefix from disk if one was saved (what a restart keeps).
 
-        Only the benchmark's baseline wants this; the service never throws evaluated prefixes away.
+        Only benchmarks want this; the service never throws evaluated prefixes away.
         """
         with self._lock:
             self._prefix_states.clear()
-            self._files_skipped_once = True  # nor may the next call read a prefix back from disk
+            self._files_skipped_once = not keep_files  # whether the next call may read a prefix from disk
             self._llama._ctx.kv_cache_seq_rm(-1, 0, -1)
             self._llama.n_tokens = 0
 

@@ -2,8 +2,10 @@
 
 A restarted worker has read no prompt: it warms sources in the background while the first questions come.
 This command builds ``--sources`` small SQLite sources, measures warm answers on one of them, then, for
-each way of warming, drops every evaluated prompt (what a restart loses), starts the warm-up and at once
-asks about the source the warm-up would reach last. The sources are removed from the catalog afterwards.
+each row, drops every evaluated prompt in memory (what a restart loses; the prefix files on disk stay),
+starts the warm-up and at once asks about a source the warm-up does not come to first: the one read before
+(its prefix comes back from disk), or one never read (its files removed), with the warm-up stepping aside
+or reading in turn. The sources are removed from the catalog afterwards.
 """
 
 from __future__ import annotations
@@ -109,8 +111,8 @@ class Command(BaseCommand):
                 DataSource.objects.filter(name__in=names).delete()
         load = os.getloadavg()
         table = Table(title=f"{generator.name}, {sources} sources: first answer after a restart")
-        for column in ("warm-up", "warm p50", "first answer after restart", "ratio"):
-            table.add_column(column, justify="right" if column != "warm-up" else "left")
+        for column in ("asked source, warm-up", "warm p50", "first answer after restart", "ratio"):
+            table.add_column(column, justify="left" if column.startswith("asked") else "right")
         for label, warm_p50, first in rows:
             table.add_row(
                 label, f"{warm_p50 / 1000:.2f} s", f"{first / 1000:.2f} s", f"{first / warm_p50:.1f}x"
@@ -126,24 +128,26 @@ class Command(BaseCommand):
             warm = [_answer_ms(generator, ask, warm_source) for ask in QUESTIONS]
         warm_p50 = statistics.median(warm)
         rows = []
-        for label, steps_aside in (
-            ("in order of need, stepping aside (now)", True),
-            ("in turn (before)", False),
+        for label, source, steps_aside in (
+            ("a source read before: its prefix from disk", warm_source, True),
+            ("a source never read, in order of need, stepping aside (now)", cold_source, True),
+            ("a source never read, in turn (before)", cold_source, False),
         ):
-            generator.forget_prompts()  # what a restart loses
-            # and the question's own source was never read: no row may restore what an earlier row saved
-            forget_prefix_files(cold_source)
+            # what a restart loses: every prompt in memory; the files on disk stay
+            generator.forget_prompts(keep_files=True)
+            if source == cold_source:  # never read: no row may restore what an earlier row saved
+                forget_prefix_files(cold_source)
             warm_up = WarmUp(generator)
             order = sources_by_need(settings.CHAT["DEFAULT_SOURCE"], len(names) + 1)
-            order = [s for s in order if s.name != cold_source]  # the question's source is not warmed first
+            order = [s for s in order if s.name != source]  # the question's source is not warmed first
             thread = threading.Thread(target=warm_up.run, args=(order,), daemon=True)
             thread.start()
             time.sleep(0.5)  # the warm-up is reading when the question comes
             with (
                 console.status(f"first answer after a restart: {label}"),
-                warm_up.answering(cold_source) if steps_aside else nullcontext(),
+                warm_up.answering(source) if steps_aside else nullcontext(),
             ):
-                first = _answer_ms(generator, QUESTIONS[0], cold_source)
+                first = _answer_ms(generator, QUESTIONS[0], source)
             warm_up.stop()
             thread.join()
             rows.append((label, warm_p50, first))
