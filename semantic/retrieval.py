@@ -258,14 +258,44 @@ def retrieve_context(
 ) -> SemanticContext:
     """Rank what is relevant to ``question`` on ``source`` (limited to ``tables`` when given)."""
     question_words = search_words(question)
+    table_rows = _tables_in_scope(source, tables)
+    in_scope = set(table_rows)
+    metrics, metric_uses = _rank_metrics(source, in_scope, question_words)
+    dimensions, dimension_uses = _rank_dimensions(source, in_scope, question, question_words, metrics)
+    # item name -> the tables it needs (a dimension named like a metric speaks for both)
+    uses = {**metric_uses, **dimension_uses}
+    statements = _rank_statements(source, in_scope, question_words)
+    found_tables = _rank_tables(table_rows, question_words, metrics + dimensions, uses)
+
+    context = SemanticContext(question=question, source=source)
+    _fill_budget(
+        context, _in_priority_order(statements, metrics, dimensions, found_tables, uses), token_budget
+    )
+    shown = {r.item.name for r in context.metrics if r.score > 0}
+    context.metric_candidates = [
+        r.item.name for r in metrics if r.item.name in shown or _names_a_word_of(question_words, r.item)
+    ]
+    context.relationships = _relationships_between(source, set(context.table_names))
+    return context
+
+
+def _tables_in_scope(source: DataSource, tables: list[str] | None) -> dict[str, Table]:
+    """The enabled tables of the source (only ``tables``, when given) by name, with their columns.
+
+    Nothing outside these is ever looked at: the scope is a security line.
+    """
     scope_tables = source.tables.filter(enabled=True).prefetch_related("columns")
     if tables:
         scope_tables = scope_tables.filter(name__in=tables)
-    table_rows = {table.name: table for table in scope_tables}
-    in_scope = set(table_rows)
+    return {table.name: table for table in scope_tables}
 
-    uses: dict[str, set[str]] = {}  # item name -> the tables it needs
+
+def _rank_metrics(
+    source: DataSource, in_scope: set[str], question_words: list[str]
+) -> tuple[list[Ranked], dict[str, set[str]]]:
+    """The metrics built on scope tables only, best match first, and the tables each needs."""
     metrics = []
+    uses: dict[str, set[str]] = {}
     for metric in Metric.objects.filter(source=source):
         needed = _tables_of(metric.expression, metric.filter) | {metric.table}
         if needed <= in_scope:
@@ -274,13 +304,23 @@ def retrieve_context(
             relevance = score(question_words, phrases, metric.description)
             metrics.append(Ranked(metric, relevance, _metric_data(metric)))
     metrics.sort(key=lambda r: -r.score)
-    # "in 2024", "per month", "trend": the question is about time, so time dimensions matter, most of all
-    # the default time dimension of the best metric.
+    return metrics, uses
+
+
+def _rank_dimensions(
+    source: DataSource, in_scope: set[str], question: str, question_words: list[str], metrics: list[Ranked]
+) -> tuple[list[Ranked], dict[str, set[str]]]:
+    """The dimensions built on scope tables only, scored, and the tables each needs.
+
+    "in 2024", "per month", "trend": a question about time makes time dimensions matter, most of all the
+    default time dimension of the best metric (``metrics`` come best first).
+    """
     about_time = bool(TIME_CUES.search(question))
     default_time = next(
         (r.item.time_dimension for r in metrics if r.score > 0 and r.item.time_dimension), None
     )
     dimensions = []
+    uses: dict[str, set[str]] = {}
     for dimension in Dimension.objects.filter(source=source):
         needed = _tables_of(dimension.expression) | {dimension.table}
         if needed <= in_scope:
@@ -290,19 +330,25 @@ def retrieve_context(
             if about_time and dimension.kind == Dimension.Kind.TIME:
                 relevance += TIME_CUE_WEIGHT * (2 if dimension.name == default_time else 0.5)
             dimensions.append(Ranked(dimension, relevance, _dimension_data(dimension)))
+    return dimensions, uses
+
+
+def _rank_statements(source: DataSource, in_scope: set[str], question_words: list[str]) -> list[Ranked]:
+    """The scope's rules the question matches, and those marked ``always_include`` (scored infinite)."""
     statements = []
     for statement in statements_in_scope(source, in_scope):
         relevance = score(question_words, [*statement.lookup_phrases, *statement.labels])
         if statement.always_include or relevance > 0:
-            statements.append(
-                Ranked(
-                    statement,
-                    float("inf") if statement.always_include else relevance,
-                    _statement_data(statement),
-                )
-            )
+            relevance = float("inf") if statement.always_include else relevance
+            statements.append(Ranked(statement, relevance, _statement_data(statement)))
+    return statements
 
-    # A table matters for its own words, its columns' words and the metrics and dimensions built on it.
+
+def _rank_tables(
+    table_rows: dict[str, Table], question_words: list[str], built: list[Ranked], uses: dict[str, set[str]]
+) -> list[Ranked]:
+    """A table matters for its own words, its columns' words and the metrics and dimensions (``built``)
+    that are built on it."""
     found_tables = []
     for name, table in table_rows.items():
         phrases = [
@@ -311,14 +357,16 @@ def retrieve_context(
             *[s for c in table.columns.all() for s in c.synonyms],
         ]
         relevance = score(question_words, phrases, table.description)
-        relevance += 0.5 * max(
-            (r.score for r in metrics + dimensions if name in uses[r.item.name]), default=0
-        )
+        relevance += 0.5 * max((r.score for r in built if name in uses[r.item.name]), default=0)
         found_tables.append(Ranked(table, relevance, _table_data(table)))
+    return found_tables
 
-    context = SemanticContext(question=question, source=source)
+
+def _fill_budget(context: SemanticContext, prioritized: list[tuple[str, Ranked]], token_budget: int) -> None:
+    """Put items into ``context`` in priority order while they fit the token budget, each list kept best
+    first. An item too big for what is left is skipped, so smaller ones after it may still fit."""
     budget = token_budget
-    for kind, ranked in _in_priority_order(statements, metrics, dimensions, found_tables, uses):
+    for kind, ranked in prioritized:
         cost = _tokens(ranked.data)
         if cost > budget:
             continue
@@ -326,21 +374,21 @@ def retrieve_context(
         getattr(context, kind).append(ranked)
         getattr(context, kind).sort(key=lambda r: -r.score)
     context.token_estimate = token_budget - budget
-    shown = {r.item.name for r in context.metrics if r.score > 0}
-    context.metric_candidates = [
-        r.item.name for r in metrics if r.item.name in shown or _names_a_word_of(question_words, r.item)
-    ]
-    kept = set(context.table_names)
+
+
+def _relationships_between(source: DataSource, kept: set[str]) -> list[dict[str, str]]:
+    """The declared relationships of the source whose two tables are both in the context."""
+    relationships = []
     for relation in Relationship.objects.filter(from_column__table__source=source).select_related(
         "from_column__table", "to_column__table"
     ):
         left, right = relation.from_column, relation.to_column
         if left.table.name in kept and right.table.name in kept:
-            context.relationships.append(
+            relationships.append(
                 {
                     "from": f"{left.table.name}.{left.name}",
                     "to": f"{right.table.name}.{right.name}",
                     "cardinality": relation.cardinality,
                 }
             )
-    return context
+    return relationships

@@ -121,14 +121,10 @@ def answer(message: ChatMessage, generator, cancel: CancelToken) -> None:
     """Run the pipeline for a claimed message and write its terminal state. Never raises."""
     message_uuid = str(message.uuid)
     state = state_for(message)
-
-    def emit(event: str, payload: dict[str, Any]) -> None:
-        try:
-            channels.publish(message_uuid, event, payload)
-        except redis.RedisError:
-            pass  # progress events are best effort; the answer itself is written to the database
-
-    ctx = StageContext(generator=generator, cancel=cancel, emit=emit)
+    ctx = StageContext(
+        generator=generator, cancel=cancel, emit=functools.partial(_publish_progress, message_uuid)
+    )
+    status: str
     fields: dict[str, Any]
     try:
         run_stages(
@@ -137,60 +133,113 @@ def answer(message: ChatMessage, generator, cancel: CancelToken) -> None:
             STAGES,
             on_stage=lambda name: lifecycle.record_stage(message_uuid, name, state.timings_ms),
         )
-    except BudgetExceeded as exc:
-        partial = exc.partial.text if exc.partial is not None else ""
-        if exc.partial is not None:
-            state.add_usage(exc.partial)
-        fields = outcome_fields(state)
-        fields["finish_reason"] = "time"
-        stage = getattr(exc, "failed_stage", "") or message.current_stage
-        fields["error_info"] = budget_error(stage, exc.max_seconds, cancel.elapsed(), partial)
-        lifecycle.finish(message_uuid, Status.FAILED, fields)
-    except GenerationAborted as exc:
-        if exc.partial is not None:  # keep what the model produced, and count what it cost
-            state.add_usage(exc.partial)
-            if exc.partial.text and not state.response:
-                state.response = exc.partial.text
-        state.finish_reason = "aborted"
-        fields = outcome_fields(state)
-        fields["error_info"] = error_info(
-            ErrorCode.ABORTED, lifecycle.ABORTED, stage=getattr(exc, "failed_stage", "")
-        )
-        lifecycle.finish(message_uuid, Status.ABORTED, fields)
-    except StageError as exc:
-        fields = outcome_fields(state)
-        fields["finish_reason"] = "error"
-        fields["error_info"] = error_info(
-            exc.code, exc.message, stage=getattr(exc, "failed_stage", ""), **exc.details
-        )
-        lifecycle.finish(message_uuid, Status.FAILED, fields)
-    except SoftTimeLimitExceeded as exc:
-        # Celery's soft limit, set a little past the budget: the job ran on where nothing checked the token.
-        fields = outcome_fields(state)
-        fields["finish_reason"] = "time"
-        stage = getattr(exc, "failed_stage", "") or message.current_stage
-        fields["error_info"] = budget_error(stage, cancel.max_seconds, cancel.elapsed())
-        lifecycle.finish(message_uuid, Status.FAILED, fields)
     except Exception as exc:
-        log.exception("answer %s failed", message_uuid)
-        fields = outcome_fields(state)
-        fields["finish_reason"] = "error"
-        # The traceback and the exception stay in the log: they name files and internals the client
-        # has no business seeing. The uuid lets the operator find them.
-        fields["error_info"] = error_info(
-            ErrorCode.INTERNAL_ERROR,
-            f"An internal error stopped this answer. The service log has the details under {message_uuid}.",
-            stage=getattr(exc, "failed_stage", ""),
-        )
-        if state.sql:
-            fields["error_info"]["invalid_sql"] = state.sql
-        lifecycle.finish(message_uuid, Status.FAILED, fields)
+        status, fields = _failure_outcome(exc, message, state, cancel)
     else:
-        fields = outcome_fields(state)
-        fields["error_info"] = None
-        fields["current_stage"] = ""
-        lifecycle.finish(message_uuid, Status.SUCCEEDED, fields)
+        status, fields = Status.SUCCEEDED, _success_fields(state)
+    lifecycle.finish(message_uuid, status, fields)
     lifecycle.publish_terminal(message_uuid)
+
+
+def _publish_progress(message_uuid: str, event: str, payload: dict[str, Any]) -> None:
+    """A stage or text event for the message's stream; lost events are fine, the answer is in the database."""
+    try:
+        channels.publish(message_uuid, event, payload)
+    except redis.RedisError:
+        pass  # progress events are best effort; the answer itself is written to the database
+
+
+def _success_fields(state: AnswerState) -> dict[str, Any]:
+    """What a finished answer writes: its outcome, no error, and no stage still running."""
+    fields = outcome_fields(state)
+    fields["error_info"] = None
+    fields["current_stage"] = ""
+    return fields
+
+
+def _failure_outcome(
+    exc: Exception, message: ChatMessage, state: AnswerState, cancel: CancelToken
+) -> tuple[str, dict[str, Any]]:
+    """The status and fields of an answer the pipeline stopped with ``exc``: one branch per kind of end.
+
+    Called while ``exc`` is being handled, so an unexpected one is logged with its traceback.
+    """
+    if isinstance(exc, BudgetExceeded):
+        return Status.FAILED, _over_budget_fields(exc, message, state, cancel)
+    if isinstance(exc, GenerationAborted):
+        return Status.ABORTED, _aborted_fields(exc, state)
+    if isinstance(exc, StageError):
+        return Status.FAILED, _stage_error_fields(exc, state)
+    if isinstance(exc, SoftTimeLimitExceeded):
+        return Status.FAILED, _soft_time_limit_fields(exc, message, state, cancel)
+    return Status.FAILED, _internal_error_fields(exc, str(message.uuid), state)
+
+
+def _over_budget_fields(
+    exc: BudgetExceeded, message: ChatMessage, state: AnswerState, cancel: CancelToken
+) -> dict[str, Any]:
+    """The time budget ran out: the outcome keeps what the model wrote (and what it cost)."""
+    partial = exc.partial.text if exc.partial is not None else ""
+    if exc.partial is not None:
+        state.add_usage(exc.partial)
+    fields = outcome_fields(state)
+    fields["finish_reason"] = "time"
+    stage = getattr(exc, "failed_stage", "") or message.current_stage
+    fields["error_info"] = budget_error(stage, exc.max_seconds, cancel.elapsed(), partial)
+    return fields
+
+
+def _aborted_fields(exc: GenerationAborted, state: AnswerState) -> dict[str, Any]:
+    """The user stopped the answer: keep what the model produced, and count what it cost."""
+    if exc.partial is not None:
+        state.add_usage(exc.partial)
+        if exc.partial.text and not state.response:
+            state.response = exc.partial.text
+    state.finish_reason = "aborted"
+    fields = outcome_fields(state)
+    fields["error_info"] = error_info(
+        ErrorCode.ABORTED, lifecycle.ABORTED, stage=getattr(exc, "failed_stage", "")
+    )
+    return fields
+
+
+def _stage_error_fields(exc: StageError, state: AnswerState) -> dict[str, Any]:
+    """A stage could not do its part: its code, message and details are the error_info."""
+    fields = outcome_fields(state)
+    fields["finish_reason"] = "error"
+    fields["error_info"] = error_info(
+        exc.code, exc.message, stage=getattr(exc, "failed_stage", ""), **exc.details
+    )
+    return fields
+
+
+def _soft_time_limit_fields(
+    exc: SoftTimeLimitExceeded, message: ChatMessage, state: AnswerState, cancel: CancelToken
+) -> dict[str, Any]:
+    """Celery's soft limit, set a little past the budget: the job ran on where nothing checked the token."""
+    fields = outcome_fields(state)
+    fields["finish_reason"] = "time"
+    stage = getattr(exc, "failed_stage", "") or message.current_stage
+    fields["error_info"] = budget_error(stage, cancel.max_seconds, cancel.elapsed())
+    return fields
+
+
+def _internal_error_fields(exc: Exception, message_uuid: str, state: AnswerState) -> dict[str, Any]:
+    """An unexpected fault: the traceback goes to the log, the client gets the uuid to find it by.
+
+    The traceback and the exception name files and internals the client has no business seeing.
+    """
+    log.exception("answer %s failed", message_uuid)
+    fields = outcome_fields(state)
+    fields["finish_reason"] = "error"
+    fields["error_info"] = error_info(
+        ErrorCode.INTERNAL_ERROR,
+        f"An internal error stopped this answer. The service log has the details under {message_uuid}.",
+        stage=getattr(exc, "failed_stage", ""),
+    )
+    if state.sql:
+        fields["error_info"]["invalid_sql"] = state.sql
+    return fields
 
 
 # How long a job may run on after its abort or the end of its budget before the watchdog cuts it off.

@@ -358,6 +358,30 @@ def build_chart_spec(
     choice: ChartChoice, data: dict[str, Any], title: str | None = None, max_rows: int = 5000
 ) -> dict[str, Any]:
     """Vega-Lite JSON (built with Altair) with the first ``max_rows`` rows inline."""
+    columns = _checked_columns(choice, data, max_rows)
+    used = _used_columns(choice, data)
+    index = {name: i for i, name in enumerate(data["columns"])}
+    values = [{name: row[index[name]] for name in used} for row in data["rows"][:max_rows]]
+    encodings = _Encodings(columns, values)
+    # Altair validates the spec against the schema; validating thousands of inline rows costs seconds,
+    # so it sees one row and the full (already JSON-safe) values are put in afterwards.
+    chart = alt.Chart(alt.Data(values=values[:1]))
+    tooltips = [encodings.tooltip(name) for name in used]
+    if choice.mark == "arc":
+        chart = _pie(chart, choice, encodings, tooltips)
+    elif choice.mark == "point":
+        chart = _scatter(chart, choice, encodings, tooltips)
+    else:
+        chart = _on_axes(chart, choice, encodings, tooltips)
+    spec = chart.properties(**_chart_properties(choice, title)).to_dict()
+    spec["data"] = {"values": values}
+    spec["usermeta"] = {"rows_in_chart": len(values), "row_count": data.get("row_count", len(data["rows"]))}
+    spec["usermeta"]["truncated"] = bool(data.get("truncated")) or len(values) < len(data["rows"])
+    return spec
+
+
+def _checked_columns(choice: ChartChoice, data: dict[str, Any], max_rows: int) -> dict[str, Column]:
+    """The result's columns by name, once the choice is known to fit them (a clear error if it does not)."""
     if not isinstance(choice, ChartChoice):
         raise TypeError(f"choice must be a ChartChoice, got {type(choice).__name__}")
     if max_rows < 1:
@@ -367,102 +391,128 @@ def build_chart_spec(
         name = getattr(choice, channel)
         if name is not None and name not in columns:
             raise ValueError(f"chart {channel} column {name!r} is not in the result columns {list(columns)}")
-    index = {name: i for i, name in enumerate(data["columns"])}
-    used = [
+    if columns[choice.y].role != MEASURE:
+        raise ValueError(f"chart y column {choice.y!r} is not a number")
+    return columns
+
+
+def _used_columns(choice: ChartChoice, data: dict[str, Any]) -> list[str]:
+    """The columns the chart shows, on a channel or in the tooltip, once each: only these go inline."""
+    names = set(data["columns"])
+    return [
         name
         for name in dict.fromkeys((choice.x, choice.y, choice.color, *choice.tooltip))
-        if name is not None and name in index
+        if name is not None and name in names
     ]
-    rows = data["rows"][:max_rows]
-    values = [{name: row[index[name]] for name in used} for row in rows]
 
-    def encode(name: str, channel: Any, **extra: Any) -> Any:
-        column = columns[name]
+
+@dataclass(frozen=True)
+class _Encodings:
+    """Encodings of result columns, built in one place so that a column's channel and its tooltip agree on
+    its Vega type, its title and its calendar step."""
+
+    columns: dict[str, Column]
+    values: list[dict[str, Any]]  # the rows inline in the chart
+
+    def encode(self, name: str, channel: Any, **extra: Any) -> Any:
+        """``name`` on ``channel`` (alt.X, alt.Color, ...), with ``extra`` channel options."""
+        column = self.columns[name]
         kwargs: dict[str, Any] = {"type": _vega_type(column), "title": humanize(name), **extra}
         if column.role == TEMPORAL:
-            unit = time_unit([v[name] for v in values])
+            unit = time_unit([v[name] for v in self.values])
             if unit:
                 kwargs["timeUnit"] = unit
         return channel(name, **kwargs)
 
-    def tip(name: str) -> alt.Tooltip:
-        column = columns[name]
+    def tooltip(self, name: str) -> alt.Tooltip:
+        """``name`` in the tooltip: amounts with thousands separators, dates at their calendar step."""
+        column = self.columns[name]
         kwargs: dict[str, Any] = {"type": _vega_type(column), "title": humanize(name)}
         if column.role == MEASURE:
             kwargs["format"] = _number_format(column)
         elif column.role == TEMPORAL:
-            unit = time_unit([v[name] for v in values])
+            unit = time_unit([v[name] for v in self.values])
             if unit:
                 kwargs["timeUnit"] = unit
         return alt.Tooltip(name, **kwargs)
 
-    # Altair validates the spec against the schema; validating thousands of inline rows costs seconds,
-    # so it sees one row and the full (already JSON-safe) values are put in afterwards.
-    chart = alt.Chart(alt.Data(values=values[:1]))
-    tooltips = [tip(name) for name in used]
-    if columns[choice.y].role != MEASURE:
-        raise ValueError(f"chart y column {choice.y!r} is not a number")
 
-    if choice.mark == "arc":
-        chart = (
-            chart.mark_arc(innerRadius=0)
-            .transform_joinaggregate(total=f"sum({choice.y})")
-            .transform_calculate(share=f"datum['{choice.y}'] / datum.total")
-            .encode(
-                theta=encode(choice.y, alt.Theta, stack=True),
-                color=encode(choice.x, alt.Color, sort=alt.EncodingSortField(choice.y, order="descending")),
-                order=alt.Order(choice.y, type="quantitative", sort="descending"),
-                tooltip=[*tooltips, alt.Tooltip("share", type="quantitative", format=".1%", title="Share")],
-            )
+def _pie(chart: alt.Chart, choice: ChartChoice, encodings: _Encodings, tooltips: list[Any]) -> alt.Chart:
+    """An arc per category, largest first, with each slice's share of the total in its tooltip."""
+    return (
+        chart.mark_arc(innerRadius=0)
+        .transform_joinaggregate(total=f"sum({choice.y})")
+        .transform_calculate(share=f"datum['{choice.y}'] / datum.total")
+        .encode(
+            theta=encodings.encode(choice.y, alt.Theta, stack=True),
+            color=encodings.encode(
+                choice.x, alt.Color, sort=alt.EncodingSortField(choice.y, order="descending")
+            ),
+            order=alt.Order(choice.y, type="quantitative", sort="descending"),
+            tooltip=[*tooltips, alt.Tooltip("share", type="quantitative", format=".1%", title="Share")],
         )
-    elif choice.mark == "point":
-        chart = chart.mark_point(filled=True, size=60).encode(
-            x=encode(choice.x, alt.X, scale=alt.Scale(zero=False)),
-            y=encode(choice.y, alt.Y, scale=alt.Scale(zero=False)),
-            tooltip=tooltips,
-        )
-        if choice.color:
-            chart = chart.encode(color=encode(choice.color, alt.Color))
+    )
+
+
+def _scatter(chart: alt.Chart, choice: ChartChoice, encodings: _Encodings, tooltips: list[Any]) -> alt.Chart:
+    """A point per row on two measures; neither axis starts at zero, so the cloud fills the plot."""
+    chart = chart.mark_point(filled=True, size=60).encode(
+        x=encodings.encode(choice.x, alt.X, scale=alt.Scale(zero=False)),
+        y=encodings.encode(choice.y, alt.Y, scale=alt.Scale(zero=False)),
+        tooltip=tooltips,
+    )
+    if choice.color:
+        chart = chart.encode(color=encodings.encode(choice.color, alt.Color))
+    return chart
+
+
+def _on_axes(chart: alt.Chart, choice: ChartChoice, encodings: _Encodings, tooltips: list[Any]) -> alt.Chart:
+    """Line, area or bar: ``x`` along one axis, the amount along the other (swapped for horizontal bars)."""
+    position, amount = _position_and_amount(choice, encodings)
+    chart = chart.encode(y=position, x=amount) if choice.horizontal else chart.encode(x=position, y=amount)
+    if choice.mark == "bar":
+        chart = chart.mark_bar()
+    elif choice.mark == "area":
+        chart = chart.mark_area(line=True, opacity=0.7)
     else:
-        category = columns[choice.x]
-        # Nominal bars read best sorted by size; time and period numbers keep their natural order.
-        sort: Any = alt.Undefined
-        if choice.mark == "bar" and category.role == CATEGORY:
-            sort = "-x" if choice.horizontal else "-y"
-        axis = (
-            alt.Axis(labelAngle=0) if category.role != TEMPORAL and not choice.horizontal else alt.Undefined
-        )
-        position = encode(choice.x, alt.Y if choice.horizontal else alt.X, sort=sort, axis=axis)
-        # Counts get whole-number ticks: 2.5 orders is not a thing.
-        ticks = alt.Axis(tickMinStep=1) if is_integer(columns[choice.y].type) else alt.Undefined
-        stack = "zero" if choice.stacked else alt.Undefined
-        amount = encode(choice.y, alt.X if choice.horizontal else alt.Y, stack=stack, axis=ticks)
-        if choice.horizontal:
-            chart = chart.encode(y=position, x=amount)
-        else:
-            chart = chart.encode(x=position, y=amount)
-        if choice.mark == "bar":
-            chart = chart.mark_bar()
-        elif choice.mark == "area":
-            chart = chart.mark_area(line=True, opacity=0.7)
-        else:
-            chart = chart.mark_line(point=len(values) <= 60)
-        if choice.color:
-            chart = chart.encode(color=encode(choice.color, alt.Color))
-            if choice.mark == "bar" and not choice.stacked:
-                if choice.horizontal:
-                    chart = chart.encode(yOffset=encode(choice.color, alt.YOffset))
-                else:
-                    chart = chart.encode(xOffset=encode(choice.color, alt.XOffset))
-        chart = chart.encode(tooltip=tooltips)
+        chart = chart.mark_line(point=len(encodings.values) <= 60)
+    return _with_series(chart, choice, encodings).encode(tooltip=tooltips)
 
+
+def _position_and_amount(choice: ChartChoice, encodings: _Encodings) -> tuple[Any, Any]:
+    """The encodings of ``x`` (where a mark is) and ``y`` (how much), on whichever axes they go."""
+    category = encodings.columns[choice.x]
+    # Nominal bars read best sorted by size; time and period numbers keep their natural order.
+    sort: Any = alt.Undefined
+    if choice.mark == "bar" and category.role == CATEGORY:
+        sort = "-x" if choice.horizontal else "-y"
+    axis = alt.Axis(labelAngle=0) if category.role != TEMPORAL and not choice.horizontal else alt.Undefined
+    position = encodings.encode(choice.x, alt.Y if choice.horizontal else alt.X, sort=sort, axis=axis)
+    # Counts get whole-number ticks: 2.5 orders is not a thing.
+    ticks = alt.Axis(tickMinStep=1) if is_integer(encodings.columns[choice.y].type) else alt.Undefined
+    stack = "zero" if choice.stacked else alt.Undefined
+    amount = encodings.encode(choice.y, alt.X if choice.horizontal else alt.Y, stack=stack, axis=ticks)
+    return position, amount
+
+
+def _with_series(chart: alt.Chart, choice: ChartChoice, encodings: _Encodings) -> alt.Chart:
+    """``color`` as series: coloured lines or areas, and bars side by side unless they are stacked."""
+    if not choice.color:
+        return chart
+    chart = chart.encode(color=encodings.encode(choice.color, alt.Color))
+    if choice.mark == "bar" and not choice.stacked:
+        if choice.horizontal:
+            chart = chart.encode(yOffset=encodings.encode(choice.color, alt.YOffset))
+        else:
+            chart = chart.encode(xOffset=encodings.encode(choice.color, alt.XOffset))
+    return chart
+
+
+def _chart_properties(choice: ChartChoice, title: str | None) -> dict[str, Any]:
+    """Size and title: as wide as its container (a pie keeps its own), horizontal bars one band a label."""
     properties: dict[str, Any] = {"width": "container" if choice.mark != "arc" else 320, "height": 320}
     if choice.mark == "bar" and choice.horizontal:
         properties["height"] = alt.Step(22)  # one readable band per label, however many there are
     if title:
         properties["title"] = title
-    spec = chart.properties(**properties).to_dict()
-    spec["data"] = {"values": values}
-    spec["usermeta"] = {"rows_in_chart": len(values), "row_count": data.get("row_count", len(data["rows"]))}
-    spec["usermeta"]["truncated"] = bool(data.get("truncated")) or len(values) < len(data["rows"])
-    return spec
+    return properties

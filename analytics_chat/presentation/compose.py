@@ -11,6 +11,7 @@ import logging
 import math
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from operator import itemgetter
 from typing import Any
@@ -235,118 +236,173 @@ def _rows_phrase(count: int) -> str:
 
 
 def summarize(data: dict[str, Any], semantic_context: dict[str, Any] | None = None) -> list[str]:
-    """Template sentences with the result's key figures (before the grounding check)."""
+    """Template sentences with the result's key figures (before the grounding check): a single row is
+    stated whole; otherwise what the first measure does, then how many rows there are."""
     rows = data["rows"]
     columns = describe_columns(data)
     if not rows:
         return ["The query returned no rows."]
-    formats = _metric_formats(semantic_context)
-    by_index = list(enumerate(columns))
-    kinds = {
-        c.name: _value_kind(c, [r[i] for r in rows if isinstance(r[i], int | float)], formats)
-        for i, c in by_index
-        if c.role == MEASURE
-    }
+    wording = _Wording.of(rows, columns, semantic_context)
+    if len(rows) == 1:
+        return [_one_row_sentence(wording, rows[0])]
+    shown_note = " among the rows shown" if data.get("truncated") else ""
+    return [*_figure_sentences(wording, rows, shown_note), _rows_sentence(data)]
 
-    # Dates read at their calendar step: a monthly series says 2025-02, not 2025-02-01T00:00:00.
-    units = {i: time_unit([r[i] for r in rows]) for i, c in by_index if c.role == TEMPORAL}
 
-    def show(index: int, row: list[Any]) -> str:
-        column, value = columns[index], row[index]
-        if column.role == PERIOD and value is not None:
-            return f"{label(column)} {value}"  # quarter 3, year 2024
-        if column.role != MEASURE and isinstance(value, int):
-            return str(value)  # an id, not an amount: no thousands separator
-        if index in units and value is not None:
-            return _safe(format_date(value, units[index]))
-        return format_value(value, kinds.get(column.name, "number"))
+@dataclass(frozen=True)
+class _Wording:
+    """How the result's columns and cells read mid-sentence, worked out once for every sentence."""
 
-    labels = _metric_labels(semantic_context)
+    columns: list[Column]
+    kinds: dict[str, str]  # measure name -> "number", "currency" or "percent"
+    units: dict[int, str | None]  # index of a date column -> its calendar step
+    labels: dict[str, str]  # metric name -> its label in the semantic layer
 
-    def label(column: Column) -> str:
-        if column.name.lower() in labels:
-            text = labels[column.name.lower()]
+    @classmethod
+    def of(
+        cls, rows: list[list[Any]], columns: list[Column], semantic_context: dict[str, Any] | None
+    ) -> _Wording:
+        """The formats, date steps and labels of ``columns``, from the rows and the semantic layer."""
+        formats = _metric_formats(semantic_context)
+        kinds = {
+            c.name: _value_kind(c, [r[i] for r in rows if isinstance(r[i], int | float)], formats)
+            for i, c in enumerate(columns)
+            if c.role == MEASURE
+        }
+        # Dates read at their calendar step: a monthly series says 2025-02, not 2025-02-01T00:00:00.
+        units = {i: time_unit([r[i] for r in rows]) for i, c in enumerate(columns) if c.role == TEMPORAL}
+        return cls(columns, kinds, units, _metric_labels(semantic_context))
+
+    def label(self, column: Column) -> str:
+        """A column's name as a sentence says it: the metric's label, else the name in words."""
+        if column.name.lower() in self.labels:
+            text = self.labels[column.name.lower()]
             # Mid-sentence: "Return rate" → "return rate", but "AOV" stays.
             return _safe(text[:1].lower() + text[1:] if text[1:2].islower() else text)
         return _safe(
             humanize(column.name).lower() if column.name.islower() else column.name.replace("_", " ")
         )
 
-    sentences: list[str] = []
-    measures = [i for i, c in by_index if c.role == MEASURE and any(r[i] is not None for r in rows)]
-    times = [i for i, c in by_index if c.role in (TEMPORAL, PERIOD)]
-    categories = [i for i, c in by_index if c.role == CATEGORY]
-    shown_note = " among the rows shown" if data.get("truncated") else ""
+    def show(self, index: int, row: list[Any]) -> str:
+        """One cell as a sentence says it: periods named, ids bare, dates at their step, numbers formatted."""
+        column, value = self.columns[index], row[index]
+        if column.role == PERIOD and value is not None:
+            return f"{self.label(column)} {value}"  # quarter 3, year 2024
+        if column.role != MEASURE and isinstance(value, int):
+            return str(value)  # an id, not an amount: no thousands separator
+        if index in self.units and value is not None:
+            return _safe(format_date(value, self.units[index]))
+        return format_value(value, self.kinds.get(column.name, "number"))
 
-    if len(rows) == 1:
-        row = rows[0]
-        if len(columns) == 1 and row[0] is None:
-            sentences.append(f"The query returned no value for {label(columns[0])}.")
-        elif len(columns) == 1 and _is_count(columns[0], kinds):
-            sentences.append(f"The answer is {show(0, row)} {label(columns[0])}.")  # 15,230 orders
-        elif len(columns) == 1:
-            sentences.append(f"The {label(columns[0])} is {show(0, row)}.")
-        else:
-            parts = [f"{label(columns[i])} {show(i, row)}" for i in range(min(len(columns), 6))]
-            sentences.append("The result has one row: " + ", ".join(parts) + ".")
-        return sentences
+    def joined(self, row: list[Any], indices: list[int], separator: str) -> str:
+        """Several cells of a row read as one: "year 2024 quarter 3", "Europe / Phones"."""
+        return separator.join(self.show(i, row) for i in indices)
 
-    if measures:
-        m = measures[0]
-        measure = label(columns[m])
-        present = [r for r in rows if r[m] is not None]
-        high = max(present, key=lambda r: r[m])
-        low = min(present, key=lambda r: r[m])
-        if high[m] == low[m] and len(present) > 1:
-            sentences.append(f"Every row has the same {measure}: {show(m, high)}{shown_note}.")
-        elif times:
-            # Coarser periods first, so "year 2024 quarter 3" sorts and reads in calendar order.
-            times.sort(key=lambda i: _grain_rank(columns[i]))
 
-            def when(row: list[Any]) -> str:
-                return " ".join(show(i, row) for i in times[:2])
+@dataclass(frozen=True)
+class _Figure:
+    """The measure a summary is about: its column, the rows that have a value, its highest and lowest."""
 
-            dated = [r for r in present if all(r[i] is not None for i in times[:2])]
-            ordered = sorted(
-                dated,
-                key=lambda r: tuple(str(r[i]) if columns[i].role == TEMPORAL else r[i] for i in times[:2]),
-            )
-            if ordered:
-                sentences.append(
-                    f"{humanize(measure)} from {when(ordered[0])} to {when(ordered[-1])}: "
-                    f"highest {show(m, high)} at {when(high)}, lowest {show(m, low)} at {when(low)}{shown_note}."
-                )
-        elif categories:
-            names = [i for i in categories if not re.search(r"(^id$|_id$)", columns[i].name)] or categories
+    index: int
+    present: list[list[Any]]
+    high: list[Any]
+    low: list[Any]
 
-            def who(row: list[Any]) -> str:
-                return " / ".join(show(i, row) for i in names[:2])
 
-            counts = _is_count(columns[m], kinds)
-            most, least = ("most", "fewest") if counts else ("highest", "lowest")
-            ties = " ties for" if sum(r[m] == high[m] for r in present) > 1 else " has"
-            sentences.append(f"{who(high)}{ties} the {most} {measure} ({show(m, high)}){shown_note}.")
-            sentences.append(f"The {least} is {who(low)} ({show(m, low)}).")
-        else:
-            ranges = []
-            for index in measures[:2]:
-                values = [r for r in rows if r[index] is not None]
-                smallest = min(values, key=itemgetter(index))
-                largest = max(values, key=itemgetter(index))
-                ranges.append(
-                    f"{label(columns[index])} ranges from {show(index, smallest)} to {show(index, largest)}"
-                )
-            sentences.append(f"The {' and the '.join(ranges)}{shown_note}.")
+def _one_row_sentence(wording: _Wording, row: list[Any]) -> str:
+    """A single row is stated whole: one value as the answer, a wider row as its first six cells."""
+    columns = wording.columns
+    if len(columns) == 1 and row[0] is None:
+        return f"The query returned no value for {wording.label(columns[0])}."
+    if len(columns) == 1 and _is_count(columns[0], wording.kinds):
+        return f"The answer is {wording.show(0, row)} {wording.label(columns[0])}."  # 15,230 orders
+    if len(columns) == 1:
+        return f"The {wording.label(columns[0])} is {wording.show(0, row)}."
+    parts = [f"{wording.label(columns[i])} {wording.show(i, row)}" for i in range(min(len(columns), 6))]
+    return "The result has one row: " + ", ".join(parts) + "."
 
-    total = data.get("row_count", len(rows))
-    if data.get("truncated"):
-        if isinstance(total, int) and total > len(rows):
-            sentences.append(f"Showing the first {_rows_phrase(len(rows))} of {total:,}.")
-        else:
-            sentences.append(f"Showing the first {_rows_phrase(len(rows))}; the result was cut there.")
-    else:
-        sentences.append(f"The result has {_rows_phrase(len(rows))}.")
-    return sentences
+
+def _figure_sentences(wording: _Wording, rows: list[list[Any]], shown_note: str) -> list[str]:
+    """What the first measure with a value does: over time, across categories, or its range alone."""
+    columns = wording.columns
+    measures = [i for i, c in enumerate(columns) if c.role == MEASURE and any(r[i] is not None for r in rows)]
+    if not measures:
+        return []
+    m = measures[0]
+    present = [r for r in rows if r[m] is not None]
+    figure = _Figure(m, present, high=max(present, key=lambda r: r[m]), low=min(present, key=lambda r: r[m]))
+    times = [i for i, c in enumerate(columns) if c.role in (TEMPORAL, PERIOD)]
+    categories = [i for i, c in enumerate(columns) if c.role == CATEGORY]
+    if figure.high[m] == figure.low[m] and len(present) > 1:
+        measure = wording.label(columns[m])
+        return [f"Every row has the same {measure}: {wording.show(m, figure.high)}{shown_note}."]
+    if times:
+        return _series_sentences(wording, figure, times, shown_note)
+    if categories:
+        return _ranking_sentences(wording, figure, categories, shown_note)
+    return [_ranges_sentence(wording, rows, measures[:2], shown_note)]
+
+
+def _series_sentences(wording: _Wording, figure: _Figure, times: list[int], shown_note: str) -> list[str]:
+    """A measure over time: the span the rows cover, and when it was highest and lowest."""
+    columns, m = wording.columns, figure.index
+    # Coarser periods first, so "year 2024 quarter 3" sorts and reads in calendar order.
+    when = sorted(times, key=lambda i: _grain_rank(columns[i]))[:2]
+    dated = [r for r in figure.present if all(r[i] is not None for i in when)]
+    if not dated:
+        return []
+    ordered = sorted(
+        dated, key=lambda r: tuple(str(r[i]) if columns[i].role == TEMPORAL else r[i] for i in when)
+    )
+    measure = humanize(wording.label(columns[m]))
+    high, low = figure.high, figure.low
+    return [
+        f"{measure} from {wording.joined(ordered[0], when, ' ')} to {wording.joined(ordered[-1], when, ' ')}: "
+        f"highest {wording.show(m, high)} at {wording.joined(high, when, ' ')}, "
+        f"lowest {wording.show(m, low)} at {wording.joined(low, when, ' ')}{shown_note}."
+    ]
+
+
+def _ranking_sentences(
+    wording: _Wording, figure: _Figure, categories: list[int], shown_note: str
+) -> list[str]:
+    """A measure per category: which has the most and which the least; a shared top is said, not hidden."""
+    columns, m, high, low = wording.columns, figure.index, figure.high, figure.low
+    # A name reads better than its id; the first two name a row ("Europe / Phones").
+    names = [i for i in categories if not re.search(r"(^id$|_id$)", columns[i].name)] or categories
+    who = names[:2]
+    most, least = ("most", "fewest") if _is_count(columns[m], wording.kinds) else ("highest", "lowest")
+    ties = " ties for" if sum(r[m] == high[m] for r in figure.present) > 1 else " has"
+    measure = wording.label(columns[m])
+    return [
+        f"{wording.joined(high, who, ' / ')}{ties} the {most} {measure} ({wording.show(m, high)}){shown_note}.",
+        f"The {least} is {wording.joined(low, who, ' / ')} ({wording.show(m, low)}).",
+    ]
+
+
+def _ranges_sentence(wording: _Wording, rows: list[list[Any]], measures: list[int], shown_note: str) -> str:
+    """Measures with nothing to place or group them by: where each of them starts and ends."""
+    ranges = []
+    for index in measures:
+        values = [r for r in rows if r[index] is not None]
+        smallest = min(values, key=itemgetter(index))
+        largest = max(values, key=itemgetter(index))
+        ranges.append(
+            f"{wording.label(wording.columns[index])} ranges from {wording.show(index, smallest)} "
+            f"to {wording.show(index, largest)}"
+        )
+    return f"The {' and the '.join(ranges)}{shown_note}."
+
+
+def _rows_sentence(data: dict[str, Any]) -> str:
+    """How many rows the result has, and whether it was cut at the row cap."""
+    shown = len(data["rows"])
+    total = data.get("row_count", shown)
+    if not data.get("truncated"):
+        return f"The result has {_rows_phrase(shown)}."
+    if isinstance(total, int) and total > shown:
+        return f"Showing the first {_rows_phrase(shown)} of {total:,}."
+    return f"Showing the first {_rows_phrase(shown)}; the result was cut there."
 
 
 def grounded_sentences(data: dict[str, Any], semantic_context: dict[str, Any] | None = None) -> str:
