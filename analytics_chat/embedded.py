@@ -38,10 +38,6 @@ class EmbeddedRedis:
     process: subprocess.Popen | None = None
 
 
-def embedded_url() -> str:
-    return f"redis://127.0.0.1:{settings.EMBEDDED_REDIS_PORT}/0"
-
-
 def is_running(url: str) -> bool:
     try:
         return bool(redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=1).ping())

@@ -132,3 +132,20 @@ class Relationship(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_column} -> {self.to_column}"
+
+
+class UnknownSource(ValueError):
+    """No enabled data source goes by that name."""
+
+
+def enabled_source(source: DataSource | str) -> DataSource:
+    """The enabled data source of that name (a DataSource is only checked): the one look-up of a source by
+    name, for the pipeline's stages, the SQL path and schema linking alike; UnknownSource says why not."""
+    if isinstance(source, str):
+        found = DataSource.objects.filter(name=source).first()
+        if found is None:
+            raise UnknownSource(f"data source {source!r} does not exist")
+        source = found
+    if not source.enabled:
+        raise UnknownSource(f"data source {source.name!r} is disabled")
+    return source

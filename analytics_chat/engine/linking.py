@@ -18,7 +18,7 @@ from sqlglot import exp
 
 from analytics_chat.pipeline.state import Turn
 from catalog.join_graph import JoinGraph
-from catalog.models import DataSource, Relationship, Table
+from catalog.models import DataSource, Relationship, Table, enabled_source
 from catalog.text import SCHEMA_STOPWORDS, content_words, name_words
 
 # Schemas at most this big are shown whole.
@@ -118,13 +118,7 @@ class LinkedSchema:
 
 def load_scope(source: DataSource | str, tables: Sequence[str] | None = None) -> SchemaView:
     """The enabled tables (all, or the named ones) of an enabled source, with their columns and joins."""
-    if isinstance(source, str):
-        found = DataSource.objects.filter(name=source).first()
-        if found is None:
-            raise ValueError(f"unknown data source {source!r}")
-        source = found
-    if not source.enabled:
-        raise ValueError(f"data source {source.name!r} is disabled")
+    source = enabled_source(source)  # UnknownSource is a ValueError, as every bad scope here
     rows = list(Table.objects.filter(source=source, enabled=True).prefetch_related("columns"))
     if tables:
         by_name = {t.name.lower(): t for t in rows}

@@ -43,7 +43,7 @@ from analytics_chat.llm.base import (
 from analytics_chat.pipeline.state import StageError, Turn
 from catalog.execution import QueryError, explain, run_query
 from catalog.guard import GuardError, check_sql
-from catalog.models import DataSource
+from catalog.models import DataSource, UnknownSource, enabled_source
 
 READ_DIALECTS = ("duckdb", "sqlite", "postgres", "mysql")
 DEFAULT_MAX_TOKENS = 256
@@ -63,12 +63,11 @@ class DraftError(Exception):
 
 
 def _resolve_source(source: DataSource | str) -> DataSource:
-    if isinstance(source, DataSource):
-        return source
-    found = DataSource.objects.filter(name=source).first()
-    if found is None:
-        raise StageError(ErrorCode.UNKNOWN_SCOPE, f"unknown data source {source!r}", source=source)
-    return found
+    try:
+        return enabled_source(source)
+    except UnknownSource as error:
+        name = source if isinstance(source, str) else source.name
+        raise StageError(ErrorCode.UNKNOWN_SCOPE, str(error), source=name) from None
 
 
 def parse_any_dialect(text: str) -> exp.Expression:

@@ -14,7 +14,7 @@ from analytics_chat.presentation.compose import chart_for, compose_response
 from analytics_chat.presentation.explain import explain
 from catalog.execution import QueryAborted, QueryError, run_query
 from catalog.guard import GuardError, check_sql
-from catalog.models import DataSource
+from catalog.models import DataSource, UnknownSource, enabled_source
 from semantic.retrieval import retrieve_context
 
 from . import state as S
@@ -24,11 +24,10 @@ from .state import AnswerState, StageContext, StageError
 
 def _source(state: AnswerState) -> DataSource:
     try:
-        return DataSource.objects.get(name=state.scope.source, enabled=True)
-    except DataSource.DoesNotExist:
-        raise StageError(
-            ErrorCode.UNKNOWN_SCOPE, f"Data source {state.scope.source!r} does not exist or is disabled."
-        ) from None
+        return enabled_source(state.scope.source)
+    except UnknownSource as error:
+        reason = str(error)
+        raise StageError(ErrorCode.UNKNOWN_SCOPE, f"{reason[:1].upper()}{reason[1:]}.") from None
 
 
 def route(state: AnswerState, ctx: StageContext) -> None:

@@ -168,7 +168,7 @@ def test_system_prompt_is_the_same_for_different_questions(shop):
 
 
 def test_unknown_source_is_a_clear_error(db):
-    with pytest.raises(StageError, match="unknown data source 'nope'") as error:
+    with pytest.raises(StageError, match="data source 'nope' does not exist") as error:
         ask(Recording([]), "nope", "anything?")
     assert error.value.code == "unknown_scope"  # the code of the pipeline's own check of the scope
 
