@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from analytics_chat.pipeline.tasks import WATCHDOG_SECONDS
+from analytics_chat.pipeline.tasks import FINISH_RESERVE_SECONDS, WATCHDOG_SECONDS
 from tests.live import (
     LiveService,
     assert_next_job_claimed_quickly,
@@ -135,5 +135,6 @@ def test_a_second_user_is_answered_while_a_first_answer_is_cut_off_at_its_budget
     assert cut["status"] == "failed" and cut["error_info"]["code"] == "time_budget", cut["error_info"]
     waited = service.started_at(second["uuid"]) - service.started_at(first["uuid"])
     print(f"{model}: the second user's question started {waited:.2f} s after the first ({budget:g} s budget)")
-    assert budget <= waited <= budget + WATCHDOG_SECONDS
+    # the first stops at its budget less the reserve kept for writing its end, and not much later
+    assert budget - min(FINISH_RESERVE_SECONDS, 0.1 * budget) <= waited <= budget + WATCHDOG_SECONDS
     first_thread.join(10)
