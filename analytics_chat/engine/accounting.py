@@ -299,7 +299,7 @@ def _counted_table(phrase: str, schema: SchemaView) -> str | None:
     words = [w for w in name_words(phrase) if w]
     if not words:
         return None
-    described = [t.name for t in schema.tables if _described_grain(t) and _described_grain(t) == words]
+    described = [t.name for t in schema.tables if _described_grain(t) == words]
     if len(described) == 1:
         return described[0]
     for candidate in (words[-1], words[0]) if len(words) > 1 else (words[0],):

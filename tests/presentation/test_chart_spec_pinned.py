@@ -8,26 +8,16 @@ function was split). A change that means to alter a spec writes the file again w
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from analytics_chat.presentation.charts import ChartChoice, build_chart_spec, choose_chart
+from tests.pinned import assert_pinned
+from tests.presentation.results import result
 
 PINNED = Path(__file__).parent / "pinned" / "chart_specs.json"
-
-
-def result(columns: list[str], types: list[str], rows: list[list[Any]], **extra: Any) -> dict[str, Any]:
-    return {
-        "columns": columns,
-        "types": types,
-        "rows": rows,
-        "row_count": len(rows),
-        "truncated": False,
-        **extra,
-    }
 
 
 MONTHS = [f"2025-{m:02d}-01" for m in range(1, 7)]
@@ -182,10 +172,4 @@ def test_every_case_is_pinned():
 )
 def test_spec(request, question, data, choice, build):
     spec = spec_for(question, data, choice, build)
-    case = request.node.callspec.id
-    if os.environ.get("AC_UPDATE_PINNED"):
-        pinned = json.loads(PINNED.read_text()) if PINNED.exists() else {}
-        PINNED.parent.mkdir(exist_ok=True)
-        PINNED.write_text(json.dumps({**pinned, case: spec}, indent=1, sort_keys=True) + "\n")
-        pytest.skip("pinned spec written")
-    assert spec == json.loads(PINNED.read_text())[case]
+    assert_pinned(PINNED, request.node.callspec.id, spec)

@@ -17,18 +17,7 @@ from analytics_chat.presentation.charts import (
     wanted_placeholders,
 )
 from analytics_chat.presentation.render import render_svg
-
-
-def result(columns: list[str], types: list[str], rows: list[list[Any]], **extra: Any) -> dict[str, Any]:
-    return {
-        "columns": columns,
-        "types": types,
-        "rows": rows,
-        "row_count": len(rows),
-        "truncated": False,
-        **extra,
-    }
-
+from tests.presentation.results import result
 
 MONTHS = [(date(2025, 1, 1) + timedelta(days=31 * i)).replace(day=1).isoformat() for i in range(12)]
 CATEGORIES = ["Laptops", "Phones", "Furniture", "Office", "Audio"]

@@ -25,19 +25,9 @@ from analytics_chat.presentation.compose import (
     summarize,
 )
 from analytics_chat.presentation.render import render_svg
+from tests.presentation.results import result
 
 PLACEHOLDER = re.compile(r"\{(data|sql|chart_spec|semantic_context|catalog)\}")
-
-
-def result(columns: list[str], types: list[str], rows: list[list[Any]], **extra: Any) -> dict[str, Any]:
-    return {
-        "columns": columns,
-        "types": types,
-        "rows": rows,
-        "row_count": len(rows),
-        "truncated": False,
-        **extra,
-    }
 
 
 def answer(ask: str, intent: str = DATA, **fields: Any) -> AnswerState:

@@ -12,18 +12,7 @@ import pytest
 
 from analytics_chat.pipeline.state import CATALOG, DATA, DEFINITION, UNANSWERABLE, AnswerState, Scope, Turn
 from analytics_chat.presentation.compose import present, summarize
-
-
-def result(columns: list[str], types: list[str], rows: list[list[Any]], **extra: Any) -> dict[str, Any]:
-    return {
-        "columns": columns,
-        "types": types,
-        "rows": rows,
-        "row_count": len(rows),
-        "truncated": False,
-        **extra,
-    }
-
+from tests.presentation.results import result
 
 RATE = {"metrics": [{"name": "return_rate", "label": "Return rate", "format": "percent"}]}
 AOV = {"metrics": [{"name": "aov", "label": "AOV", "format": "currency"}]}

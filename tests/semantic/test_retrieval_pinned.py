@@ -9,13 +9,13 @@ the file again with ``AC_UPDATE_PINNED=1 pytest tests/semantic/test_retrieval_pi
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from semantic.retrieval import SemanticContext, retrieve_context
+from tests.pinned import assert_pinned
 
 PINNED = Path(__file__).parent / "pinned" / "retrieval.json"
 
@@ -61,10 +61,4 @@ def test_every_case_is_pinned():
 @pytest.mark.parametrize(("question", "tables", "budget"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_context(request, demo_source, question, tables, budget):
     found = snapshot(retrieve_context(question, demo_source, tables=tables, token_budget=budget))
-    case = request.node.callspec.id
-    if os.environ.get("AC_UPDATE_PINNED"):
-        pinned = json.loads(PINNED.read_text()) if PINNED.exists() else {}
-        PINNED.parent.mkdir(exist_ok=True)
-        PINNED.write_text(json.dumps({**pinned, case: found}, indent=1, sort_keys=True) + "\n")
-        pytest.skip("pinned context written")
-    assert found == json.loads(PINNED.read_text())[case]
+    assert_pinned(PINNED, request.node.callspec.id, found)
